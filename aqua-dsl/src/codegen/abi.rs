@@ -1,0 +1,51 @@
+//! The calling convention between compiled host kernels and the runtime.
+//!
+//! Every compiled CPU object exports one function, [`ENTRY_SYMBOL`], of type [`EntryFn`]:
+//!
+//! ```text
+//! u32 aqua_entry(void *const *args, const u64 *extents, const u32 grid[3],
+//!                u64 first, u64 last, AquaFault *fault)
+//! ```
+//!
+//! - `args[i]`: for a pointer parameter, the buffer's base address; for a scalar
+//!   parameter, the address of its value (stored in its dtype, native endianness; bool is
+//!   one byte, 0 or 1).
+//! - `extents[i]`: the element count of pointer parameter `i` (unused for scalars). Read
+//!   only by kernels compiled in checked mode; may be null otherwise.
+//! - `grid`: programs along axes 0, 1, 2. The function runs the programs with linear
+//!   index `first <= p < last`, where `p = x + grid[0] * (y + grid[1] * z)`.
+//! - Returns [`STATUS_OK`] or a fault code, after filling `*fault`; it stops at the first
+//!   fault. Only checked kernels fault: an unmasked lane whose element offset is outside
+//!   `[0, extents[arg])` gives [`STATUS_OUT_OF_BOUNDS`] instead of touching memory.
+
+use std::ffi::c_void;
+
+/// The exported entry symbol of every compiled CPU kernel object.
+pub const ENTRY_SYMBOL: &str = "aqua_entry";
+
+pub type EntryFn = unsafe extern "C" fn(
+    args: *const *mut c_void,
+    extents: *const u64,
+    grid: *const u32,
+    first: u64,
+    last: u64,
+    fault: *mut Fault,
+) -> u32;
+
+pub const STATUS_OK: u32 = 0;
+/// An unmasked load or store outside its buffer (checked mode only).
+pub const STATUS_OUT_OF_BOUNDS: u32 = 1;
+
+/// What a checked kernel reports when it faults.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fault {
+    /// Index of the pointer parameter accessed.
+    pub arg: u32,
+    /// 0 for a load, 1 for a store.
+    pub is_store: u32,
+    /// The element offset accessed.
+    pub offset: i64,
+    /// The faulting program's coordinates.
+    pub program: [u32; 3],
+}
