@@ -1,1 +1,4 @@
-//! Cross-crate tests live in tests/.
+//! Shared pieces of aqua's cross-crate tests: a generator of random well-typed kernels and
+//! the harness that runs one kernel on several backends and compares the results.
+
+pub mod random_program;

@@ -206,15 +206,19 @@ pub trait KernelSource: Sync {
     /// Specializes the kernel: fills defaults, checks the comptime values, runs the body,
     /// verifies the IR. Never panics on a mistake in the kernel or the parameters.
     fn build(&self, params: &Params) -> Result<Kernel, KernelError> {
+        let kernel = self.build_unverified(params)?;
+        crate::verify::verify(&kernel)?;
+        Ok(kernel)
+    }
+
+    /// [`KernelSource::build`] without the final verification (the runtime times the two
+    /// phases apart and verifies itself).
+    fn build_unverified(&self, params: &Params) -> Result<Kernel, KernelError> {
         let complete = complete_params(self.name(), &self.comptime_params(), params)?;
         let args = context::begin(self.name(), self.params(), complete.0.clone());
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.body(&args, &complete)));
         match run {
-            Ok(()) => {
-                let kernel = context::finish()?;
-                crate::verify::verify(&kernel)?;
-                Ok(kernel)
-            }
+            Ok(()) => context::finish(),
             Err(panic) => {
                 context::abandon();
                 let msg = panic

@@ -1,0 +1,104 @@
+//! Real KV-cache data for tests, the demo and benchmarks.
+//!
+//! The crate bundles a small slice of real pre-RoPE keys and values of SmolLM2-135M
+//! (`kernels/data/smollm2-kv-slice.safetensors`, provenance in `kernels/data/README.md`),
+//! embedded in the binary so `aqua demo` needs no path. [`cut`] makes such a slice from the
+//! full tensors (the `aqua slice-kv` command).
+
+pub mod cut;
+
+use half::f16;
+use safetensors::{Dtype, SafeTensors};
+
+/// The bundled slice, as stored in the crate.
+pub const BUNDLED: &[u8] = include_bytes!("../../data/smollm2-kv-slice.safetensors");
+
+/// Errors reading KV tensors from safetensors bytes.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("not a safetensors file: {0}")]
+    Format(#[from] safetensors::SafeTensorError),
+    #[error("tensor `{name}`: {problem}")]
+    Tensor { name: String, problem: String },
+    #[error("{0}")]
+    Layout(String),
+}
+
+/// Keys and values of one layer, `[tokens, channels]` row-major, channels = heads * head_dim.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerKv {
+    pub layer: usize,
+    pub k: Vec<f16>,
+    pub v: Vec<f16>,
+}
+
+/// Several layers' K and V over the same tokens.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KvSlice {
+    pub tokens: usize,
+    pub channels: usize,
+    /// Layers in increasing order of their index in the model.
+    pub layers: Vec<LayerKv>,
+    /// The `provenance` entry of the file's metadata (JSON), empty if absent.
+    pub provenance: String,
+}
+
+impl KvSlice {
+    /// The slice bundled in the crate.
+    pub fn bundled() -> Result<KvSlice, DataError> {
+        KvSlice::from_bytes(BUNDLED)
+    }
+
+    /// Reads every `layers.{i}.k` / `layers.{i}.v` pair of a safetensors file (f16,
+    /// all of one shape `[tokens, channels]`).
+    pub fn from_bytes(bytes: &[u8]) -> Result<KvSlice, DataError> {
+        let st = SafeTensors::deserialize(bytes)?;
+        let (_, meta) = SafeTensors::read_metadata(bytes)?;
+        let provenance = meta.metadata().as_ref().and_then(|m| m.get("provenance").cloned()).unwrap_or_default();
+        let mut indices: Vec<usize> = st
+            .names()
+            .iter()
+            .filter_map(|n| n.strip_prefix("layers.")?.strip_suffix(".k")?.parse().ok())
+            .collect();
+        indices.sort_unstable();
+        let mut shape: Option<(usize, usize)> = None;
+        let mut layers = Vec::with_capacity(indices.len());
+        for layer in indices {
+            let (k, ks) = read_f16(&st, &format!("layers.{layer}.k"))?;
+            let (v, vs) = read_f16(&st, &format!("layers.{layer}.v"))?;
+            for s in [ks, vs] {
+                match shape {
+                    None => shape = Some(s),
+                    Some(prev) if prev != s => {
+                        return Err(DataError::Layout(format!(
+                            "layer {layer}: shape {s:?} differs from {prev:?} of the other tensors"
+                        )))
+                    }
+                    _ => {}
+                }
+            }
+            layers.push(LayerKv { layer, k, v });
+        }
+        let (tokens, channels) = shape.ok_or_else(|| DataError::Layout("no `layers.{i}.k` tensors".into()))?;
+        Ok(KvSlice { tokens, channels, layers, provenance })
+    }
+
+    /// Values per tensor (`tokens * channels`).
+    pub fn numel(&self) -> usize {
+        self.tokens * self.channels
+    }
+}
+
+/// Reads a 2-D f16 tensor as values and `(rows, cols)`.
+pub(crate) fn read_f16(st: &SafeTensors<'_>, name: &str) -> Result<(Vec<f16>, (usize, usize)), DataError> {
+    let bad = |problem: String| DataError::Tensor { name: name.to_string(), problem };
+    let t = st.tensor(name).map_err(|e| bad(e.to_string()))?;
+    if t.dtype() != Dtype::F16 {
+        return Err(bad(format!("dtype is {:?}, expected F16", t.dtype())));
+    }
+    let &[rows, cols] = t.shape() else {
+        return Err(bad(format!("shape {:?} is not 2-D", t.shape())));
+    };
+    let values = t.data().chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]])).collect();
+    Ok((values, (rows, cols)))
+}

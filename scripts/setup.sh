@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what aqua needs on a Debian machine, and nothing twice: LLVM 19 (inkwell links
+# against it) and a linker for host kernels. Safe to run any number of times.
+set -euo pipefail
+
+need_apt=()
+[ -x /usr/lib/llvm-19/bin/llvm-config ] || need_apt+=(llvm-19-dev libpolly-19-dev)
+dpkg -s libzstd-dev >/dev/null 2>&1 || need_apt+=(libzstd-dev)
+dpkg -s zlib1g-dev >/dev/null 2>&1 || need_apt+=(zlib1g-dev)
+command -v ld >/dev/null 2>&1 || need_apt+=(binutils)
+command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+    echo "aqua setup: installing ${need_apt[*]} from Debian's packages" >&2
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+command -v cargo >/dev/null 2>&1 || {
+    echo "aqua setup: cargo not found; install Rust (rustup) first" >&2
+    exit 1
+}
