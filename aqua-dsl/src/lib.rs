@@ -9,6 +9,7 @@ pub mod analysis;
 pub mod build;
 pub mod codegen;
 pub mod error;
+pub mod interp;
 pub mod ir;
 pub mod text;
 pub mod verify;

@@ -53,7 +53,11 @@ pub(crate) fn lex(text: &str) -> Result<Vec<Token>, ParseError> {
     while i < chars.len() {
         let c = chars[i];
         let (tline, tcol) = (line, col);
-        let err = |m: String| ParseError { line: tline, col: tcol, message: m };
+        let err = |m: String| ParseError {
+            line: tline,
+            col: tcol,
+            message: m,
+        };
         if c == '\n' {
             i += 1;
             line += 1;
@@ -90,7 +94,10 @@ pub(crate) fn lex(text: &str) -> Result<Vec<Token>, ParseError> {
             let (tok, end) = number(&chars, i).map_err(err)?;
             i = end;
             tok
-        } else if c == '-' && chars[i + 1..].starts_with(&['i', 'n', 'f']) && !chars.get(i + 4).is_some_and(|&d| is_word_char(d)) {
+        } else if c == '-'
+            && chars[i + 1..].starts_with(&['i', 'n', 'f'])
+            && !chars.get(i + 4).is_some_and(|&d| is_word_char(d))
+        {
             i += 4;
             Tok::Float(f64::NEG_INFINITY)
         } else if PUNCT.contains(&c) {
@@ -100,9 +107,17 @@ pub(crate) fn lex(text: &str) -> Result<Vec<Token>, ParseError> {
             return Err(err(format!("unexpected character `{c}`")));
         };
         col += (i - start) as u32;
-        toks.push(Token { tok, line: tline, col: tcol });
+        toks.push(Token {
+            tok,
+            line: tline,
+            col: tcol,
+        });
     }
-    toks.push(Token { tok: Tok::Eof, line, col });
+    toks.push(Token {
+        tok: Tok::Eof,
+        line,
+        col,
+    });
     Ok(toks)
 }
 

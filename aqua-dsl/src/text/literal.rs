@@ -41,7 +41,8 @@ impl fmt::Display for TableEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let TableEntry(dtype, v) = *self;
         // Whole numbers in i64's range convert exactly both ways.
-        let whole = v.fract() == 0.0 && (-9.223372036854775808e18..9.223372036854775808e18).contains(&v);
+        let two_63 = 2f64.powi(63);
+        let whole = v.fract() == 0.0 && (-two_63..two_63).contains(&v);
         if dtype.is_bool() && (v.to_bits() == 0 || v == 1.0) {
             write!(f, "{}", v == 1.0)
         } else if dtype.is_int() && whole && v.to_bits() != (-0.0f64).to_bits() {

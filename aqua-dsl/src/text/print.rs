@@ -111,7 +111,11 @@ struct Printer<'k> {
 
 impl<'k> Printer<'k> {
     fn new(k: &'k Kernel, locs: bool) -> Printer<'k> {
-        Printer { k, num: Numbering::of(k), locs }
+        Printer {
+            k,
+            num: Numbering::of(k),
+            locs,
+        }
     }
 
     fn v(&self, v: ValueId) -> ValueName {
@@ -233,7 +237,13 @@ impl<'k> Printer<'k> {
         }
         f.write_str(inst.op.name())?;
         match &inst.op {
-            Op::For { lo, hi, step, init, body } => {
+            Op::For {
+                lo,
+                hi,
+                step,
+                init,
+                body,
+            } => {
                 write!(f, " {}, {}, {}", self.v(*lo), self.v(*hi), self.v(*step))?;
                 if !init.is_empty() {
                     f.write_str(" iter(")?;
@@ -247,7 +257,11 @@ impl<'k> Printer<'k> {
                 Self::indent(f, depth)?;
                 f.write_char('}')?;
             }
-            Op::If { cond, then_body, else_body } => {
+            Op::If {
+                cond,
+                then_body,
+                else_body,
+            } => {
                 write!(f, " {} {{", self.v(*cond))?;
                 self.loc(f, inst)?;
                 f.write_char('\n')?;
@@ -281,7 +295,11 @@ impl<'k> Printer<'k> {
         let v = |x: &ValueId| self.v(*x);
         match op {
             Op::Const(c) => {
-                let result_dtype = inst.results.first().and_then(|r| self.k.values.get(r.0 as usize)).map(|t| t.dtype());
+                let result_dtype = inst
+                    .results
+                    .first()
+                    .and_then(|r| self.k.values.get(r.0 as usize))
+                    .map(|t| t.dtype());
                 if result_dtype != Some(c.dtype) {
                     write!(f, " {}", c.dtype)?;
                 }
@@ -297,7 +315,11 @@ impl<'k> Printer<'k> {
             Op::Binary { lhs, rhs, .. } => write!(f, " {}, {}", v(lhs), v(rhs)),
             Op::Unary { arg, .. } | Op::Trans { arg } => write!(f, " {}", v(arg)),
             Op::Cmp { pred, lhs, rhs } => write!(f, " {pred} {}, {}", v(lhs), v(rhs)),
-            Op::Select { cond, on_true, on_false } => {
+            Op::Select {
+                cond,
+                on_true,
+                on_false,
+            } => {
                 write!(f, " {}, {}, {}", v(cond), v(on_true), v(on_false))
             }
             Op::Fma { a, b, c } => write!(f, " {}, {}, {}", v(a), v(b), v(c)),

@@ -9,6 +9,7 @@
 //!   rounded once to nearest-even, which is exact for add, sub, mul, div, sqrt);
 //!   `min`/`max` return the other operand when one is NaN (IEEE `minNum`/`maxNum`);
 //!   the sign of a zero result of `min`/`max` of `+0` and `-0` is unspecified;
+//!   float `rem` is the truncated remainder of C's `fmod` (result has the dividend's sign);
 //! - `and`, `or`, `xor`, `not` are bitwise on integers and logical on bool.
 
 use std::fmt;

@@ -49,8 +49,9 @@ impl Const {
         let lit = match dtype {
             DType::Bool => Lit::Bool(v != 0.0),
             DType::F32 => Lit::Float(v as f32 as f64),
-            DType::F16 => Lit::Float(half::f16::from_f64(v).to_f64()),
-            DType::BF16 => Lit::Float(half::bf16::from_f64(v).to_f64()),
+            // Through f32 rounded to odd, so the final rounding is the correct one.
+            DType::F16 => Lit::Float(half::f16::from_f32(f64_to_f32_odd(v)).to_f64()),
+            DType::BF16 => Lit::Float(half::bf16::from_f32(f64_to_f32_odd(v)).to_f64()),
             _ => return Const::from_i64(dtype, v as i64),
         };
         Const { dtype, lit }
@@ -121,3 +122,20 @@ impl PartialEq for Table {
     }
 }
 impl Eq for Table {}
+
+/// `x` rounded to f32 with round-to-odd (an inexact result gets an odd last bit), so that
+/// a later rounding to a narrower format is the correct rounding of `x`.
+pub fn f64_to_f32_odd(x: f64) -> f32 {
+    let f = x as f32;
+    if !f.is_finite() || f as f64 == x || f.to_bits() & 1 == 1 {
+        return f;
+    }
+    // Inexact with an even last bit: step one ulp toward x (the neighbour is odd).
+    let bits = f.to_bits();
+    f32::from_bits(if x.abs() > (f as f64).abs() {
+        bits + 1
+    } else {
+        bits - 1
+    })
+}
+

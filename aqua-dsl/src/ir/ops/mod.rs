@@ -7,13 +7,14 @@ mod constant;
 mod reduce;
 
 pub use arith::{BinOp, CmpPred, UnOp};
-pub use constant::{Const, Lit, Table, TableId};
+pub use constant::{f64_to_f32_odd, Const, Lit, Table, TableId};
 pub use reduce::ReduceOp;
 
 use crate::ir::{DType, Region, Shape, ValueId};
 
 /// One operation. Operands are values defined earlier in the same region or an enclosing
 /// one; results are listed on the [`crate::ir::Inst`] that holds the op.
+/// Only `Splat`, the shape ops, `Select`, `PtrAdd` and `For`/`If` yield pointers (`Load`/`Store` read them).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
     // ---- constants and program coordinates ----

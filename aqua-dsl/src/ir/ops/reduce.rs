@@ -3,6 +3,7 @@
 //! elements are skipped unless all are NaN (then index 0). `Sum` of floats accumulates in
 //! f32 (f16/bf16 inputs are widened) and rounds once at the end; the order of additions is
 //! unspecified, so backends agree with the interpreter within float tolerance only.
+//! Float `Max`/`Min` skip NaN likewise (NaN only when all are NaN); integer `Sum` wraps.
 
 use std::fmt;
 
