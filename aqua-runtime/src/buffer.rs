@@ -105,8 +105,8 @@ impl HostBuffer {
     /// A buffer of `dtype` from its elements' bytes in native endianness. `bool` bytes
     /// must be 0 or 1.
     pub fn from_bytes(dtype: DType, bytes: &[u8]) -> Result<HostBuffer, BufferError> {
-        let size = dtype.size_bytes();
-        if bytes.len() % size != 0 {
+        let (len, rest) = (bytes.len() / dtype.size_bytes(), bytes.len() % dtype.size_bytes());
+        if rest != 0 {
             return Err(BufferError::ByteLength { dtype, bytes: bytes.len() });
         }
         if dtype == DType::Bool {
@@ -114,7 +114,7 @@ impl HostBuffer {
                 return Err(BufferError::NotBool { index, value });
             }
         }
-        let mut buf = HostBuffer::zeros(dtype, bytes.len() / size);
+        let mut buf = HostBuffer::zeros(dtype, len);
         buf.bytes_mut().copy_from_slice(bytes);
         Ok(buf)
     }

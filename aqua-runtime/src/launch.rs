@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use aqua_dsl::ir::{Const, Lit, Param, ParamKind};
+use aqua_dsl::ir::{Const, Lit, Loc, Param, ParamKind};
 use aqua_dsl::{DType, Kernel};
 use half::{bf16, f16};
 
@@ -136,8 +136,20 @@ pub enum LaunchError {
     Aliased { kernel: String, first: String, second: String },
     #[error("kernel `{kernel}`: grid {grid:?} has an empty axis (every axis needs at least one program)")]
     EmptyGrid { kernel: String, grid: [u32; 3] },
-    #[error("kernel `{kernel}`, argument `{arg}`: out-of-bounds {} at element offset {offset} (the buffer has {len} elements) in program {program:?}", if *.is_store { "store" } else { "load" })]
-    OutOfBounds { kernel: String, arg: String, offset: i64, len: u64, program: [u32; 3], is_store: bool },
+    #[error("kernel `{kernel}`: grid {grid:?} is too large (each axis at most 2^31 - 1 programs, since program ids are i32, and at most 2^64 - 1 in all)")]
+    GridTooLarge { kernel: String, grid: [u32; 3] },
+    /// An unmasked access outside its buffer (checked mode, or the interpreter, which
+    /// also knows the op's source location).
+    #[error("kernel `{kernel}`, argument `{arg}`: out-of-bounds {} at element offset {offset} (the buffer has {len} elements) in program {program:?}{}", if *.is_store { "store" } else { "load" }, .loc.map(|l| format!(", op at {l}")).unwrap_or_default())]
+    OutOfBounds {
+        kernel: String,
+        arg: String,
+        offset: i64,
+        len: u64,
+        program: [u32; 3],
+        is_store: bool,
+        loc: Option<Loc>,
+    },
     #[error("kernel `{kernel}`: the interpreter failed: {message}")]
     Interpreter { kernel: String, message: String },
     #[error("kernel `{kernel}`: the backend reported unknown status {status}")]
@@ -156,6 +168,10 @@ pub fn check_launch(kernel: &Kernel, grid: [u32; 3], args: &[Arg]) -> Result<(),
     if grid.contains(&0) {
         return Err(LaunchError::EmptyGrid { kernel: name(), grid });
     }
+    let total = grid.iter().try_fold(1u64, |n, &g| n.checked_mul(g as u64));
+    if grid.iter().any(|&g| g > i32::MAX as u32) || total.is_none() {
+        return Err(LaunchError::GridTooLarge { kernel: name(), grid });
+    }
     if args.len() != kernel.params.len() {
         return Err(LaunchError::ArgCount {
             kernel: name(),
@@ -169,7 +185,9 @@ pub fn check_launch(kernel: &Kernel, grid: [u32; 3], args: &[Arg]) -> Result<(),
     }
     let spans = args.iter().enumerate().filter_map(|(i, a)| match a {
         Arg::Buf(b) => Some(BufferSpan { param: i, start: b.as_ptr() as usize, bytes: b.size_bytes(), mutable: false }),
-        Arg::BufMut(b) => Some(BufferSpan { param: i, start: b.as_ptr() as usize, bytes: b.size_bytes(), mutable: true }),
+        Arg::BufMut(b) => {
+            Some(BufferSpan { param: i, start: b.as_ptr() as usize, bytes: b.size_bytes(), mutable: true })
+        }
         Arg::Scalar(_) => None,
     });
     check_aliasing(kernel, &spans.collect::<Vec<_>>())
@@ -177,14 +195,28 @@ pub fn check_launch(kernel: &Kernel, grid: [u32; 3], args: &[Arg]) -> Result<(),
 
 fn check_arg(kernel: &Kernel, param: &Param, arg: &Arg) -> Result<(), LaunchError> {
     let given = arg.given();
-    let kind_err = || LaunchError::Kind { kernel: kernel.name.clone(), param: param.name.clone(), expected: param.kind.clone(), given };
-    let dtype_err = || LaunchError::DType { kernel: kernel.name.clone(), param: param.name.clone(), expected: param.kind.clone(), given };
+    let kind_err = || LaunchError::Kind {
+        kernel: kernel.name.clone(),
+        param: param.name.clone(),
+        expected: param.kind.clone(),
+        given,
+    };
+    let dtype_err = || LaunchError::DType {
+        kernel: kernel.name.clone(),
+        param: param.name.clone(),
+        expected: param.kind.clone(),
+        given,
+    };
     match (&param.kind, given) {
         (ParamKind::Ptr { dtype, mutable }, Given::Buffer { dtype: d, mutable: m }) => {
             if *dtype != d {
                 Err(dtype_err())
             } else if *mutable && !m {
-                Err(LaunchError::ReadOnly { kernel: kernel.name.clone(), param: param.name.clone(), expected: param.kind.clone() })
+                Err(LaunchError::ReadOnly {
+                    kernel: kernel.name.clone(),
+                    param: param.name.clone(),
+                    expected: param.kind.clone(),
+                })
             } else {
                 Ok(())
             }

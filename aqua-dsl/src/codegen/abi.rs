@@ -7,9 +7,11 @@
 //!                u64 first, u64 last, AquaFault *fault)
 //! ```
 //!
-//! - `args[i]`: for a pointer parameter, the buffer's base address; for a scalar
+//! - `args[i]`: for a pointer parameter, the buffer's base address (aligned to its
+//!   element size; the code's loads and stores assume it); for a scalar
 //!   parameter, the address of its value (stored in its dtype, native endianness; bool is
-//!   one byte, 0 or 1).
+//!   one byte, 0 or 1). A buffer the kernel may write (a `mut` pointer parameter) must
+//!   not overlap any other buffer argument: the code is compiled assuming no aliasing.
 //! - `extents[i]`: the element count of pointer parameter `i` (unused for scalars). Read
 //!   only by kernels compiled in checked mode; may be null otherwise.
 //! - `grid`: programs along axes 0, 1, 2. The function runs the programs with linear
@@ -22,6 +24,11 @@ use std::ffi::c_void;
 
 /// The exported entry symbol of every compiled CPU kernel object.
 pub const ENTRY_SYMBOL: &str = "aqua_entry";
+
+/// Every compiled CPU object also exports this `u64` constant: an upper estimate of the
+/// stack bytes one program needs for its block buffers, so the runtime can run it on a
+/// thread with a large enough stack.
+pub const FRAME_BYTES_SYMBOL: &str = "aqua_frame_bytes";
 
 pub type EntryFn = unsafe extern "C" fn(
     args: *const *mut c_void,

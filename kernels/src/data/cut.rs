@@ -76,6 +76,10 @@ pub fn cut(source: &[u8], spec: &CutSpec, origin: &Origin) -> Result<Vec<u8>, Da
         .iter()
         .map(|(name, bytes, shape)| Ok((name.as_str(), TensorView::new(Dtype::F16, shape.clone(), bytes)?)))
         .collect::<Result<Vec<_>, safetensors::SafeTensorError>>()?;
-    let meta = Some([("provenance".to_string(), provenance.to_string())].into_iter().collect());
+    let meta = Some(
+        [("provenance".to_string(), provenance.to_string())]
+            .into_iter()
+            .collect(),
+    );
     Ok(safetensors::serialize(views, &meta)?)
 }

@@ -54,7 +54,11 @@ impl KvSlice {
     pub fn from_bytes(bytes: &[u8]) -> Result<KvSlice, DataError> {
         let st = SafeTensors::deserialize(bytes)?;
         let (_, meta) = SafeTensors::read_metadata(bytes)?;
-        let provenance = meta.metadata().as_ref().and_then(|m| m.get("provenance").cloned()).unwrap_or_default();
+        let provenance = meta
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get("provenance").cloned())
+            .unwrap_or_default();
         let mut indices: Vec<usize> = st
             .names()
             .iter()
@@ -80,7 +84,12 @@ impl KvSlice {
             layers.push(LayerKv { layer, k, v });
         }
         let (tokens, channels) = shape.ok_or_else(|| DataError::Layout("no `layers.{i}.k` tensors".into()))?;
-        Ok(KvSlice { tokens, channels, layers, provenance })
+        Ok(KvSlice {
+            tokens,
+            channels,
+            layers,
+            provenance,
+        })
     }
 
     /// Values per tensor (`tokens * channels`).
@@ -91,7 +100,10 @@ impl KvSlice {
 
 /// Reads a 2-D f16 tensor as values and `(rows, cols)`.
 pub(crate) fn read_f16(st: &SafeTensors<'_>, name: &str) -> Result<(Vec<f16>, (usize, usize)), DataError> {
-    let bad = |problem: String| DataError::Tensor { name: name.to_string(), problem };
+    let bad = |problem: String| DataError::Tensor {
+        name: name.to_string(),
+        problem,
+    };
     let t = st.tensor(name).map_err(|e| bad(e.to_string()))?;
     if t.dtype() != Dtype::F16 {
         return Err(bad(format!("dtype is {:?}, expected F16", t.dtype())));
@@ -99,6 +111,10 @@ pub(crate) fn read_f16(st: &SafeTensors<'_>, name: &str) -> Result<(Vec<f16>, (u
     let &[rows, cols] = t.shape() else {
         return Err(bad(format!("shape {:?} is not 2-D", t.shape())));
     };
-    let values = t.data().chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]])).collect();
+    let values = t
+        .data()
+        .chunks_exact(2)
+        .map(|b| f16::from_le_bytes([b[0], b[1]]))
+        .collect();
     Ok((values, (rows, cols)))
 }

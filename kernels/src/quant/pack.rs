@@ -19,7 +19,12 @@ pub enum PackError {
     #[error("code {code} at index {index} does not fit in {bits} bits")]
     CodeTooLarge { index: usize, code: u32, bits: u32 },
     #[error("{n} codes of {bits} bits need {need} words, got {got}")]
-    TooFewWords { n: usize, bits: u32, need: usize, got: usize },
+    TooFewWords {
+        n: usize,
+        bits: u32,
+        need: usize,
+        got: usize,
+    },
 }
 
 /// Checks a bit width.
@@ -60,7 +65,12 @@ pub fn unpack(words: &[u32], bits: u32, n: usize) -> Result<Vec<u32>, PackError>
     check_bits(bits)?;
     let need = packed_words(n, bits);
     if words.len() < need {
-        return Err(PackError::TooFewWords { n, bits, need, got: words.len() });
+        return Err(PackError::TooFewWords {
+            n,
+            bits,
+            need,
+            got: words.len(),
+        });
     }
     let mask = (1u64 << bits) - 1;
     Ok((0..n)
@@ -70,7 +80,11 @@ pub fn unpack(words: &[u32], bits: u32, n: usize) -> Result<Vec<u32>, PackError>
             let word = unit * bits as usize + bit / 32;
             // Two adjacent words as one 64-bit string covers a straddling code; the second
             // word is read only when it belongs to the same unit.
-            let next = if bit % 32 + bits as usize > 32 { words[word + 1] as u64 } else { 0 };
+            let next = if bit % 32 + bits as usize > 32 {
+                words[word + 1] as u64
+            } else {
+                0
+            };
             let pair = words[word] as u64 | next << 32;
             ((pair >> (bit % 32)) & mask) as u32
         })
@@ -107,9 +121,24 @@ mod tests {
 
     #[test]
     fn rejects_bad_input() {
-        assert_eq!(pack(&[4], 2), Err(PackError::CodeTooLarge { index: 0, code: 4, bits: 2 }));
+        assert_eq!(
+            pack(&[4], 2),
+            Err(PackError::CodeTooLarge {
+                index: 0,
+                code: 4,
+                bits: 2
+            })
+        );
         assert_eq!(pack(&[0], 9), Err(PackError::Bits(9)));
-        assert_eq!(unpack(&[0; 2], 3, 1), Err(PackError::TooFewWords { n: 1, bits: 3, need: 3, got: 2 }));
+        assert_eq!(
+            unpack(&[0; 2], 3, 1),
+            Err(PackError::TooFewWords {
+                n: 1,
+                bits: 3,
+                need: 3,
+                got: 2
+            })
+        );
     }
 
     proptest! {

@@ -20,6 +20,9 @@
 //! Multiplying by `inv` rather than dividing by `s` is the kernel's choice (one division
 //! per group); `fma` makes the dequantized value independent of whether a compiler
 //! contracts `q * s + z`. A dequantized f16 output is `f16(x^)` (nearest-even).
+//! The kernels compute the same codes by an exactly equivalent route (see
+//! `kernels::uniform_math`): `inv = 0` where `s == 0`, and clamp before rounding (the
+//! bounds are integers), rounding by adding `2^23`.
 //!
 //! Inputs must be finite and their group ranges representable in f16 (`scale` and `zero`
 //! are stored as f16); other inputs give unspecified codes, never a crash.
@@ -36,14 +39,18 @@ pub enum UniformError {
     #[error("uniform quantizer: group size {0} is not a positive multiple of 32")]
     Group(usize),
     #[error("uniform quantizer: {what} has {got} entries, expected {expected}")]
-    Length { what: &'static str, got: usize, expected: usize },
+    Length {
+        what: &'static str,
+        got: usize,
+        expected: usize,
+    },
 }
 
 /// Bit width and group size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Uniform {
-    pub bits: u32,
-    pub group: usize,
+    bits: u32,
+    group: usize,
 }
 
 impl Uniform {
@@ -51,10 +58,19 @@ impl Uniform {
     /// straddle groups).
     pub fn new(bits: u32, group: usize) -> Result<Uniform, UniformError> {
         pack::check_bits(bits)?;
-        if group == 0 || group % pack::UNIT != 0 {
+        if group == 0 || !group.is_multiple_of(pack::UNIT) {
             return Err(UniformError::Group(group));
         }
         Ok(Uniform { bits, group })
+    }
+
+    pub fn bits(self) -> u32 {
+        self.bits
+    }
+
+    /// Values per group.
+    pub fn group(self) -> usize {
+        self.group
     }
 
     /// The largest code, `2^bits - 1`.
@@ -105,7 +121,13 @@ impl Uniform {
             zero.push(z);
         }
         let codes = pack::pack(&codes, self.bits).expect("codes are clamped to the bit width");
-        Quantized { q: self, n: x.len(), codes, scale, zero }
+        Quantized {
+            q: self,
+            n: x.len(),
+            codes,
+            scale,
+            zero,
+        }
     }
 
     /// Quantizes f16 values (widened to f32 exactly).
@@ -146,7 +168,7 @@ impl Quantized {
     /// The codes, unpacked (`n` of them).
     pub fn unpacked(&self) -> Result<Vec<u32>, UniformError> {
         self.check()?;
-        Ok(pack::unpack(&self.codes, self.q.bits, self.n)?)
+        Ok(pack::unpack(&self.codes, self.q.bits(), self.n)?)
     }
 
     /// Dequantized values in f32.
@@ -156,7 +178,7 @@ impl Quantized {
             .iter()
             .enumerate()
             .map(|(i, &c)| {
-                let g = i / self.q.group;
+                let g = i / self.q.group();
                 (c as f32).mul_add(self.scale[g].to_f32(), self.zero[g].to_f32())
             })
             .collect())
@@ -227,7 +249,14 @@ mod tests {
         assert_eq!(Uniform::new(4, 48), Err(UniformError::Group(48)));
         let mut t = Uniform::new(4, 32).unwrap().quantize(&[1.0; 32]);
         t.scale.pop();
-        assert_eq!(t.dequantize(), Err(UniformError::Length { what: "scale", got: 0, expected: 1 }));
+        assert_eq!(
+            t.dequantize(),
+            Err(UniformError::Length {
+                what: "scale",
+                got: 0,
+                expected: 1
+            })
+        );
     }
 
     proptest! {

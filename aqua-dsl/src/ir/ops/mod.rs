@@ -77,9 +77,10 @@ pub enum Op {
 
     // ---- structured control flow ----
     /// `for (i = lo; i < hi; i += step)` over scalar integers of one dtype; a step `<= 0`
-    /// runs no iteration. `body.args` are the induction variable followed by the carried
-    /// values (initialized from `init`); the body ends in `Yield` of the next carried
-    /// values; the op's results are the carried values after the last iteration.
+    /// runs no iteration, else `ceil((hi - lo) / step)` of them (`i` never wraps).
+    /// `body.args` are the induction variable followed by the carried values (initialized
+    /// from `init`); the body ends in `Yield` of the next carried values; the op's results
+    /// are the carried values after the last iteration.
     For { lo: ValueId, hi: ValueId, step: ValueId, init: Vec<ValueId>, body: Region },
     /// Runtime branch on a scalar `bool`. Both regions have no args and end in `Yield` of
     /// values of the op's result types.

@@ -1,1 +1,54 @@
-fn main() {}
+//! `aqua`: list, compile, demonstrate and benchmark aqua kernels. One module per command.
+
+mod bench;
+mod compile;
+mod demo;
+mod error;
+mod list;
+mod slice_kv;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "aqua", version, about = "aqua kernels: list, compile, demo, bench")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the kernels and their comptime parameters (with defaults).
+    List,
+    /// Specialize and compile a kernel; print its IR, LLVM IR or assembly.
+    Compile(compile::Args),
+    /// Run the uniform quantizer variants on the bundled real KV slice.
+    Demo(demo::Args),
+    /// Measure compile, cache, launch and throughput costs.
+    Bench(bench::Args),
+    /// Cut a small KV slice out of the full KV dump (how the bundled slice was made).
+    SliceKv(slice_kv::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::List => {
+            list::run();
+            Ok(())
+        }
+        Command::Compile(a) => compile::run(a),
+        Command::Demo(a) => demo::run(a),
+        Command::Bench(a) => bench::run(a),
+        Command::SliceKv(a) => slice_kv::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.code)
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! The value of any IR value at an element index, and filling buffers with it.
+//!
+//! [`Lowerer::elem`] is the heart of fusion: a scalar is its register, a buffer is a
+//! load, and a lazy block is computed from its operands at the same index (mapped
+//! through shape ops), recursively, memoized per loop body so a value used twice in one
+//! loop is computed once.
+
+use std::collections::{BTreeSet, HashSet};
+
+use inkwell::types::BasicTypeEnum;
+use inkwell::values::{AsValueRef, BasicValue, BasicValueEnum, IntValue, PointerValue};
+use inkwell::IntPredicate;
+
+use super::index::{self, Cuts, Term};
+use super::loops::{self, Level};
+use super::plan::Place;
+use super::{types, Lowerer};
+use crate::codegen::error::{Lower, LowerError};
+use crate::ir::{DType, Elem, Inst, Op, ValueId};
+
+pub(crate) type Idx<'ctx> = [Term<IntValue<'ctx>>];
+
+impl<'a, 'ctx> Lowerer<'a, 'ctx> {
+    /// The element of `v` at `idx` (an index in `v`'s own shape), in register form.
+    pub(crate) fn elem(&mut self, v: ValueId, idx: &Idx<'ctx>) -> Lower<BasicValueEnum<'ctx>> {
+        match self.place(v) {
+            Place::Scalar => self.scalar(v),
+            Place::Buffer => {
+                let p = self.buffer(v)?;
+                let lin = self.linear(idx)?;
+                self.load_elem(p, self.elem_of(v), lin)
+            }
+            Place::Lazy => {
+                let key = (v, idx.iter().map(|t| (t.var.as_value_ref() as usize, t.lo, t.bits)).collect());
+                if let Some(&x) = self.memo.get(&key) {
+                    return Ok(x);
+                }
+                let inst = self.def(v)?;
+                let x = self.compute(inst, idx)?;
+                self.memo.insert(key, x);
+                Ok(x)
+            }
+        }
+    }
+
+    /// The element at `idx` of the (single) result of `inst`, computed from its operands.
+    pub(crate) fn compute(&mut self, inst: &'a Inst, idx: &Idx<'ctx>) -> Lower<BasicValueEnum<'ctx>> {
+        let dtype_of = |l: &Self, v: ValueId| l.k.ty(v).dtype();
+        match &inst.op {
+            Op::Const(c) => Ok(types::constant(self.cx, c)),
+            Op::ProgramId(a) => Ok(self.pid[*a as usize].into()),
+            Op::NumPrograms(a) => Ok(self.grid[*a as usize].into()),
+            Op::Arange { start, .. } => {
+                let lin = self.linear(idx)?;
+                let lin = self.b.build_int_truncate(lin, self.cx.i32_type(), "lin")?;
+                Ok(self.b.build_int_add(lin, self.i32c(*start as u32 as u64), "arange")?.into())
+            }
+            Op::Splat { value, .. } => self.scalar(*value),
+            Op::Broadcast { arg, .. } | Op::ExpandDims { arg, .. } | Op::Reshape { arg, .. } | Op::Trans { arg } => {
+                let fields = self.view_fields(inst, *arg);
+                let idx = index::remap(idx, &fields, self)?;
+                self.elem(*arg, &idx)
+            }
+            Op::Binary { op, lhs, rhs } => {
+                let (a, b) = (self.elem(*lhs, idx)?, self.elem(*rhs, idx)?);
+                self.binary(inst, *op, dtype_of(self, *lhs), a, b)
+            }
+            Op::Unary { op, arg } => {
+                let a = self.elem(*arg, idx)?;
+                self.unary(inst, *op, dtype_of(self, *arg), a)
+            }
+            Op::Cmp { pred, lhs, rhs } => {
+                let (a, b) = (self.elem(*lhs, idx)?, self.elem(*rhs, idx)?);
+                self.cmp(inst, *pred, self.elem_of(*lhs), a, b)
+            }
+            Op::Select { cond, on_true, on_false } => {
+                let c = self.elem(*cond, idx)?.into_int_value();
+                let (a, b) = (self.elem(*on_true, idx)?, self.elem(*on_false, idx)?);
+                Ok(self.b.build_select(c, a, b, "sel")?)
+            }
+            Op::Fma { a, b, c } => {
+                let (x, y, z) = (self.elem(*a, idx)?, self.elem(*b, idx)?, self.elem(*c, idx)?);
+                self.fma(dtype_of(self, *a), x, y, z)
+            }
+            Op::Cast { arg, to } => {
+                let a = self.elem(*arg, idx)?;
+                self.cast(dtype_of(self, *arg), *to, a)
+            }
+            Op::Bitcast { arg, to } => {
+                let a = self.elem(*arg, idx)?;
+                self.bitcast(*to, a)
+            }
+            Op::PtrAdd { ptr, offset } => {
+                let p = self.elem(*ptr, idx)?.into_int_value();
+                let o = self.elem(*offset, idx)?.into_int_value();
+                let o = self.widen_int(dtype_of(self, *offset), o)?;
+                Ok(self.b.build_int_add(p, o, "ptr")?.into())
+            }
+            Op::Load { ptr, mask, other } => self.load(inst, *ptr, *mask, *other, idx),
+            Op::Gather { table, index } => self.gather(inst, *table, *index, idx),
+            _ => Err(self.op_error(inst, "has no element-wise form")),
+        }
+    }
+
+    /// Fills `dst` (a buffer of `inst`'s result shape) with `inst`'s result.
+    pub(crate) fn materialize(&mut self, inst: &'a Inst, dst: PointerValue<'ctx>) -> Lower<()> {
+        let v = inst.results[0];
+        let elem = self.elem_of(v);
+        let total = index::shape_bits(&self.k.ty(v).shape);
+        let mut cuts = BTreeSet::new();
+        self.cuts_of_inst(inst, &index::symbolic(total), &mut cuts, &mut HashSet::new())?;
+        let levels = loops::levels(0, total, &cuts);
+        self.memo.clear();
+        self.nest(&levels, &mut |l, idx| {
+            let x = l.compute(inst, idx)?;
+            let lin = l.linear(idx)?;
+            l.store_elem(dst, elem, lin, x)
+        })?;
+        self.memo.clear();
+        Ok(())
+    }
+
+    /// Writes `v` (evaluated at every index of its shape) into `dst`.
+    pub(crate) fn write_value(&mut self, v: ValueId, dst: PointerValue<'ctx>) -> Lower<()> {
+        let elem = self.elem_of(v);
+        let total = index::shape_bits(&self.k.ty(v).shape);
+        let levels = self.sink_levels(&[v], 0, total)?;
+        self.memo.clear();
+        self.nest(&levels, &mut |l, idx| {
+            let x = l.elem(v, idx)?;
+            let lin = l.linear(idx)?;
+            l.store_elem(dst, elem, lin, x)
+        })?;
+        self.memo.clear();
+        Ok(())
+    }
+
+    /// Loop levels over bits `[lo, hi)` of a sink whose elements come from `roots`, cut
+    /// where the roots' shape ops would otherwise split loop variables.
+    pub(crate) fn sink_levels(&self, roots: &[ValueId], lo: u32, hi: u32) -> Lower<Vec<Level>> {
+        let mut cuts = BTreeSet::new();
+        let mut seen = HashSet::new();
+        let total = roots.first().map_or(0, |&r| index::shape_bits(&self.k.ty(r).shape));
+        for &r in roots {
+            self.cuts_of(r, &index::symbolic(total), &mut cuts, &mut seen)?;
+        }
+        Ok(loops::levels(lo, hi, &cuts))
+    }
+
+    fn cuts_of(
+        &self,
+        v: ValueId,
+        idx: &[Term<u32>],
+        cuts: &mut BTreeSet<u32>,
+        seen: &mut HashSet<(ValueId, Vec<Term<u32>>)>,
+    ) -> Lower<()> {
+        if self.place(v) != Place::Lazy || !seen.insert((v, idx.to_vec())) {
+            return Ok(());
+        }
+        let inst = self.def(v)?;
+        self.cuts_of_inst(inst, idx, cuts, seen)
+    }
+
+    fn cuts_of_inst(
+        &self,
+        inst: &Inst,
+        idx: &[Term<u32>],
+        cuts: &mut BTreeSet<u32>,
+        seen: &mut HashSet<(ValueId, Vec<Term<u32>>)>,
+    ) -> Lower<()> {
+        match &inst.op {
+            Op::Broadcast { arg, .. } | Op::ExpandDims { arg, .. } | Op::Reshape { arg, .. } | Op::Trans { arg } => {
+                let fields = self.view_fields(inst, *arg);
+                let Ok(idx) = index::remap(idx, &fields, &mut Cuts(cuts));
+                self.cuts_of(*arg, &idx, cuts, seen)
+            }
+            Op::Splat { .. } | Op::Arange { .. } | Op::Const(_) => Ok(()),
+            op => {
+                for v in op.operands() {
+                    self.cuts_of(v, idx, cuts, seen)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The linear index `sum(var << lo)` as an `i64`.
+    pub(crate) fn linear(&self, idx: &Idx<'ctx>) -> Lower<IntValue<'ctx>> {
+        let mut acc: Option<IntValue<'ctx>> = None;
+        for t in idx {
+            let part = if t.lo == 0 { t.var } else { self.b.build_left_shift(t.var, self.i64c(t.lo as u64), "f")? };
+            acc = Some(match acc {
+                None => part,
+                Some(a) => self.b.build_int_nuw_add(a, part, "lin")?,
+            });
+        }
+        Ok(acc.unwrap_or_else(|| self.i64c(0)))
+    }
+
+    /// Loads element `lin` of a buffer of `elem`s, in register form.
+    pub(crate) fn load_elem(
+        &self,
+        p: PointerValue<'ctx>,
+        elem: Elem,
+        lin: IntValue<'ctx>,
+    ) -> Lower<BasicValueEnum<'ctx>> {
+        let ty = types::mem(self.cx, elem);
+        // SAFETY (of the generated code): `lin` is an index inside the buffer's shape.
+        let addr = unsafe { self.b.build_in_bounds_gep(ty, p, &[lin], "addr")? };
+        let x = self.b.build_load(ty, addr, "x")?;
+        set_align(x, types::mem_size(elem))?;
+        self.mem_to_reg(elem, x)
+    }
+
+    pub(crate) fn store_elem(
+        &self,
+        p: PointerValue<'ctx>,
+        elem: Elem,
+        lin: IntValue<'ctx>,
+        x: BasicValueEnum<'ctx>,
+    ) -> Lower<()> {
+        let ty = types::mem(self.cx, elem);
+        let addr = unsafe { self.b.build_in_bounds_gep(ty, p, &[lin], "addr")? };
+        let x = self.reg_to_mem(elem, x)?;
+        let st = self.b.build_store(addr, x)?;
+        st.set_alignment(types::mem_size(elem)).map_err(|e| LowerError::Builder(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Register form of a value read from memory (bool: byte != 0).
+    pub(crate) fn mem_to_reg(&self, elem: Elem, x: BasicValueEnum<'ctx>) -> Lower<BasicValueEnum<'ctx>> {
+        Ok(match elem {
+            Elem::Val(DType::Bool) => {
+                let zero = self.cx.i8_type().const_zero();
+                self.b.build_int_compare(IntPredicate::NE, x.into_int_value(), zero, "b")?.into()
+            }
+            _ => x,
+        })
+    }
+
+    pub(crate) fn reg_to_mem(&self, elem: Elem, x: BasicValueEnum<'ctx>) -> Lower<BasicValueEnum<'ctx>> {
+        Ok(match elem {
+            Elem::Val(DType::Bool) => self.b.build_int_z_extend(x.into_int_value(), self.cx.i8_type(), "byte")?.into(),
+            _ => x,
+        })
+    }
+
+    /// An integer of dtype `d` widened to `i64` by its signedness.
+    pub(crate) fn widen_int(&self, d: DType, x: IntValue<'ctx>) -> Lower<IntValue<'ctx>> {
+        let i64t = self.cx.i64_type();
+        Ok(match d {
+            DType::I64 => x,
+            DType::I8 | DType::I32 => self.b.build_int_s_extend(x, i64t, "sx")?,
+            _ => self.b.build_int_z_extend(x, i64t, "zx")?,
+        })
+    }
+
+    pub(crate) fn reg_type(&self, v: ValueId) -> BasicTypeEnum<'ctx> {
+        types::reg(self.cx, self.elem_of(v))
+    }
+}
+
+/// Sets the alignment of a load (given as its value).
+pub(crate) fn set_align(x: BasicValueEnum, align: u32) -> Lower<()> {
+    if let Some(i) = x.as_instruction_value() {
+        i.set_alignment(align).map_err(|e| LowerError::Builder(e.to_string()))?;
+    }
+    Ok(())
+}

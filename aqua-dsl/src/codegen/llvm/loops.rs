@@ -1,0 +1,123 @@
+//! Loop nests over the elements of a block.
+//!
+//! A sink (a store, a reduction, a buffer being filled) iterates its block with one loop
+//! per [`Level`], a field of the block's linear-index bits, outermost first; the body sees
+//! the loop variables as index [`Term`]s. Loops count up from 0 with `i64` variables and
+//! a bottom test, the shape LLVM's vectorizer handles best. A level may ask for forced
+//! vectorization at a width: that is how reductions get their partial accumulators into
+//! vector registers without reassociating anything (see `reduce.rs`).
+
+use std::collections::BTreeSet;
+
+use inkwell::llvm_sys;
+use inkwell::values::{AsValueRef, IntValue};
+use inkwell::IntPredicate;
+
+use super::index::{self, Term};
+use super::Lowerer;
+use crate::codegen::error::Lower;
+
+/// One loop: the bits `[lo, lo + bits)` of the sink's linear index.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Level {
+    pub lo: u32,
+    pub bits: u32,
+    /// Force vectorization at this width (and no unrolling before it).
+    pub vectorize: Option<u32>,
+}
+
+/// Loops over `[lo, hi)`, cut at `cuts`, outermost first.
+pub(crate) fn levels(lo: u32, hi: u32, cuts: &BTreeSet<u32>) -> Vec<Level> {
+    index::split_range(lo, hi, cuts).into_iter().map(|(lo, bits)| Level { lo, bits, vectorize: None }).collect()
+}
+
+pub(crate) type Body<'b, 'a, 'ctx> = dyn FnMut(&mut Lowerer<'a, 'ctx>, &[Term<IntValue<'ctx>>]) -> Lower<()> + 'b;
+
+impl<'a, 'ctx> Lowerer<'a, 'ctx> {
+    /// Runs `body` for every index of the nest (no loop at all for zero levels).
+    pub(crate) fn nest(&mut self, levels: &[Level], body: &mut Body<'_, 'a, 'ctx>) -> Lower<()> {
+        let mut terms = Vec::with_capacity(levels.len());
+        self.nest_from(levels, &mut terms, body)
+    }
+
+    fn nest_from(
+        &mut self,
+        levels: &[Level],
+        terms: &mut Vec<Term<IntValue<'ctx>>>,
+        body: &mut Body<'_, 'a, 'ctx>,
+    ) -> Lower<()> {
+        let Some((level, rest)) = levels.split_first() else {
+            return body(self, terms);
+        };
+        if level.bits == 0 {
+            return self.nest_from(rest, terms, body);
+        }
+        self.counted_loop(1u64 << level.bits, level.vectorize, &mut |l, i| {
+            terms.push(Term { var: i, lo: level.lo, bits: level.bits });
+            let r = l.nest_from(rest, terms, body);
+            terms.pop();
+            r
+        })
+    }
+
+    /// `for i in 0..n` (n >= 1) around `body`.
+    pub(crate) fn counted_loop(
+        &mut self,
+        n: u64,
+        vectorize: Option<u32>,
+        body: &mut dyn FnMut(&mut Self, IntValue<'ctx>) -> Lower<()>,
+    ) -> Lower<()> {
+        if n == 1 {
+            return body(self, self.i64c(0));
+        }
+        let pre = self.current_block()?;
+        let head = self.block("loop");
+        let exit = self.block("loop.end");
+        self.b.build_unconditional_branch(head)?;
+        self.b.position_at_end(head);
+        let phi = self.b.build_phi(self.cx.i64_type(), "i")?;
+        let i = phi.as_basic_value().into_int_value();
+        body(self, i)?;
+        let next = self.b.build_int_nuw_add(i, self.i64c(1), "i.next")?;
+        let more = self.b.build_int_compare(IntPredicate::ULT, next, self.i64c(n), "more")?;
+        let br = self.b.build_conditional_branch(more, head, exit)?;
+        if let Some(width) = vectorize {
+            self.vectorize_hint(br, width);
+        }
+        let latch = self.current_block()?;
+        phi.add_incoming(&[(&self.i64c(0), pre), (&next, latch)]);
+        self.b.position_at_end(exit);
+        // Values computed inside the loop do not dominate what follows it.
+        self.memo.clear();
+        Ok(())
+    }
+
+    /// Attaches `llvm.loop` metadata asking for vectorization at `width` and no unrolling
+    /// before it (the full unroller would otherwise scalarize small loops first).
+    fn vectorize_hint(&self, branch: inkwell::values::InstructionValue<'ctx>, width: u32) {
+        use llvm_sys::core::*;
+        use llvm_sys::debuginfo::{LLVMMetadataReplaceAllUsesWith, LLVMTemporaryMDNode};
+        let cx = self.cx.raw();
+        let md_str = |s: &str| unsafe { LLVMMDStringInContext2(cx, s.as_ptr().cast(), s.len()) };
+        let md_int =
+            |bits: u32, v: u64| unsafe { LLVMValueAsMetadata(LLVMConstInt(LLVMIntTypeInContext(cx, bits), v, 0)) };
+        // SAFETY: every node is created in this context and outlives the call; the
+        // temporary node is replaced (and freed) by LLVMMetadataReplaceAllUsesWith.
+        unsafe {
+            let mut width_ops = [md_str("llvm.loop.vectorize.width"), md_int(32, width as u64)];
+            let mut enable_ops = [md_str("llvm.loop.vectorize.enable"), md_int(1, 1)];
+            let mut unroll_ops = [md_str("llvm.loop.unroll.disable")];
+            let tmp = LLVMTemporaryMDNode(cx, std::ptr::null_mut(), 0);
+            let mut ops = [
+                tmp,
+                LLVMMDNodeInContext2(cx, width_ops.as_mut_ptr(), 2),
+                LLVMMDNodeInContext2(cx, enable_ops.as_mut_ptr(), 2),
+                LLVMMDNodeInContext2(cx, unroll_ops.as_mut_ptr(), 1),
+            ];
+            let node = LLVMMDNodeInContext2(cx, ops.as_mut_ptr(), ops.len());
+            LLVMMetadataReplaceAllUsesWith(tmp, node);
+            let kind = LLVMGetMDKindIDInContext(cx, c"llvm.loop".as_ptr(), 9);
+            LLVMSetMetadata(branch.as_value_ref(), kind, LLVMMetadataAsValue(cx, node));
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! Memory: pointer offsets, masked loads and stores on argument buffers, constant-table
+//! gathers, and the bounds checks of checked mode.
+//!
+//! A pointer is its parameter's base plus an `i64` element offset. A masked-off lane
+//! never touches memory: the access sits behind a branch on the lane's mask, which LLVM's
+//! vectorizer turns into masked vector loads and stores. Stores write lanes in increasing
+//! index order, so when lanes alias the highest one wins.
+//!
+//! Checked mode checks every unmasked lane of a load or store, before the access and at
+//! the op's own position in the program (so the first fault reported is the one the
+//! reference interpreter reports): `offset >= extent` as unsigned (negative offsets too)
+//! fills the fault record and returns `STATUS_OUT_OF_BOUNDS`.
+
+use inkwell::module::Linkage;
+use inkwell::values::{BasicValue, BasicValueEnum, GlobalValue, IntValue, PointerValue};
+use inkwell::IntPredicate;
+
+use super::element::{set_align, Idx};
+use super::index::shape_bits;
+use super::{types, Lowerer, ParamVal};
+use crate::codegen::abi;
+use crate::codegen::error::{Lower, LowerError};
+use crate::ir::{Const, DType, Elem, Inst, Lit, Op, TableId, ValueId};
+
+impl<'a, 'ctx> Lowerer<'a, 'ctx> {
+    /// The parameter a pointer value points into, and its base address and extent.
+    fn base_of(&self, inst: &Inst, ptr: ValueId) -> Lower<(usize, PointerValue<'ctx>, Option<IntValue<'ctx>>)> {
+        let param =
+            *self.bases.get(&ptr).ok_or_else(|| self.op_error(inst, "pointer without a known base parameter"))?;
+        match self.params[param] {
+            ParamVal::Ptr { base, extent } => Ok((param, base, extent)),
+            ParamVal::Scalar(_) => Err(self.op_error(inst, "pointer based on a scalar parameter")),
+        }
+    }
+
+    fn address(&self, base: PointerValue<'ctx>, elem: Elem, off: IntValue<'ctx>) -> Lower<PointerValue<'ctx>> {
+        // SAFETY (of the generated code): only reached for unmasked lanes, which the
+        // kernel promises (or checked mode verified) are inside the buffer.
+        Ok(unsafe { self.b.build_in_bounds_gep(types::mem(self.cx, elem), base, &[off], "p")? })
+    }
+
+    pub(crate) fn load(
+        &mut self,
+        inst: &'a Inst,
+        ptr: ValueId,
+        mask: Option<ValueId>,
+        other: Option<ValueId>,
+        idx: &Idx<'ctx>,
+    ) -> Lower<BasicValueEnum<'ctx>> {
+        let (_, base, _) = self.base_of(inst, ptr)?;
+        let elem = Elem::Val(self.k.ty(ptr).dtype());
+        let off = self.elem(ptr, idx)?.into_int_value();
+        let read = |l: &Self| -> Lower<BasicValueEnum<'ctx>> {
+            let ty = types::mem(l.cx, elem);
+            let x = l.b.build_load(ty, l.address(base, elem, off)?, "ld")?;
+            set_align(x, types::mem_size(elem))?;
+            l.mem_to_reg(elem, x)
+        };
+        let Some(mask) = mask else { return read(self) };
+        let m = self.elem(mask, idx)?.into_int_value();
+        let fallback = match other {
+            Some(o) => self.elem(o, idx)?,
+            None => types::zero(self.cx, elem),
+        };
+        let from = self.current_block()?;
+        let (on, join) = (self.block("ld.on"), self.block("ld.join"));
+        self.b.build_conditional_branch(m, on, join)?;
+        self.b.position_at_end(on);
+        let x = read(self)?;
+        let on_end = self.current_block()?;
+        self.b.build_unconditional_branch(join)?;
+        self.b.position_at_end(join);
+        let phi = self.b.build_phi(x.get_type(), "ld")?;
+        phi.add_incoming(&[(&fallback, from), (&x, on_end)]);
+        Ok(phi.as_basic_value())
+    }
+
+    pub(crate) fn emit_store(&mut self, inst: &'a Inst) -> Lower<()> {
+        let Op::Store { ptr, value, mask } = &inst.op else {
+            return Err(self.op_error(inst, "is not a store"));
+        };
+        let (ptr, value, mask) = (*ptr, *value, *mask);
+        let (_, base, _) = self.base_of(inst, ptr)?;
+        let elem = Elem::Val(self.k.ty(ptr).dtype());
+        let total = shape_bits(&self.k.ty(ptr).shape);
+        let roots: Vec<ValueId> = [Some(ptr), Some(value), mask].into_iter().flatten().collect();
+        let levels = self.sink_levels(&roots, 0, total)?;
+        self.memo.clear();
+        self.nest(&levels, &mut |l, idx| {
+            let off = l.elem(ptr, idx)?.into_int_value();
+            let x = l.elem(value, idx)?;
+            let write = |l: &Self| -> Lower<()> {
+                let st = l.b.build_store(l.address(base, elem, off)?, l.reg_to_mem(elem, x)?)?;
+                st.set_alignment(types::mem_size(elem)).map_err(|e| LowerError::Builder(e.to_string()))
+            };
+            let Some(mask) = mask else { return write(l) };
+            let m = l.elem(mask, idx)?.into_int_value();
+            let (on, join) = (l.block("st.on"), l.block("st.join"));
+            l.b.build_conditional_branch(m, on, join)?;
+            l.b.position_at_end(on);
+            write(l)?;
+            l.b.build_unconditional_branch(join)?;
+            l.b.position_at_end(join);
+            Ok(())
+        })?;
+        self.memo.clear();
+        Ok(())
+    }
+
+    /// Checked mode: faults on the first unmasked lane of a load or store outside its buffer.
+    pub(crate) fn emit_check(&mut self, inst: &'a Inst) -> Lower<()> {
+        let (ptr, mask, is_store) = match &inst.op {
+            Op::Load { ptr, mask, .. } => (*ptr, *mask, false),
+            Op::Store { ptr, mask, .. } => (*ptr, *mask, true),
+            _ => return Ok(()),
+        };
+        let (param, _, extent) = self.base_of(inst, ptr)?;
+        let extent = extent.ok_or_else(|| LowerError::Builder("checked code without extents".into()))?;
+        let total = shape_bits(&self.k.ty(ptr).shape);
+        let roots: Vec<ValueId> = [Some(ptr), mask].into_iter().flatten().collect();
+        let levels = self.sink_levels(&roots, 0, total)?;
+        self.memo.clear();
+        self.nest(&levels, &mut |l, idx| {
+            let off = l.elem(ptr, idx)?.into_int_value();
+            let mut bad = l.b.build_int_compare(IntPredicate::UGE, off, extent, "oob")?;
+            if let Some(mask) = mask {
+                let m = l.elem(mask, idx)?.into_int_value();
+                bad = l.b.build_and(bad, m, "oob")?;
+            }
+            let (fault, ok) = (l.block("fault"), l.block("ok"));
+            l.b.build_conditional_branch(bad, fault, ok)?;
+            l.b.position_at_end(fault);
+            l.report_fault(param as u32, is_store, off)?;
+            l.b.position_at_end(ok);
+            Ok(())
+        })?;
+        self.memo.clear();
+        Ok(())
+    }
+
+    /// Fills `*fault` (layout of `abi::Fault`) and returns the out-of-bounds status.
+    fn report_fault(&self, arg: u32, is_store: bool, off: IntValue<'ctx>) -> Lower<()> {
+        let i8t = self.cx.i8_type();
+        let field = |at: u64| unsafe { self.b.build_in_bounds_gep(i8t, self.fault, &[self.i64c(at)], "f") };
+        self.b.build_store(field(0)?, self.i32c(arg as u64))?;
+        self.b.build_store(field(4)?, self.i32c(is_store as u64))?;
+        self.b.build_store(field(8)?, off)?;
+        for (j, p) in self.pid.iter().enumerate() {
+            self.b.build_store(field(16 + 4 * j as u64)?, *p)?;
+        }
+        self.b.build_return(Some(&self.i32c(abi::STATUS_OUT_OF_BOUNDS as u64)))?;
+        Ok(())
+    }
+
+    pub(crate) fn gather(
+        &mut self,
+        inst: &Inst,
+        table: TableId,
+        index: ValueId,
+        idx: &Idx<'ctx>,
+    ) -> Lower<BasicValueEnum<'ctx>> {
+        let t =
+            self.k.tables.get(table.0 as usize).ok_or_else(|| self.op_error(inst, "reads a table the kernel lacks"))?;
+        let (dtype, len) = (t.dtype, t.data.len() as u64);
+        if len == 0 {
+            return Err(self.op_error(inst, "reads an empty table"));
+        }
+        let global = self.table(table)?;
+        let i = self.elem(index, idx)?.into_int_value();
+        let i = self.widen_int(self.k.ty(index).dtype(), i)?;
+        let i64t = self.cx.i64_type();
+        let i = self.intrinsic("llvm.smax", &[i64t.into()], &[i.into(), self.i64c(0).into()])?;
+        let hi = self.i64c(len - 1);
+        let i = self.intrinsic("llvm.smin", &[i64t.into()], &[i, hi.into()])?.into_int_value();
+        let elem = Elem::Val(dtype);
+        let ty = types::mem(self.cx, elem);
+        let p = unsafe { self.b.build_in_bounds_gep(ty, global.as_pointer_value(), &[i], "tab")? };
+        let x = self.b.build_load(ty, p, "t")?;
+        set_align(x, types::mem_size(elem))?;
+        self.mem_to_reg(elem, x)
+    }
+
+    /// The constant global holding a table (created on first use).
+    fn table(&mut self, id: TableId) -> Lower<GlobalValue<'ctx>> {
+        if let Some(&g) = self.tables.get(&id.0) {
+            return Ok(g);
+        }
+        let t = &self.k.tables[id.0 as usize];
+        let elem = Elem::Val(t.dtype);
+        let ty = types::mem(self.cx, elem);
+        let vals: Vec<BasicValueEnum> = t
+            .data
+            .iter()
+            .map(|&v| {
+                let lit = match t.dtype {
+                    DType::Bool => return self.cx.i8_type().const_int((v != 0.0) as u64, false).into(),
+                    d if d.is_float() => Lit::Float(v),
+                    _ => Lit::Int(v as i64),
+                };
+                types::constant(self.cx, &Const { dtype: t.dtype, lit })
+            })
+            .collect();
+        let init = match ty {
+            inkwell::types::BasicTypeEnum::FloatType(ft) => {
+                ft.const_array(&vals.iter().map(|v| v.into_float_value()).collect::<Vec<_>>())
+            }
+            _ => ty.into_int_type().const_array(&vals.iter().map(|v| v.into_int_value()).collect::<Vec<_>>()),
+        };
+        let g = self.module.add_global(init.get_type(), None, &format!("aqua.table.{}", id.0));
+        g.set_initializer(&init.as_basic_value_enum());
+        g.set_constant(true);
+        g.set_linkage(Linkage::Private);
+        g.set_unnamed_addr(true);
+        self.tables.insert(id.0, g);
+        Ok(g)
+    }
+}

@@ -1,0 +1,280 @@
+//! Lowering of the block IR to LLVM IR, shared by targets.
+//!
+//! The kernel body becomes one function, `aqua_program`, that runs one program (the CPU
+//! model: one thread runs the whole block, so block values are thread-local); `entry.rs`
+//! wraps it in the exported `aqua_entry` loop over program indices (`super::abi`).
+//!
+//! [`plan`] decides where each block lives (registers inside a fused loop, or a stack
+//! buffer); [`index`] turns shape ops into index arithmetic; the op families are lowered
+//! in their own files (`elementwise`, `cast`, `shape`, `reduce`, `memory`, `control`), and
+//! `element` ties them together: the value of any block at any element index.
+
+mod cast;
+mod control;
+mod element;
+mod elementwise;
+mod entry;
+mod index;
+mod loops;
+mod memory;
+mod plan;
+mod reduce;
+mod shape;
+mod types;
+
+use std::collections::HashMap;
+
+use inkwell::basic_block::BasicBlock;
+use inkwell::builder::Builder;
+use inkwell::context::Context;
+use inkwell::intrinsics::Intrinsic;
+use inkwell::module::Module;
+use inkwell::types::{BasicType, BasicTypeEnum};
+use inkwell::values::{BasicValueEnum, FunctionValue, GlobalValue, IntValue, PointerValue};
+
+use super::error::{CodegenError, Lower, LowerError};
+use crate::analysis::{pointer_bases, PointerBases};
+use crate::ir::{DType, Elem, Inst, Kernel, ValueId};
+
+use plan::{Place, Plan};
+
+/// What the target tells the lowering about itself.
+#[derive(Clone, Debug)]
+pub(crate) struct TargetInfo {
+    /// Attributes every function gets (`target-cpu`, `target-features`).
+    pub fn_attributes: Vec<(&'static str, String)>,
+    /// Whether f16 <-> f32 conversions are instructions (LLVM would otherwise call
+    /// library routines the kernel's shared object cannot count on).
+    pub native_f16: bool,
+}
+
+/// Lowers `kernel` into `module` (which has its triple and data layout set).
+pub(crate) fn lower<'ctx>(
+    cx: &'ctx Context,
+    module: &Module<'ctx>,
+    kernel: &Kernel,
+    target: &TargetInfo,
+    checked: bool,
+) -> Result<(), CodegenError> {
+    let bases = pointer_bases(kernel).map_err(|(loc, message)| {
+        // The analysis names the location; the op there is the one to blame.
+        let mut op = "pointer";
+        kernel.walk(&mut |i| {
+            if i.loc == loc && op == "pointer" {
+                op = i.op.name();
+            }
+        });
+        CodegenError::Unsupported { kernel: kernel.name.clone(), op, loc, message }
+    })?;
+    if !target.native_f16 && kernel.values.iter().any(|t| t.dtype() == DType::F16) {
+        return Err(CodegenError::Target {
+            target: "host".into(),
+            message: format!("kernel `{}` uses f16, which needs a CPU with F16C (x86-64) to compile", kernel.name),
+        });
+    }
+    let plan = plan::plan(kernel, &bases);
+    let program = entry::declare_program(cx, module, kernel, checked, target);
+    let func = program.func;
+    let mut l = Lowerer::new(cx, module, kernel, program, plan, bases, checked);
+    let frame = l.emit_program().map_err(|e| e.into_codegen(&kernel.name))?;
+    entry::define_entry(cx, module, kernel, func, checked, target, frame).map_err(|e| e.into_codegen(&kernel.name))
+}
+
+/// Where a value lives once lowered.
+#[derive(Clone, Copy)]
+enum Lowered<'ctx> {
+    Scalar(BasicValueEnum<'ctx>),
+    Buffer(PointerValue<'ctx>),
+}
+
+/// A kernel parameter inside the program function.
+#[derive(Clone, Copy)]
+pub(crate) enum ParamVal<'ctx> {
+    /// A buffer's base address and (checked mode) its element count.
+    Ptr {
+        base: PointerValue<'ctx>,
+        extent: Option<IntValue<'ctx>>,
+    },
+    Scalar(BasicValueEnum<'ctx>),
+}
+
+/// Memo key: a value at an index (the index's variables by identity).
+type MemoKey = (ValueId, Vec<(usize, u32, u32)>);
+
+pub(crate) struct Lowerer<'a, 'ctx> {
+    pub(crate) k: &'a Kernel,
+    pub(crate) cx: &'ctx Context,
+    pub(crate) module: &'a Module<'ctx>,
+    pub(crate) b: Builder<'ctx>,
+    pub(crate) func: FunctionValue<'ctx>,
+    pub(crate) plan: Plan,
+    pub(crate) bases: PointerBases,
+    pub(crate) checked: bool,
+    pub(crate) params: Vec<ParamVal<'ctx>>,
+    /// Program coordinates and grid size (`i32`).
+    pub(crate) pid: [IntValue<'ctx>; 3],
+    pub(crate) grid: [IntValue<'ctx>; 3],
+    pub(crate) fault: PointerValue<'ctx>,
+    /// Positioned in the first block, which holds every `alloca` (so stack buffers are
+    /// allocated once per call, whatever loops they are used in).
+    alloca_b: Builder<'ctx>,
+    frame_bytes: u64,
+    defs: Vec<Option<&'a Inst>>,
+    vals: Vec<Option<Lowered<'ctx>>>,
+    memo: HashMap<MemoKey, BasicValueEnum<'ctx>>,
+    tables: HashMap<u32, GlobalValue<'ctx>>,
+}
+
+impl<'a, 'ctx> Lowerer<'a, 'ctx> {
+    fn new(
+        cx: &'ctx Context,
+        module: &'a Module<'ctx>,
+        k: &'a Kernel,
+        program: entry::Program<'ctx>,
+        plan: Plan,
+        bases: PointerBases,
+        checked: bool,
+    ) -> Self {
+        let allocas = cx.append_basic_block(program.func, "allocas");
+        let alloca_b = cx.create_builder();
+        alloca_b.position_at_end(allocas);
+        let b = cx.create_builder();
+        let mut defs = vec![None; k.values.len()];
+        k.walk(&mut |inst| {
+            for v in &inst.results {
+                defs[v.0 as usize] = Some(inst);
+            }
+        });
+        Lowerer {
+            k,
+            cx,
+            module,
+            b,
+            func: program.func,
+            plan,
+            bases,
+            checked,
+            params: program.params,
+            pid: program.pid,
+            grid: program.grid,
+            fault: program.fault,
+            alloca_b,
+            frame_bytes: 0,
+            defs,
+            vals: vec![None; k.values.len()],
+            memo: HashMap::new(),
+            tables: HashMap::new(),
+        }
+    }
+
+    /// Emits the program function's body; returns the bytes of stack buffers it uses.
+    fn emit_program(&mut self) -> Lower<u64> {
+        let start = self.cx.append_basic_block(self.func, "start");
+        self.b.position_at_end(start);
+        for (i, &arg) in self.k.body.args.iter().enumerate() {
+            let v = match self.params[i] {
+                ParamVal::Ptr { .. } => self.cx.i64_type().const_zero().into(),
+                ParamVal::Scalar(v) => v,
+            };
+            self.set(arg, Lowered::Scalar(v));
+        }
+        self.emit_region(&self.k.body)?;
+        self.b.build_return(Some(&self.cx.i32_type().const_int(super::abi::STATUS_OK as u64, false)))?;
+        self.alloca_b.build_unconditional_branch(start)?;
+        Ok(self.frame_bytes)
+    }
+
+    // ---- values ----
+
+    fn set(&mut self, v: ValueId, l: Lowered<'ctx>) {
+        self.vals[v.0 as usize] = Some(l);
+    }
+
+    pub(crate) fn def(&self, v: ValueId) -> Lower<&'a Inst> {
+        self.defs[v.0 as usize].ok_or_else(|| LowerError::Builder(format!("value {v} has no definition")))
+    }
+
+    pub(crate) fn scalar(&self, v: ValueId) -> Lower<BasicValueEnum<'ctx>> {
+        match self.vals[v.0 as usize] {
+            Some(Lowered::Scalar(x)) => Ok(x),
+            _ => Err(LowerError::Builder(format!("scalar {v} used before it is defined"))),
+        }
+    }
+
+    pub(crate) fn buffer(&self, v: ValueId) -> Lower<PointerValue<'ctx>> {
+        match self.vals[v.0 as usize] {
+            Some(Lowered::Buffer(p)) => Ok(p),
+            _ => Err(LowerError::Builder(format!("block {v} used before it is defined"))),
+        }
+    }
+
+    pub(crate) fn place(&self, v: ValueId) -> Place {
+        self.plan.of(v)
+    }
+
+    pub(crate) fn elem_of(&self, v: ValueId) -> Elem {
+        self.k.ty(v).elem
+    }
+
+    /// A stack buffer of `n` elements, allocated once at function entry.
+    pub(crate) fn alloc(&mut self, elem: Elem, n: u64) -> Lower<PointerValue<'ctx>> {
+        self.alloc_raw(types::mem(self.cx, elem), n)
+    }
+
+    /// A stack buffer of `n` values of an LLVM type (integers or floats).
+    pub(crate) fn alloc_raw(&mut self, ty: BasicTypeEnum<'ctx>, n: u64) -> Lower<PointerValue<'ctx>> {
+        let size = match ty {
+            BasicTypeEnum::IntType(t) => t.get_bit_width().div_ceil(8),
+            BasicTypeEnum::FloatType(t) if t == self.cx.f16_type() => 2,
+            BasicTypeEnum::FloatType(t) if t == self.cx.f64_type() => 8,
+            _ => 4,
+        };
+        let arr = ty.array_type(n as u32);
+        let p = self.alloca_b.build_alloca(arr, "buf")?;
+        if let Some(inst) = p.as_instruction() {
+            inst.set_alignment(64).map_err(|e| LowerError::Builder(e.to_string()))?;
+        }
+        self.frame_bytes += (n * size as u64).next_multiple_of(64);
+        Ok(p)
+    }
+
+    pub(crate) fn op_error(&self, inst: &Inst, message: impl Into<String>) -> LowerError {
+        LowerError::Op { op: inst.op.name(), loc: inst.loc, message: message.into() }
+    }
+
+    // ---- small IR helpers ----
+
+    pub(crate) fn i64c(&self, v: u64) -> IntValue<'ctx> {
+        self.cx.i64_type().const_int(v, false)
+    }
+
+    pub(crate) fn i32c(&self, v: u64) -> IntValue<'ctx> {
+        self.cx.i32_type().const_int(v, false)
+    }
+
+    /// Calls an LLVM intrinsic overloaded on `types`.
+    pub(crate) fn intrinsic(
+        &self,
+        name: &str,
+        types: &[BasicTypeEnum<'ctx>],
+        args: &[BasicValueEnum<'ctx>],
+    ) -> Lower<BasicValueEnum<'ctx>> {
+        let decl = Intrinsic::find(name)
+            .and_then(|i| i.get_declaration(self.module, types))
+            .ok_or_else(|| LowerError::Builder(format!("LLVM has no intrinsic {name}")))?;
+        let args: Vec<_> = args.iter().map(|&a| a.into()).collect();
+        match self.b.build_call(decl, &args, "")?.try_as_basic_value() {
+            inkwell::values::ValueKind::Basic(v) => Ok(v),
+            _ => Err(LowerError::Builder(format!("{name} returns nothing"))),
+        }
+    }
+
+    /// A new basic block in the program function.
+    pub(crate) fn block(&self, name: &str) -> BasicBlock<'ctx> {
+        self.cx.append_basic_block(self.func, name)
+    }
+
+    pub(crate) fn current_block(&self) -> Lower<BasicBlock<'ctx>> {
+        self.b.get_insert_block().ok_or_else(|| LowerError::Builder("builder has no block".into()))
+    }
+}

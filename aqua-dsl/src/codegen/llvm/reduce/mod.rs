@@ -1,0 +1,306 @@
+//! Reductions along an axis (and `dot`, in `dot.rs`).
+//!
+//! Reductions of one block along one axis in the same region (`min` and `max` of a group,
+//! say) are emitted together, at the first one's position: one pass over the input
+//! updates every state. (Moving the later ones up is safe: their operand is the same
+//! value, so it is a buffer or a pure recomputation, see `plan.rs`.)
+//!
+//! Along the last (contiguous) axis of length n, a reduction keeps P = min(8, n) partial
+//! states (min(16, n) when no float sum is in the group: the order does not matter then,
+//! and a short line fits one step), lane k taking the elements i = k (mod P) in
+//! increasing order, and merges them
+//! at the end with a halving tree (lane k with lane k + P/2, then P/4, ...). The lane loop
+//! is force-vectorized at width P, so the partial states live in one vector register;
+//! no reassociation flag is ever used. For `max`/`min` (IEEE maxNum/minNum), integer sums
+//! and the arg reductions the result does not depend on the order; for float sums this
+//! order is the documented one (`docs/codegen.md`). Along another axis every output
+//! element has one state, updated in increasing index order by a row-major walk of the
+//! input (its inner loop runs over contiguous outputs and vectorizes as element-wise).
+//! `state.rs` holds the per-op rules.
+
+mod dot;
+mod state;
+
+use inkwell::types::BasicTypeEnum;
+use inkwell::values::{BasicValueEnum, IntValue, PointerValue};
+use inkwell::{FloatPredicate, IntPredicate};
+
+use super::index::{self, dim_fields, log2, Field, Term};
+use super::loops::{self, Level};
+use super::plan::Place;
+use super::{Lowered, Lowerer};
+use crate::codegen::error::Lower;
+use crate::ir::{DType, Elem, Inst, Op, ReduceOp, ValueId};
+use state::Red;
+
+/// Partial states along the last axis: float sums (whose result depends on it) use 8;
+/// order-insensitive reductions 16, which covers a short line in one step.
+const SUM_LANES: u32 = 8;
+const LANES: u32 = 16;
+
+/// The partial-state count of a group of reductions over lines of length `n`.
+fn lane_count(jobs: &[Red], n: u32) -> u32 {
+    let float_sum = jobs.iter().any(|r| r.float() && r.op == ReduceOp::Sum);
+    n.min(if float_sum { SUM_LANES } else { LANES })
+}
+
+/// One reduction of a group: its rules, result, output buffer and state storage.
+struct Job<'ctx> {
+    red: Red,
+    result: ValueId,
+    out: Option<PointerValue<'ctx>>,
+    out_elem: Elem,
+    st_v: PointerValue<'ctx>,
+    st_i: PointerValue<'ctx>,
+    st_ty: BasicTypeEnum<'ctx>,
+}
+
+impl<'a, 'ctx> Lowerer<'a, 'ctx> {
+    /// Emits reductions sharing one operand and axis (`group` is non-empty).
+    pub(crate) fn emit_reduce(&mut self, group: &[&'a Inst]) -> Lower<()> {
+        let Some(&first) = group.first() else { return Ok(()) };
+        let Op::Reduce { arg, axis, .. } = &first.op else {
+            return Err(self.op_error(first, "is not a reduction"));
+        };
+        let (arg, axis) = (*arg, *axis as usize);
+        let ty = self.k.ty(arg).clone();
+        if ty.is_ptr() || axis >= ty.shape.rank() {
+            return Err(self.op_error(first, format!("cannot reduce {ty} along axis {axis}")));
+        }
+        let last = axis + 1 == ty.shape.rank();
+        let mut reds = Vec::with_capacity(group.len());
+        for inst in group {
+            let Op::Reduce { op, .. } = &inst.op else {
+                return Err(self.op_error(inst, "is not a reduction"));
+            };
+            reds.push(Red { op: *op, d: ty.dtype() });
+        }
+        let n = ty.shape.dims()[axis];
+        let lanes = if last { lane_count(&reds, n) as u64 } else { 1u64 << (index::shape_bits(&ty.shape) - log2(n)) };
+        let mut jobs = Vec::with_capacity(group.len());
+        for (inst, red) in group.iter().zip(reds) {
+            if red.d == DType::Bool && !matches!(red.op, ReduceOp::ArgMax | ReduceOp::ArgMin) {
+                return Err(self.op_error(inst, "is not defined on bool"));
+            }
+            let v = inst.results[0];
+            let out = match self.place(v) {
+                Place::Buffer => Some(self.alloc(self.elem_of(v), self.k.ty(v).shape.numel() as u64)?),
+                _ if last => None,
+                _ => return Err(self.op_error(inst, "reduces a block to a scalar along an inner axis")),
+            };
+            let st_ty = red.state_type(self);
+            let st_v = self.alloc_raw(st_ty, lanes)?;
+            let st_i = self.alloc_raw(self.cx.i32_type().into(), lanes)?;
+            let out_elem = Elem::Val(if red.is_arg() { DType::I32 } else { red.d });
+            jobs.push(Job { red, result: v, out, out_elem, st_v, st_i, st_ty });
+        }
+        let scalars = if last { self.reduce_last(&jobs, arg)? } else { self.reduce_outer(&jobs, arg, axis)? };
+        for (job, scalar) in jobs.iter().zip(scalars) {
+            match (job.out, scalar) {
+                (Some(p), _) => self.set(job.result, Lowered::Buffer(p)),
+                (None, Some(x)) => self.set(job.result, Lowered::Scalar(x)),
+                (None, None) => return Err(self.op_error(first, "produced no result")),
+            }
+        }
+        Ok(())
+    }
+
+    /// Along the last axis, with vectorized partial states; returns each job's value
+    /// when results are scalars.
+    fn reduce_last(&mut self, jobs: &[Job<'ctx>], arg: ValueId) -> Lower<Vec<Option<BasicValueEnum<'ctx>>>> {
+        let shape = self.k.ty(arg).shape.clone();
+        let total = index::shape_bits(&shape);
+        let n = *shape.dims().last().unwrap_or(&1);
+        let reds: Vec<Red> = jobs.iter().map(|j| j.red).collect();
+        let (nb, lanes) = (log2(n), lane_count(&reds, n));
+        let pb = log2(lanes);
+        let out_levels = self.sink_levels(&[arg], nb, total)?;
+        let mut inner = self.sink_levels(&[arg], pb, nb)?;
+        // Two lanes are not worth a vector (and LLVM often cannot honour the request).
+        inner.push(Level { lo: 0, bits: pb, vectorize: (lanes >= 4).then_some(lanes) });
+        let i32t: BasicTypeEnum = self.cx.i32_type().into();
+        let mut results = vec![None; jobs.len()];
+        self.memo.clear();
+        self.nest(&out_levels, &mut |l, out_idx| {
+            let out_idx = out_idx.to_vec();
+            for j in jobs {
+                for k in 0..lanes as u64 {
+                    l.put(j.st_ty, j.st_v, l.i64c(k), j.red.identity(l))?;
+                    l.put(i32t, j.st_i, l.i64c(k), l.i32c(0).into())?;
+                }
+            }
+            l.nest(&inner, &mut |l, in_idx| {
+                let idx: Vec<Term<IntValue<'ctx>>> = out_idx.iter().chain(in_idx).cloned().collect();
+                let x = l.elem(arg, &idx)?;
+                let lane = in_idx.iter().find(|t| t.lo == 0 && pb > 0).map_or(l.i64c(0), |t| t.var);
+                let pos = l.linear(in_idx)?;
+                let pos = l.b.build_int_truncate(pos, l.cx.i32_type(), "pos")?;
+                for j in jobs {
+                    let x = j.red.lift(l, x)?;
+                    let s = (l.get(j.st_ty, j.st_v, lane)?, l.get(i32t, j.st_i, lane)?.into_int_value());
+                    let (v, i) = j.red.join(l, s, (x, pos), false)?;
+                    l.put(j.st_ty, j.st_v, lane, v)?;
+                    l.put(i32t, j.st_i, lane, i.into())?;
+                }
+                Ok(())
+            })?;
+            for (ji, j) in jobs.iter().enumerate() {
+                let mut states = Vec::with_capacity(lanes as usize);
+                for k in 0..lanes as u64 {
+                    let v = l.get(j.st_ty, j.st_v, l.i64c(k))?;
+                    let i = l.get(i32t, j.st_i, l.i64c(k))?.into_int_value();
+                    states.push((v, i));
+                }
+                let mut half = states.len() / 2;
+                while half > 0 {
+                    for k in 0..half {
+                        states[k] = j.red.join(l, states[k], states[k + half], true)?;
+                    }
+                    half /= 2;
+                }
+                let mut last = states[0];
+                if j.red.needs_rescan() {
+                    last.0 = l.rescan(j.red, arg, &out_idx, (0, nb), last.0)?;
+                }
+                let r = j.red.finish(l, last)?;
+                match j.out {
+                    Some(p) => {
+                        let shifted: Vec<_> =
+                            out_idx.iter().map(|t| Term { var: t.var, lo: t.lo - nb, bits: t.bits }).collect();
+                        let o = l.linear(&shifted)?;
+                        l.store_elem(p, j.out_elem, o, r)?;
+                    }
+                    None => results[ji] = Some(r),
+                }
+            }
+            Ok(())
+        })?;
+        self.memo.clear();
+        Ok(results)
+    }
+
+    /// Along an outer axis: one state per output, a row-major walk of the input.
+    fn reduce_outer(
+        &mut self,
+        jobs: &[Job<'ctx>],
+        arg: ValueId,
+        axis: usize,
+    ) -> Lower<Vec<Option<BasicValueEnum<'ctx>>>> {
+        let shape = self.k.ty(arg).shape.clone();
+        let total = index::shape_bits(&shape);
+        let (pos, nb) = dim_fields(&shape)[axis];
+        let out_bits = total - nb;
+        let i32t: BasicTypeEnum = self.cx.i32_type().into();
+        let all = loops::levels(0, out_bits, &Default::default());
+        self.nest(&all, &mut |l, idx| {
+            let o = l.linear(idx)?;
+            for j in jobs {
+                l.put(j.st_ty, j.st_v, o, j.red.identity(l))?;
+                l.put(i32t, j.st_i, o, l.i32c(0).into())?;
+            }
+            Ok(())
+        })?;
+        let to_out = [Field { src: 0, len: pos, dst: 0 }, Field { src: pos + nb, len: total - pos - nb, dst: pos }];
+        let to_axis = [Field { src: pos, len: nb, dst: 0 }];
+        let levels = self.sink_levels(&[arg], 0, total)?;
+        self.memo.clear();
+        self.nest(&levels, &mut |l, idx| {
+            let x = l.elem(arg, idx)?;
+            let o = index::remap(idx, &to_out, l)?;
+            let o = l.linear(&o)?;
+            let a = index::remap(idx, &to_axis, l)?;
+            let a = l.linear(&a)?;
+            let a = l.b.build_int_truncate(a, l.cx.i32_type(), "pos")?;
+            for j in jobs {
+                let x = j.red.lift(l, x)?;
+                let s = (l.get(j.st_ty, j.st_v, o)?, l.get(i32t, j.st_i, o)?.into_int_value());
+                let (v, i) = j.red.join(l, s, (x, a), false)?;
+                l.put(j.st_ty, j.st_v, o, v)?;
+                l.put(i32t, j.st_i, o, i.into())?;
+            }
+            Ok(())
+        })?;
+        self.memo.clear();
+        let to_arg = [Field { src: 0, len: pos, dst: 0 }, Field { src: pos, len: out_bits - pos, dst: pos + nb }];
+        self.nest(&all, &mut |l, idx| {
+            let o = l.linear(idx)?;
+            for j in jobs {
+                let mut s = (l.get(j.st_ty, j.st_v, o)?, l.get(i32t, j.st_i, o)?.into_int_value());
+                if j.red.needs_rescan() {
+                    let base = index::remap(idx, &to_arg, l)?;
+                    s.0 = l.rescan(j.red, arg, &base, (pos, nb), s.0)?;
+                }
+                let r = j.red.finish(l, s)?;
+                if let Some(out) = j.out {
+                    l.store_elem(out, j.out_elem, o, r)?;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(vec![None; jobs.len()])
+    }
+
+    /// A float `max`/`min` result `r` of the line of `arg` at `base` (terms of the other
+    /// dims) along the axis bits `(lo, bits)`: NaN if `r` is still the initial infinity
+    /// and no element of the line is a number (a rare path: a line of infinities or NaN).
+    fn rescan(
+        &mut self,
+        red: Red,
+        arg: ValueId,
+        base: &[Term<IntValue<'ctx>>],
+        (lo, bits): (u32, u32),
+        r: BasicValueEnum<'ctx>,
+    ) -> Lower<BasicValueEnum<'ctx>> {
+        let r = r.into_float_value();
+        let id = red.identity(self).into_float_value();
+        let from = self.current_block()?;
+        let (scan, done) = (self.block("rescan"), self.block("rescan.end"));
+        let still = self.b.build_float_compare(FloatPredicate::OEQ, r, id, "still")?;
+        self.b.build_conditional_branch(still, scan, done)?;
+        self.b.position_at_end(scan);
+        let i8t: BasicTypeEnum = self.cx.i8_type().into();
+        let flag = self.alloc_raw(i8t, 1)?;
+        let zero = self.i64c(0);
+        self.put(i8t, flag, zero, self.cx.i8_type().const_zero().into())?;
+        let levels = loops::levels(lo, lo + bits, &Default::default());
+        let base = base.to_vec();
+        self.nest(&levels, &mut |l, idx| {
+            let full: Vec<_> = base.iter().chain(idx).cloned().collect();
+            let x = l.elem(arg, &full)?;
+            let x = red.lift(l, x)?.into_float_value();
+            let num = l.b.build_float_compare(FloatPredicate::ORD, x, x, "num")?;
+            let num = l.b.build_int_z_extend(num, l.cx.i8_type(), "num")?;
+            let seen = l.get(i8t, flag, zero)?.into_int_value();
+            l.put(i8t, flag, zero, l.b.build_or(seen, num, "seen")?.into())
+        })?;
+        let seen = self.get(i8t, flag, zero)?.into_int_value();
+        let any = self.b.build_int_compare(IntPredicate::NE, seen, self.cx.i8_type().const_zero(), "any")?;
+        let nan = self.cx.f32_type().const_float(f64::NAN);
+        let r2 = self.b.build_select(any, r, nan, "r")?;
+        let scan_end = self.current_block()?;
+        self.b.build_unconditional_branch(done)?;
+        self.b.position_at_end(done);
+        self.memo.clear();
+        let phi = self.b.build_phi(r.get_type(), "r")?;
+        phi.add_incoming(&[(&r, from), (&r2, scan_end)]);
+        Ok(phi.as_basic_value())
+    }
+
+    fn get(&self, ty: BasicTypeEnum<'ctx>, p: PointerValue<'ctx>, i: IntValue<'ctx>) -> Lower<BasicValueEnum<'ctx>> {
+        // SAFETY (of the generated code): `i` indexes a state buffer allocated for it.
+        let addr = unsafe { self.b.build_in_bounds_gep(ty, p, &[i], "st")? };
+        Ok(self.b.build_load(ty, addr, "s")?)
+    }
+
+    fn put(
+        &self,
+        ty: BasicTypeEnum<'ctx>,
+        p: PointerValue<'ctx>,
+        i: IntValue<'ctx>,
+        v: BasicValueEnum<'ctx>,
+    ) -> Lower<()> {
+        let addr = unsafe { self.b.build_in_bounds_gep(ty, p, &[i], "st")? };
+        self.b.build_store(addr, v)?;
+        Ok(())
+    }
+}

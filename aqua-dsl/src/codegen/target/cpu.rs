@@ -1,0 +1,101 @@
+//! The host CPU: LLVM's native target with the host's CPU name and features, PIC code
+//! (the object is linked into a shared library), the `default<O3>` pipeline with loop
+//! and SLP vectorization, and a relocatable ELF object as output.
+
+use std::sync::OnceLock;
+
+use inkwell::module::Module;
+use inkwell::passes::PassBuilderOptions;
+use inkwell::targets::{CodeModel, FileType, InitializationConfig, RelocMode, Target, TargetMachine, TargetTriple};
+use inkwell::OptimizationLevel;
+
+use crate::codegen::llvm::TargetInfo;
+use crate::codegen::CodegenError;
+
+/// The host's triple, CPU name and feature string (computed once per process).
+struct Host {
+    triple: String,
+    cpu: String,
+    features: String,
+}
+
+fn host() -> Result<&'static Host, CodegenError> {
+    static HOST: OnceLock<Result<Host, String>> = OnceLock::new();
+    HOST.get_or_init(|| {
+        Target::initialize_native(&InitializationConfig::default())?;
+        Ok(Host {
+            triple: TargetMachine::get_default_triple().as_str().to_string_lossy().into_owned(),
+            cpu: TargetMachine::get_host_cpu_name().to_string(),
+            features: TargetMachine::get_host_cpu_features().to_string(),
+        })
+    })
+    .as_ref()
+    .map_err(|m| CodegenError::Target {
+        target: "host".into(),
+        message: format!("LLVM cannot initialize the native target: {m}"),
+    })
+}
+
+/// `triple;cpu;features`: everything about the host that changes generated code.
+pub(crate) fn fingerprint() -> String {
+    match host() {
+        Ok(h) => format!("{};{};{}", h.triple, h.cpu, h.features),
+        Err(e) => format!("unavailable: {e}"),
+    }
+}
+
+pub(crate) struct HostCpu {
+    machine: TargetMachine,
+    info: TargetInfo,
+}
+
+impl HostCpu {
+    pub(crate) fn new(opt_level: u8) -> Result<HostCpu, CodegenError> {
+        let h = host()?;
+        let err = |message: String| CodegenError::Target { target: h.triple.clone(), message };
+        let triple = TargetTriple::create(&h.triple);
+        let target = Target::from_triple(&triple).map_err(|m| err(m.to_string()))?;
+        let level = match opt_level {
+            0 => OptimizationLevel::None,
+            1 => OptimizationLevel::Less,
+            2 => OptimizationLevel::Default,
+            _ => OptimizationLevel::Aggressive,
+        };
+        let machine = target
+            .create_target_machine(&triple, &h.cpu, &h.features, level, RelocMode::PIC, CodeModel::Default)
+            .ok_or_else(|| err(format!("LLVM cannot create a target machine for CPU `{}`", h.cpu)))?;
+        let info = TargetInfo {
+            fn_attributes: vec![("target-cpu", h.cpu.clone()), ("target-features", h.features.clone())],
+            native_f16: !h.triple.starts_with("x86_64") || h.features.split(',').any(|f| f == "+f16c"),
+        };
+        Ok(HostCpu { machine, info })
+    }
+
+    pub(crate) fn info(&self) -> &TargetInfo {
+        &self.info
+    }
+
+    /// Sets the module's triple and data layout (before lowering, so types have sizes).
+    pub(crate) fn configure(&self, module: &Module) {
+        module.set_triple(&self.machine.get_triple());
+        module.set_data_layout(&self.machine.get_target_data().get_data_layout());
+    }
+
+    pub(crate) fn optimize(&self, module: &Module, opt_level: u8) -> Result<(), String> {
+        let options = PassBuilderOptions::create();
+        // Vectorize (loops and straight-line code), but neither interleave nor unroll:
+        // blocks are short, and unrolled copies roughly double optimization and code
+        // emission time for no measurable speed (see docs/codegen.md).
+        options.set_loop_vectorization(true);
+        options.set_loop_slp_vectorization(true);
+        options.set_loop_interleaving(false);
+        options.set_loop_unrolling(false);
+        let pipeline = format!("default<O{}>", opt_level.min(3));
+        module.run_passes(&pipeline, &self.machine, options).map_err(|e| e.to_string())
+    }
+
+    pub(crate) fn emit(&self, module: &Module, kind: FileType) -> Result<Vec<u8>, String> {
+        let buf = self.machine.write_to_memory_buffer(module, kind).map_err(|e| e.to_string())?;
+        Ok(buf.as_slice().to_vec())
+    }
+}

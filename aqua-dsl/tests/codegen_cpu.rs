@@ -1,0 +1,133 @@
+//! Code generation for the host CPU, checked at the LLVM level: what `compile` returns,
+//! the shape of the generated code, and its errors. Running the code (linked and loaded
+//! by the runtime) is tested in `aqua-runtime/tests/cpu_backend.rs`.
+
+use aqua_dsl::build::*;
+use aqua_dsl::codegen::{self, compile, CodegenError, CodegenOptions};
+use aqua_dsl::ir::{DType, Kernel, Param, ParamKind};
+use aqua_dsl::Params;
+
+struct Src(fn(&[Value]), Vec<Param>);
+
+impl KernelSource for Src {
+    fn name(&self) -> &'static str {
+        "codegen_test"
+    }
+    fn params(&self) -> Vec<Param> {
+        self.1.clone()
+    }
+    fn comptime_params(&self) -> Vec<ComptimeParam> {
+        vec![]
+    }
+    fn body(&self, args: &[Value], _: &Params) {
+        (self.0)(args)
+    }
+}
+
+fn params(kinds: &[ParamKind]) -> Vec<Param> {
+    kinds.iter().enumerate().map(|(i, k)| Param { name: format!("a{i}"), kind: k.clone() }).collect()
+}
+
+fn ptr(dtype: DType, mutable: bool) -> ParamKind {
+    ParamKind::Ptr { dtype, mutable }
+}
+
+/// `y[i] = exp(x[i]) * 2 + y[i]` over blocks of `B`, masked by `n`.
+const B: u32 = 1024;
+fn axpy_exp() -> Kernel {
+    let body: fn(&[Value]) = |a| {
+        let offs = program_id(0) * B + arange(B);
+        let m = offs.lt(a[2]);
+        let x = load_masked(a[0] + offs, m);
+        let y = load_masked(a[1] + offs, m);
+        store_masked(a[1] + offs, x.exp() * 2.0 + y, m);
+    };
+    let p = params(&[ptr(DType::F32, false), ptr(DType::F32, true), ParamKind::Scalar(DType::I32)]);
+    Src(body, p).build(&Params::new()).unwrap()
+}
+
+fn text(k: &Kernel, checked: bool) -> codegen::Artifact {
+    compile(k, &CodegenOptions { checked, emit_text: true, ..Default::default() }).unwrap()
+}
+
+#[test]
+fn artifacts_hold_an_object_text_and_stage_times() {
+    let k = axpy_exp();
+    let a = text(&k, false);
+    assert_eq!(&a.object[..4], b"\x7fELF");
+    assert!(a.llvm_ir.contains(" i32 @aqua_entry("), "{}", a.llvm_ir);
+    assert!(a.llvm_ir.contains("@aqua_frame_bytes"));
+    assert!(a.asm.contains("aqua_entry:"));
+    let stages: Vec<&str> = a.timings.iter().map(|t| t.0).collect();
+    assert_eq!(stages, ["lower", "verify", "optimize", "emit", "text"]);
+
+    let plain = compile(&k, &CodegenOptions::default()).unwrap();
+    assert!(plain.llvm_ir.is_empty() && plain.asm.is_empty());
+    assert_eq!(plain.timings.len(), 4);
+    // Same object either way.
+    assert_eq!(plain.object, a.object);
+}
+
+#[test]
+fn element_loops_vectorize_and_stay_loops() {
+    let a = text(&axpy_exp(), false);
+    assert!(a.llvm_ir.contains(" x float>"), "no vector code:\n{}", a.llvm_ir);
+    assert!(a.llvm_ir.contains("@llvm.masked.load") || a.llvm_ir.contains("@llvm.masked.store"));
+    // A loop over 1024 elements, not 1024 unrolled copies.
+    let insts = a.llvm_ir.lines().filter(|l| l.starts_with("  ")).count();
+    assert!(insts < 400, "{insts} instructions");
+}
+
+#[test]
+fn no_fast_math_flags_are_emitted() {
+    let body: fn(&[Value]) = |a| {
+        let offs = arange(256);
+        let x = load(a[0] + offs).reshape([16, 16]);
+        let h = x.cast::<half::f16>();
+        let r = x.sum(1).expand_dims(1) + x.max(1).expand_dims(1) + x.log() + fma(x, x, x) + (h * h).cast::<f32>();
+        store((a[1] + offs).reshape([16, 16]), r / x.sqrt() + dot(x, x));
+    };
+    let k = Src(body, params(&[ptr(DType::F32, false), ptr(DType::F32, true)])).build(&Params::new()).unwrap();
+    let ir = text(&k, false).llvm_ir;
+    for flag in [" fast ", " reassoc ", " nnan ", " ninf ", " nsz ", " arcp ", " contract ", " afn "] {
+        assert!(!ir.contains(flag), "`{flag}` in:\n{ir}");
+    }
+}
+
+#[test]
+fn only_checked_code_has_bounds_checks() {
+    // The lowering names its bounds comparisons `oob`; optimization keeps value names.
+    let k = axpy_exp();
+    assert!(text(&k, true).llvm_ir.contains("%oob"));
+    assert!(!text(&k, false).llvm_ir.contains("%oob"));
+}
+
+#[test]
+fn a_pointer_without_a_single_base_is_an_error_at_its_line() {
+    // Built without the verifier, which would reject it first.
+    let p = params(&[ptr(DType::F32, false), ptr(DType::F32, false), ptr(DType::F32, true)]);
+    let args = begin("mixed", p, Default::default());
+    let line = line!() + 1;
+    let q = where_(program_id(0).lt(1), args[0], args[1]);
+    store(args[2] + arange(4), load(q + arange(4)));
+    let k = finish().unwrap();
+    match compile(&k, &CodegenOptions::default()) {
+        Err(CodegenError::Unsupported { kernel, op, loc, message }) => {
+            assert_eq!((kernel.as_str(), op), ("mixed", "select"));
+            assert_eq!(loc.line, line);
+            assert!(message.contains("pointer"), "{message}");
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+#[test]
+fn versions_and_fingerprints_are_stable() {
+    let v = codegen::llvm_version();
+    assert!(v.starts_with("19."), "{v}");
+    assert_eq!(v.split('.').count(), 3);
+    let f = codegen::host_target_fingerprint();
+    assert_eq!(f, codegen::host_target_fingerprint());
+    assert!(f.starts_with(std::env::consts::ARCH), "{f}");
+    assert_eq!(f.split(';').count(), 3, "{f}");
+}

@@ -1,0 +1,370 @@
+//! The runtime: compile kernels through the cache, launch them with checked arguments.
+//!
+//! A compile request goes build -> canonical text and key -> memory cache -> (verify ->
+//! disk cache -> LLVM -> link -> disk write) -> load; every phase that runs is timed in
+//! the [`CompileReport`]. The memory level makes concurrent requests for one key compile
+//! once; the disk level is shared with other runtimes and processes.
+
+use std::any::TypeId;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Instant;
+
+use aqua_dsl::codegen::{self, CodegenOptions, Target};
+use aqua_dsl::{ComptimeValue, Kernel, KernelSource, Params};
+
+use crate::cache::{CacheKey, DiskCache, KeyInputs, Lookup, MemoryCache};
+use crate::compiled::{BackendKind, CompiledKernel, Exec};
+use crate::dump;
+use crate::error::Error;
+use crate::launch::{Arg, LaunchError, LaunchMode};
+use crate::native::SharedObject;
+use crate::report::{CacheOutcome, CompileReport};
+
+/// How a [`Runtime`] compiles and caches. `Default` reads the environment
+/// (`AQUA_CACHE_DIR`, `AQUA_DUMP_DIR`, `AQUA_CHECKED`); tests and tools that must not
+/// depend on it set every field they care about.
+#[derive(Clone, Debug)]
+pub struct RuntimeOptions {
+    /// Host threads a launch may use (default: every available core).
+    pub threads: usize,
+    /// Checked or unchecked launches (default: [`LaunchMode::from_env`]).
+    pub mode: LaunchMode,
+    /// LLVM optimization level, 0 to 3 (default 3).
+    pub opt_level: u8,
+    /// The disk cache directory; `None` turns the disk cache off (default:
+    /// [`DiskCache::default_dir`]).
+    pub cache_dir: Option<PathBuf>,
+    /// Where to write each compile's IR, LLVM IR and assembly (default: `AQUA_DUMP_DIR`).
+    /// While dumping, the disk cache is written but not read, so that every kernel this
+    /// process compiles is dumped.
+    pub dump_dir: Option<PathBuf>,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> RuntimeOptions {
+        RuntimeOptions {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            mode: LaunchMode::from_env(),
+            opt_level: 3,
+            cache_dir: DiskCache::default_dir(),
+            dump_dir: dump::dump_dir_from_env(),
+        }
+    }
+}
+
+/// What to compile: a kernel source with its comptime values, or a kernel already built.
+#[derive(Clone, Copy)]
+pub enum Input<'a> {
+    Source(&'a dyn KernelSource, &'a Params),
+    Kernel(&'a Kernel),
+}
+
+/// How compile requests have been served so far by one runtime.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    pub memory_hits: u64,
+    pub disk_hits: u64,
+    /// Compiles through LLVM.
+    pub compiles: u64,
+    /// Corrupt disk entries dropped (each followed by a compile).
+    pub dropped_entries: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    memory_hits: AtomicU64,
+    disk_hits: AtomicU64,
+    compiles: AtomicU64,
+    dropped_entries: AtomicU64,
+}
+
+/// The target's identity in cache keys, computed once per runtime.
+struct TargetId {
+    fingerprint: String,
+    llvm: String,
+}
+
+/// Compiles, caches and launches kernels on one backend.
+pub struct Runtime {
+    backend: BackendKind,
+    threads: usize,
+    mode: LaunchMode,
+    opt_level: u8,
+    disk: Option<DiskCache>,
+    dump_dir: Option<PathBuf>,
+    memory: MemoryCache<CompiledKernel>,
+    /// [`Runtime::compile_typed`]'s map from (kernel type, mode, params) to kernel.
+    typed: Mutex<HashMap<TypedKey, Arc<CompiledKernel>>>,
+    target: OnceLock<TargetId>,
+    counters: Counters,
+}
+
+impl Runtime {
+    /// The host CPU with [`RuntimeOptions::default`]: every core, the disk cache, the
+    /// launch mode and directories from the environment.
+    pub fn cpu() -> Runtime {
+        Runtime::cpu_with(RuntimeOptions::default())
+    }
+
+    pub fn cpu_with(options: RuntimeOptions) -> Runtime {
+        Runtime::new(BackendKind::Cpu, options)
+    }
+
+    /// The reference interpreter: every launch evaluates the IR (always bounds-checked).
+    pub fn interpreter() -> Runtime {
+        let options =
+            RuntimeOptions { threads: 1, mode: LaunchMode::Checked, cache_dir: None, dump_dir: None, opt_level: 0 };
+        Runtime::new(BackendKind::Interpreter, options)
+    }
+
+    /// The fastest backend on this machine. Only the CPU backend exists so far; a GPU
+    /// backend will be preferred when present. [`Runtime::describe`] says which was picked.
+    pub fn best_available() -> Runtime {
+        Runtime::cpu()
+    }
+
+    fn new(backend: BackendKind, options: RuntimeOptions) -> Runtime {
+        let disk = match backend {
+            BackendKind::Cpu => options.cache_dir.map(DiskCache::new),
+            BackendKind::Interpreter => None,
+        };
+        Runtime {
+            backend,
+            threads: options.threads.max(1),
+            mode: options.mode,
+            opt_level: options.opt_level.min(3),
+            disk,
+            dump_dir: options.dump_dir,
+            memory: MemoryCache::new(),
+            typed: Mutex::new(HashMap::new()),
+            target: OnceLock::new(),
+            counters: Counters::default(),
+        }
+    }
+
+    pub fn backend(&self) -> BackendKind {
+        self.backend
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// The launch mode kernels are compiled in by [`Runtime::compile`].
+    pub fn mode(&self) -> LaunchMode {
+        self.mode
+    }
+
+    /// The disk cache directory, when the disk cache is on.
+    pub fn cache_dir(&self) -> Option<&Path> {
+        self.disk.as_ref().map(|d| d.dir())
+    }
+
+    /// One line saying which backend runs kernels, and how.
+    pub fn describe(&self) -> String {
+        match self.backend {
+            BackendKind::Interpreter => "interpreter: reference semantics, bounds-checked, one thread".into(),
+            BackendKind::Cpu => {
+                let t = self.target();
+                let cache = match self.cache_dir() {
+                    Some(d) => format!("disk cache {}", d.display()),
+                    None => "no disk cache".into(),
+                };
+                // The fingerprint is `triple;cpu;features`: the features are too long to show.
+                let machine = t.fingerprint.split(';').take(2).collect::<Vec<_>>().join(" ");
+                format!(
+                    "cpu: {machine}, {} threads, {} launches, LLVM {} -O{}, {cache} (no GPU backend built yet)",
+                    self.threads, self.mode, t.llvm, self.opt_level
+                )
+            }
+        }
+    }
+
+    pub fn cache_stats(&self) -> CacheStats {
+        let c = &self.counters;
+        CacheStats {
+            memory_hits: c.memory_hits.load(Ordering::Relaxed),
+            disk_hits: c.disk_hits.load(Ordering::Relaxed),
+            compiles: c.compiles.load(Ordering::Relaxed),
+            dropped_entries: c.dropped_entries.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Specializes `source` on `params` and compiles it in this runtime's mode.
+    pub fn compile(&self, source: &dyn KernelSource, params: &Params) -> Result<Arc<CompiledKernel>, Error> {
+        Ok(self.compile_with_report(Input::Source(source, params), self.mode)?.0)
+    }
+
+    /// [`Runtime::compile`] for a kernel type without state, such as the unit struct
+    /// `#[kernel]` generates: the type and `params` identify the kernel, so a repeated
+    /// request skips building it and costs a map lookup. Types with state (hand-written
+    /// sources holding data) take the [`Runtime::compile`] path every time.
+    pub fn compile_typed<S: KernelSource + 'static>(
+        &self,
+        source: &S,
+        params: &Params,
+    ) -> Result<Arc<CompiledKernel>, Error> {
+        if std::mem::size_of::<S>() != 0 {
+            return self.compile(source, params);
+        }
+        let key = (TypeId::of::<S>(), self.mode, params_key(params));
+        if let Some(k) = lock(&self.typed).get(&key) {
+            self.counters.memory_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(k.clone());
+        }
+        let k = self.compile(source, params)?;
+        lock(&self.typed).insert(key, k.clone());
+        Ok(k)
+    }
+
+    /// Compiles a kernel already built (from a source, the text parser or a generator).
+    pub fn compile_kernel(&self, kernel: &Kernel) -> Result<Arc<CompiledKernel>, Error> {
+        Ok(self.compile_with_report(Input::Kernel(kernel), self.mode)?.0)
+    }
+
+    /// Compiles `input` in `mode` and reports how: each phase's time and which cache level
+    /// served it.
+    pub fn compile_with_report(
+        &self,
+        input: Input,
+        mode: LaunchMode,
+    ) -> Result<(Arc<CompiledKernel>, CompileReport), Error> {
+        let start = Instant::now();
+        // A built kernel is only copied when it has to be compiled.
+        let kernel = match input {
+            Input::Source(source, params) => Cow::Owned(source.build_unverified(params)?),
+            Input::Kernel(k) => Cow::Borrowed(k),
+        };
+        let mut report = CompileReport::new(&kernel.name, self.backend, mode);
+        report.phases.push(("build".into(), start.elapsed()));
+        if self.backend == BackendKind::Interpreter {
+            timed(&mut report, "verify", || aqua_dsl::verify::verify(&kernel))?;
+            report.mode = LaunchMode::Checked;
+            report.outcome = CacheOutcome::Interpreted;
+            let compiled = CompiledKernel::new(kernel.into_owned(), LaunchMode::Checked, None, Exec::Interpreter);
+            return Ok((Arc::new(compiled), report));
+        }
+
+        let (ir, key) = timed(&mut report, "key", || {
+            let ir = kernel.to_string();
+            let key = self.key(&ir, mode);
+            (ir, key)
+        });
+        report.key = Some(key);
+        let (compiled, hit) = self
+            .memory
+            .get_or_try_insert(&key, || self.compile_native(kernel.into_owned(), &ir, key, mode, &mut report))?;
+        if hit {
+            report.outcome = CacheOutcome::MemoryHit;
+        }
+        let counter = match report.outcome {
+            CacheOutcome::MemoryHit => &self.counters.memory_hits,
+            CacheOutcome::DiskHit => &self.counters.disk_hits,
+            _ => &self.counters.compiles,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        Ok((compiled, report))
+    }
+
+    /// Checks `args` against the kernel's signature and runs `grid` programs.
+    pub fn launch(&self, kernel: &CompiledKernel, grid: [u32; 3], args: &mut [Arg]) -> Result<(), LaunchError> {
+        kernel.run(grid, args, self.threads)
+    }
+
+    fn target(&self) -> &TargetId {
+        self.target
+            .get_or_init(|| TargetId { fingerprint: codegen::host_target_fingerprint(), llvm: codegen::llvm_version() })
+    }
+
+    fn codegen_options(&self, mode: LaunchMode) -> CodegenOptions {
+        CodegenOptions {
+            target: Target::HostCpu,
+            opt_level: self.opt_level,
+            checked: mode.is_checked(),
+            emit_text: self.dump_dir.is_some(),
+        }
+    }
+
+    fn key(&self, ir: &str, mode: LaunchMode) -> CacheKey {
+        let t = self.target();
+        let o = self.codegen_options(mode);
+        let options = format!("target=host-cpu opt={} checked={}", o.opt_level, o.checked);
+        CacheKey::new(KeyInputs { ir, target: &t.fingerprint, llvm: &t.llvm, options: &options })
+    }
+
+    /// A memory miss: the disk cache, else LLVM. Runs at most once per key at a time.
+    fn compile_native(
+        &self,
+        kernel: Kernel,
+        ir: &str,
+        key: CacheKey,
+        mode: LaunchMode,
+        report: &mut CompileReport,
+    ) -> Result<CompiledKernel, Error> {
+        let name = kernel.name.clone();
+        // While dumping, skip disk hits so every kernel this process uses gets dumped.
+        if let Some(disk) = self.disk.as_ref().filter(|_| self.dump_dir.is_none()) {
+            match timed(report, "disk lookup", || disk.load(&key)) {
+                Lookup::Hit(payload) => {
+                    let module = timed(report, "load", || SharedObject::from_bytes(payload)?.load(&name))?;
+                    report.outcome = CacheOutcome::DiskHit;
+                    return Ok(CompiledKernel::new(kernel, mode, Some(key), Exec::Cpu(module)));
+                }
+                Lookup::Dropped { reason } => {
+                    self.counters.dropped_entries.fetch_add(1, Ordering::Relaxed);
+                    report.dropped_entry = Some(reason);
+                }
+                Lookup::Miss => {}
+            }
+        }
+        report.outcome = CacheOutcome::Compiled;
+        timed(report, "verify", || aqua_dsl::verify::verify(&kernel))?;
+        let artifact = codegen::compile(&kernel, &self.codegen_options(mode))?;
+        report.phases.extend(artifact.timings.iter().map(|&(stage, d)| (format!("llvm {stage}"), d)));
+        if let Some(dir) = &self.dump_dir {
+            dump::write_dumps(dir, &name, &key, ir, &artifact.llvm_ir, &artifact.asm);
+        }
+        let shared = timed(report, "link", || SharedObject::link(&name, &artifact.object))?;
+        if let Some(disk) = &self.disk {
+            if let Err(e) = timed(report, "cache write", || disk.store(&key, shared.bytes())) {
+                eprintln!("aqua: warning: cannot write cache entry {}: {e}", disk.entry_path(&key).display());
+            }
+        }
+        let module = timed(report, "load", || shared.load(&name))?;
+        Ok(CompiledKernel::new(kernel, mode, Some(key), Exec::Cpu(module)))
+    }
+}
+
+type TypedKey = (TypeId, LaunchMode, String);
+
+/// The comptime values as text that tells every two distinct values apart (floats by
+/// their bits, so even NaN payloads differ).
+fn params_key(params: &Params) -> String {
+    let mut key = String::new();
+    for (name, value) in &params.0 {
+        let _ = match value {
+            ComptimeValue::Int(i) => write!(key, "{name}=i{i};"),
+            ComptimeValue::Float(x) => write!(key, "{name}=f{:x};", x.to_bits()),
+            ComptimeValue::Bool(b) => write!(key, "{name}=b{b};"),
+        };
+    }
+    key
+}
+
+/// The typed map holds complete values only, so a poisoned lock is taken over.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Runs `f`, recording its time as phase `name`.
+fn timed<T>(report: &mut CompileReport, name: &'static str, f: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let out = f();
+    report.phases.push((name.to_string(), start.elapsed()));
+    out
+}

@@ -1,0 +1,158 @@
+//! The `aqua` binary end to end: list, compile (every --emit, -o, --timings), bad inputs
+//! (exit code 2 and a message naming the problem), and the demo's table.
+
+use std::process::{Command, Output};
+
+fn aqua(args: &[&str], cache: &std::path::Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aqua"))
+        .args(args)
+        .env("AQUA_CACHE_DIR", cache)
+        .env_remove("AQUA_DUMP_DIR")
+        .output()
+        .expect("run aqua")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn list_shows_every_kernel_with_defaults() {
+    let cache = tempfile::tempdir().unwrap();
+    let o = aqua(&["list"], cache.path());
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), aqua_kernels::registry().len(), "{out}");
+    assert!(lines.contains(&"quantize_uniform bits group=64 block=1024"), "{out}");
+    assert!(lines.contains(&"axpy block=1024"), "{out}");
+    assert!(
+        lines.contains(&"dequantize_uniform_f32 bits group=64 block=1024"),
+        "{out}"
+    );
+}
+
+#[test]
+fn compile_emits_each_form() {
+    let cache = tempfile::tempdir().unwrap();
+    let base = [
+        "compile",
+        "quantize_uniform",
+        "--target",
+        "cpu",
+        "--set",
+        "bits=2,group=64",
+    ];
+    let run = |extra: &[&str]| {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        let o = aqua(&args, cache.path());
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{args:?}: {err}");
+        (out, err)
+    };
+    let (ir, _) = run(&["--emit", "ir"]);
+    assert!(ir.starts_with("kernel quantize_uniform("), "{ir}");
+    assert!(
+        ir.contains("bits = 2") && ir.contains("block = 1024") && ir.contains("group = 64"),
+        "{ir}"
+    );
+    let (llvm, _) = run(&["--emit", "llvm"]);
+    assert!(llvm.contains("define") && llvm.contains("aqua_entry"), "{llvm}");
+    let (asm, _) = run(&["--emit", "asm"]);
+    assert!(asm.contains("aqua_entry") && asm.contains("ret"), "{asm}");
+
+    let file = cache.path().join("out.ir");
+    let (out, err) = run(&["-o", file.to_str().unwrap(), "--timings"]);
+    assert!(out.is_empty(), "the IR went to the file: {out}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), ir);
+    // Compiled above in another process: the disk cache serves it.
+    assert!(err.contains("disk cache hit"), "{err}");
+    for phase in ["build", "key", "disk lookup", "load", "total"] {
+        assert!(err.contains(phase), "timings lack `{phase}`: {err}");
+    }
+}
+
+#[test]
+fn cold_compile_timings_show_llvm_phases() {
+    let cache = tempfile::tempdir().unwrap();
+    let o = aqua(
+        &["compile", "dequantize_uniform", "--set", "bits=3,group=32", "--timings"],
+        cache.path(),
+    );
+    let (_, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("compiled (cache miss)"), "{err}");
+    for phase in ["build", "verify", "llvm", "link", "cache write", "load"] {
+        assert!(err.contains(phase), "timings lack `{phase}`: {err}");
+    }
+}
+
+#[test]
+fn bad_inputs_exit_2_with_a_message() {
+    let cache = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], &str); 7] = [
+        (&["compile", "nope"], "unknown kernel `nope`"),
+        (
+            &["compile", "quantize_uniform", "--set", "bits=2,colour=3"],
+            "no comptime parameter `colour`",
+        ),
+        (
+            &["compile", "quantize_uniform", "--set", "bits=two"],
+            "`two` is not a valid u32",
+        ),
+        (&["compile", "quantize_uniform", "--set", "bits"], "expected name=value"),
+        (&["compile", "quantize_uniform", "--set", "bits=9"], "bits = 9"),
+        (
+            &["compile", "quantize_uniform"],
+            "`bits: u32` has no value and no default",
+        ),
+        (&["compile", "axpy", "--target", "cuda"], "invalid value 'cuda'"),
+    ];
+    for (args, message) in cases {
+        let o = aqua(args, cache.path());
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(message), "{args:?}: expected `{message}` in: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn demo_prints_a_sane_row_per_variant() {
+    let cache = tempfile::tempdir().unwrap();
+    let o = aqua(&["demo"], cache.path());
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|w| w.len() > 5 && w[0].parse::<u32>().is_ok())
+        .collect();
+    assert_eq!(rows.len(), 12, "bits 2,3,4,8 x groups 32,64,128:\n{out}");
+    let mut last_err = std::collections::HashMap::new();
+    for w in &rows {
+        let (bits, group): (f64, f64) = (w[0].parse().unwrap(), w[1].parse().unwrap());
+        let bpv: f64 = w[2].parse().unwrap();
+        // The slice's tensors hold whole groups: exactly b + 32 / G bits per value.
+        assert!((bpv - (bits + 32.0 / group)).abs() < 1e-9, "{w:?}");
+        let (ek, ev): (f64, f64) = (w[3].parse().unwrap(), w[4].parse().unwrap());
+        // Relative squared error of a uniform quantizer: below the signal even at 2 bits
+        // (keys have outlier channels, so 2-bit groups of 128 come close), and each step
+        // of 4x finer quantization cuts it by about 16x, so 8 bits is tiny.
+        assert!(ek > 0.0 && ek < 1.0 && ev > 0.0 && ev < 1.0, "{w:?}");
+        if bits == 8.0 {
+            assert!(ek < 1e-3 && ev < 1e-3, "{w:?}");
+        }
+        if let Some(&(prev_bits, prev_ek, prev_ev)) = last_err.get(w[1]) {
+            assert!(
+                bits > prev_bits && ek < prev_ek && ev < prev_ev,
+                "error must fall with more bits: {w:?}"
+            );
+        }
+        last_err.insert(w[1], (bits, ek, ev));
+        assert_eq!(*w.last().unwrap(), "yes", "kernels must match the reference: {w:?}");
+    }
+}

@@ -1,0 +1,54 @@
+//! Shared helpers of the kernel tests: runtimes that never touch the user's cache, and
+//! deterministic test data.
+
+#![allow(dead_code)]
+
+use std::sync::OnceLock;
+
+use aqua_runtime::{LaunchMode, Runtime, RuntimeOptions};
+
+/// A CPU runtime for the whole test binary: checked launches, memory cache only.
+pub fn cpu() -> &'static Runtime {
+    static RT: OnceLock<Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        Runtime::cpu_with(RuntimeOptions {
+            threads: 2,
+            mode: LaunchMode::Checked,
+            cache_dir: None,
+            dump_dir: None,
+            ..RuntimeOptions::default()
+        })
+    })
+}
+
+/// The reference interpreter behind the same API.
+pub fn interpreter() -> &'static Runtime {
+    static RT: OnceLock<Runtime> = OnceLock::new();
+    RT.get_or_init(Runtime::interpreter)
+}
+
+/// A small deterministic generator (splitmix64), so failures reproduce.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+}
