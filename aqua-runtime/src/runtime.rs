@@ -98,7 +98,7 @@ pub struct Runtime {
     disk: Option<DiskCache>,
     dump_dir: Option<PathBuf>,
     memory: MemoryCache<CompiledKernel>,
-    /// [`Runtime::compile_typed`]'s map from (kernel type, mode, params) to kernel.
+    /// [`Runtime::compile`]'s map from (source identity, mode, params) to kernel.
     typed: Mutex<HashMap<TypedKey, Arc<CompiledKernel>>>,
     target: OnceLock<TargetId>,
     counters: Counters,
@@ -196,28 +196,20 @@ impl Runtime {
     }
 
     /// Specializes `source` on `params` and compiles it in this runtime's mode.
+    ///
+    /// A source with an [`KernelSource::identity`] (every `#[kernel]`) is remembered by
+    /// (identity, mode, params): a repeated request costs a map lookup, not a build. Other
+    /// sources are built each time and found in the cache by their canonical IR.
     pub fn compile(&self, source: &dyn KernelSource, params: &Params) -> Result<Arc<CompiledKernel>, Error> {
-        Ok(self.compile_with_report(Input::Source(source, params), self.mode)?.0)
-    }
-
-    /// [`Runtime::compile`] for a kernel type without state, such as the unit struct
-    /// `#[kernel]` generates: the type and `params` identify the kernel, so a repeated
-    /// request skips building it and costs a map lookup. Types with state (hand-written
-    /// sources holding data) take the [`Runtime::compile`] path every time.
-    pub fn compile_typed<S: KernelSource + 'static>(
-        &self,
-        source: &S,
-        params: &Params,
-    ) -> Result<Arc<CompiledKernel>, Error> {
-        if std::mem::size_of::<S>() != 0 {
-            return self.compile(source, params);
-        }
-        let key = (TypeId::of::<S>(), self.mode, params_key(params));
+        let Some(identity) = source.identity() else {
+            return Ok(self.compile_with_report(Input::Source(source, params), self.mode)?.0);
+        };
+        let key = (identity, self.mode, params_key(params));
         if let Some(k) = lock(&self.typed).get(&key) {
             self.counters.memory_hits.fetch_add(1, Ordering::Relaxed);
             return Ok(k.clone());
         }
-        let k = self.compile(source, params)?;
+        let k = self.compile_with_report(Input::Source(source, params), self.mode)?.0;
         lock(&self.typed).insert(key, k.clone());
         Ok(k)
     }

@@ -205,25 +205,28 @@ impl KernelSource for CountedUnit {
     fn body(&self, args: &[aqua_dsl::build::Value], p: &Params) {
         Counted { _stateful: None }.body(args, p)
     }
+    fn identity(&self) -> Option<std::any::TypeId> {
+        Some(std::any::TypeId::of::<Self>())
+    }
 }
 
 #[test]
-fn typed_requests_skip_building_for_stateless_sources() {
+fn requests_for_sources_with_an_identity_skip_building() {
     let dir = tempfile::tempdir().unwrap();
     let rt = runtime(dir.path());
     let builds = || BUILDS.load(Ordering::SeqCst);
     let before = builds();
-    let a = rt.compile_typed(&CountedUnit, &Params::new()).unwrap();
-    let b = rt.compile_typed(&CountedUnit, &Params::new()).unwrap();
+    let a = rt.compile(&CountedUnit, &Params::new()).unwrap();
+    let b = rt.compile(&CountedUnit, &Params::new()).unwrap();
     assert!(Arc::ptr_eq(&a, &b));
     assert_eq!(builds() - before, 1, "the second request must not build the kernel");
     // Other comptime values are another kernel.
-    let c = rt.compile_typed(&CountedUnit, &Params::new().with("block", 128)).unwrap();
+    let c = rt.compile(&CountedUnit, &Params::new().with("block", 128)).unwrap();
     assert!(!Arc::ptr_eq(&a, &c));
     assert_eq!(builds() - before, 2);
-    // A source with state may build differently each time: it is always built.
-    let d = rt.compile_typed(&Counted { _stateful: Some(1) }, &Params::new()).unwrap();
-    let e = rt.compile_typed(&Counted { _stateful: Some(1) }, &Params::new()).unwrap();
+    // A source without an identity may build differently each time: it is always built.
+    let d = rt.compile(&Counted { _stateful: Some(1) }, &Params::new()).unwrap();
+    let e = rt.compile(&Counted { _stateful: Some(1) }, &Params::new()).unwrap();
     assert_eq!(builds() - before, 4);
     assert!(Arc::ptr_eq(&a, &d) && Arc::ptr_eq(&d, &e), "same IR, same cache key");
     let stats = rt.cache_stats();

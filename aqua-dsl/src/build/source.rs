@@ -203,6 +203,14 @@ pub trait KernelSource: Sync {
     /// `params` complete (every comptime parameter has a value of its declared type).
     fn body(&self, args: &[Value], params: &Params);
 
+    /// A process-unique identity for sources without state: the same identity and the same
+    /// comptime values always build the same kernel, so a runtime may serve a repeated
+    /// request from its memory cache without building it again. `#[kernel]` returns the
+    /// generated type's `TypeId`; sources holding data keep the default `None`.
+    fn identity(&self) -> Option<std::any::TypeId> {
+        None
+    }
+
     /// Specializes the kernel: fills defaults, checks the comptime values, runs the body,
     /// verifies the IR. Never panics on a mistake in the kernel or the parameters.
     fn build(&self, params: &Params) -> Result<Kernel, KernelError> {

@@ -91,6 +91,10 @@ pub fn generate(k: &KernelFn, errors: &Errors) -> TokenStream {
                 #comptime
             }
 
+            fn identity(&self) -> ::std::option::Option<::std::any::TypeId> {
+                ::std::option::Option::Some(::std::any::TypeId::of::<Self>())
+            }
+
             #(#lints)*
             #unused
             fn body(&self, #args: &[::aqua_dsl::build::Value], #values: &::aqua_dsl::build::Params) {

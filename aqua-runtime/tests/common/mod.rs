@@ -35,6 +35,10 @@ impl KernelSource for Axpy {
         let yv = load_masked(y + offs, m);
         store_masked(y + offs, a * xv + yv, m);
     }
+    /// Stateless, like a `#[kernel]` unit struct.
+    fn identity(&self) -> Option<std::any::TypeId> {
+        Some(std::any::TypeId::of::<Self>())
+    }
 }
 
 /// Copies `block` elements per program with no mask: reads and writes past the end of
