@@ -5,7 +5,7 @@
 use aqua_dsl::DType;
 use aqua_kernels::data::KvSlice;
 use aqua_kernels::host::uniform::{QuantizedBuffers, UniformKernels};
-use aqua_kernels::quant::Uniform;
+use aqua_kernels::quant::{Grouping, Uniform};
 use aqua_runtime::{HostBuffer, LaunchMode, Runtime, RuntimeOptions};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use half::f16;
@@ -31,8 +31,8 @@ fn uniform(c: &mut Criterion) {
             dump_dir: None,
             ..RuntimeOptions::default()
         });
-        let k = UniformKernels::compile(&rt, q, 1024, DType::F16).expect("compile");
-        let mut packed = QuantizedBuffers::zeros(q, values.len());
+        let k = UniformKernels::compile(&rt, q, Grouping::Channels, DType::F16).expect("compile");
+        let mut packed = QuantizedBuffers::zeros(q, Grouping::Channels, values.len());
         let mut restored = HostBuffer::zeros(DType::F16, values.len());
         group.bench_function(format!("quantize/{threads}t"), |b| {
             b.iter(|| k.quantize_into(&rt, &x, &mut packed).expect("quantize"))

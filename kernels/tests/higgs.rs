@@ -6,9 +6,9 @@
 use aqua_kernels::data::KvSlice;
 use aqua_kernels::quant::clvq::{gaussian_samples, generate_grid, Effort};
 use aqua_kernels::quant::grids::Grid;
-use aqua_kernels::quant::hadamard::{fwht, fwht_groups};
+use aqua_kernels::quant::hadamard::{fwht, fwht_groups, Stages};
 use aqua_kernels::quant::higgs::{Higgs, HiggsConfig, HiggsError};
-use aqua_kernels::quant::{pack, relative_error};
+use aqua_kernels::quant::{bits_per_value, pack, relative_error};
 use half::f16;
 use proptest::prelude::*;
 
@@ -42,8 +42,11 @@ proptest! {
         let n = 1usize << log_n;
         let mut x: Vec<f32> = seed[..n].iter().map(|&v| v as f32).collect();
         let want = hadamard_naive(&seed[..n].iter().map(|&v| v as f64).collect::<Vec<_>>());
-        fwht(&mut x).unwrap();
-        prop_assert_eq!(x.iter().map(|&v| v as f64).collect::<Vec<_>>(), want);
+        let mut y = x.clone();
+        fwht(&mut x, Stages::Descending).unwrap();
+        fwht(&mut y, Stages::Ascending).unwrap();
+        prop_assert_eq!(x.iter().map(|&v| v as f64).collect::<Vec<_>>(), want.clone());
+        prop_assert_eq!(y.iter().map(|&v| v as f64).collect::<Vec<_>>(), want);
     }
 
     /// `H H = n I`, exactly for small integers (|H H x| <= 2^23).
@@ -52,8 +55,8 @@ proptest! {
         let n = 1usize << log_n;
         let x: Vec<f32> = seed[..n].iter().map(|&v| v as f32).collect();
         let mut y = x.clone();
-        fwht(&mut y).unwrap();
-        fwht(&mut y).unwrap();
+        fwht(&mut y, Stages::Descending).unwrap();
+        fwht(&mut y, Stages::Ascending).unwrap();
         prop_assert_eq!(y, x.iter().map(|v| v * n as f32).collect::<Vec<_>>());
     }
 
@@ -64,7 +67,7 @@ proptest! {
     fn fwht_scales_norms_by_sqrt_n(log_n in 5u32..=10, seed in prop::collection::vec(-1.0f32..1.0, 1024)) {
         let n = 1usize << log_n;
         let mut y = seed[..n].to_vec();
-        fwht(&mut y).unwrap();
+        fwht(&mut y, Stages::Descending).unwrap();
         let norm = |v: &[f32]| v.iter().map(|&c| c as f64 * c as f64).sum::<f64>();
         let ratio = norm(&y) / (n as f64 * norm(&seed[..n]));
         prop_assert!((ratio - 1.0).abs() < 1e-5, "ratio {}", ratio);
@@ -87,10 +90,10 @@ proptest! {
 fn grouped_fwht_transforms_each_group() {
     let x: Vec<f32> = (0..256).map(|i| ((i * 37) % 17) as f32 - 8.0).collect();
     let mut grouped = x.clone();
-    fwht_groups(&mut grouped, 64).unwrap();
+    fwht_groups(&mut grouped, 64, Stages::Descending).unwrap();
     for (g, chunk) in x.chunks(64).enumerate() {
         let mut one = chunk.to_vec();
-        fwht(&mut one).unwrap();
+        fwht(&mut one, Stages::Descending).unwrap();
         assert_eq!(&grouped[g * 64..(g + 1) * 64], &one[..], "group {g}");
     }
 }
@@ -157,7 +160,7 @@ fn error_on_real_kv_is_near_the_grids_error() {
         for layer in &kv.layers {
             for (name, values) in [("k", &layer.k), ("v", &layer.v)] {
                 let x: Vec<f32> = values.iter().map(|v| v.to_f32()).collect();
-                let t = q.quantize_f16(values);
+                let t = q.quantize_as(values);
                 let err = relative_error(&x, &q.dequantize(&t).unwrap());
                 assert!(
                     (0.8 * mse..1.1 * mse).contains(&err),
@@ -184,7 +187,8 @@ fn zero_tiny_and_non_finite_groups() {
     let t = q.quantize(&x);
     assert_eq!(&t.scale[..2], &[f16::ZERO, f16::ZERO]);
     assert!(t.scale[2].to_f32() > 0.0);
-    assert!(t.scale[3].is_nan() && t.scale[4].is_nan());
+    assert!(t.scale[3].is_nan(), "a NaN value makes the norm NaN");
+    assert_eq!(t.scale[4], f16::MAX, "an infinite value saturates the scale");
     let codes = t.unpacked_all().unwrap();
     for g in [0, 1, 3, 4] {
         assert!(codes[g * 16..(g + 1) * 16].iter().all(|&c| c == 0), "group {g} codes");
@@ -192,7 +196,11 @@ fn zero_tiny_and_non_finite_groups() {
     let y = q.dequantize(&t).unwrap();
     assert!(y[..64].iter().all(|&v| v == 0.0), "zero groups give zeros");
     assert!(y[64..96].iter().all(|v| v.is_finite()));
-    assert!(y[96..].iter().all(|v| v.is_nan()), "non-finite groups give NaN");
+    assert!(y[96..128].iter().all(|v| v.is_nan()), "a NaN group gives NaN");
+    assert!(
+        y[128..].iter().all(|v| v.is_finite()),
+        "an infinite group gives finite values"
+    );
     // The ordinary group is unaffected by its neighbours.
     assert_eq!(q.dequantize(&q.quantize(&x[64..96])).unwrap(), y[64..96].to_vec());
 }
@@ -202,7 +210,7 @@ fn a_norm_beyond_f16_saturates_and_stays_finite() {
     // 1024 values of 60000: the norm 1.9e6 is beyond f16; the scale saturates at f16::MAX.
     let q = Higgs::new(1024, 2, 256).unwrap();
     let x = vec![f16::from_f32(60000.0); 1024];
-    let t = q.quantize_f16(&x);
+    let t = q.quantize_as(&x);
     assert_eq!(t.scale, vec![f16::MAX]);
     assert!(q.dequantize(&t).unwrap().iter().all(|v| v.is_finite()));
 }
@@ -232,17 +240,19 @@ fn packing_widths_and_bits_per_value() {
         let q = Higgs::new(64, dim, points).unwrap();
         let c = q.config();
         assert_eq!(c.index_bits(), bits);
-        assert_eq!(c.bits_per_value(), per_value + 0.25);
+        // Many groups fill whole packing units: log2(points) / dim + 16 / 64.
+        assert_eq!(bits_per_value(&c.storage(64 * 64)), per_value + 0.25);
         let t = q.quantize(&gaussian_samples(1, 64, 1));
-        // 64 / dim codes of `bits` bits, whole units of 32 codes.
+        // 64 / dim codes of `bits` bits, whole units of 32 codes: one group of EDEN4-256
+        // (16 codes) pays for a half-empty unit, and the count includes it.
         assert_eq!(t.codes.len(), (64 / dim).div_ceil(32) * bits as usize);
-        assert_eq!(t.bits_per_value(), (t.codes.len() * 32 + 16) as f64 / 64.0);
+        assert_eq!(bits_per_value(&t.storage()), (t.codes.len() * 32 + 16) as f64 / 64.0);
         assert!(t.unpacked_all().unwrap().iter().all(|&code| (code as usize) < points));
     }
     // Group 1024, 2 bits per value: 512 codes of 4 bits (64 words) and one scale.
     let c = HiggsConfig::new(1024, 2, 16).unwrap();
     assert_eq!(
-        (c.code_words(1024), c.groups(1024), c.total_bits(1024)),
+        (c.code_words(1024), c.groups(1024), c.storage(1024).total_bits()),
         (64, 1, 64 * 32 + 16)
     );
 }
@@ -252,10 +262,10 @@ fn f16_input_is_widened_exactly() {
     let q = Higgs::new(64, 2, 256).unwrap();
     let x: Vec<f16> = gaussian_samples(1, 192, 4).iter().map(|&v| f16::from_f32(v)).collect();
     let wide: Vec<f32> = x.iter().map(|v| v.to_f32()).collect();
-    let t = q.quantize_f16(&x);
+    let t = q.quantize_as(&x);
     assert_eq!(t, q.quantize(&wide));
     let rounded: Vec<f16> = q.dequantize(&t).unwrap().into_iter().map(f16::from_f32).collect();
-    assert_eq!(q.dequantize_f16(&t).unwrap(), rounded);
+    assert_eq!(q.dequantize_as::<f16>(&t).unwrap(), rounded);
 }
 
 #[test]

@@ -1,36 +1,36 @@
 //! The uniform quantizer kernels against the plain-Rust reference, on the CPU runtime and
 //! the interpreter: packed codes, scales and zeros equal, dequantized values equal bit for
 //! bit (the kernels follow the reference's f32 op order, see `quant::uniform`). Covers bits
-//! 1 to 8, groups 32/64/128, f16 and f32, real KV data and random data whose sizes are not
-//! multiples of the block or the group.
+//! 1 to 8, groups 16 to 256, both groupings, f16, bf16 and f32, real KV data and random data
+//! with edge cases (constant, all-zero, ties, ranges beyond f16, NaN and infinities), with
+//! sizes that are not multiples of the tile or the group.
 
 mod common;
 
 use aqua_dsl::DType;
 use aqua_kernels::data::KvSlice;
-use aqua_kernels::host::uniform::UniformKernels;
-use aqua_kernels::quant::Uniform;
+use aqua_kernels::host::uniform::{QuantizedBuffers, UniformKernels};
+use aqua_kernels::quant::{Element, Grouping, Uniform};
 use aqua_runtime::{HostBuffer, Runtime};
 use common::Rng;
-use half::f16;
-
-const GROUPS: [usize; 3] = [32, 64, 128];
+use half::{bf16, f16};
 
 /// Quantizes and dequantizes `x` with the kernels and compares with the reference.
-fn check(rt: &Runtime, q: Uniform, block: u32, x: &Input, what: &str) {
+fn check<E: Element>(rt: &Runtime, q: Uniform, grouping: Grouping, tile: u32, x: &[E], what: &str) {
     let ctx = format!(
-        "{what}: bits={} group={} block={block} n={} {:?}",
+        "{what}: bits={} group={} {grouping:?} tile={tile} n={} {}",
         q.bits(),
         q.group(),
         x.len(),
-        x.dtype()
+        E::DTYPE
     );
-    let kernels = UniformKernels::compile(rt, q, block, x.dtype()).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+    let kernels =
+        UniformKernels::compile_tiled(rt, q, grouping, E::DTYPE, tile).unwrap_or_else(|e| panic!("{ctx}: {e}"));
     let packed = kernels
-        .quantize(rt, &x.buffer())
+        .quantize(rt, &HostBuffer::from_slice(x))
         .unwrap_or_else(|e| panic!("{ctx}: {e}"));
-    let got = packed.to_quantized(q).unwrap();
-    let want = x.reference(q);
+    let got = packed.to_quantized().unwrap();
+    let want = q.quantize_as(x, grouping).unwrap();
     assert_eq!(got.scale, want.scale, "{ctx}: scales");
     assert_eq!(got.zero, want.zero, "{ctx}: zeros");
     if got.codes != want.codes {
@@ -42,67 +42,28 @@ fn check(rt: &Runtime, q: Uniform, block: u32, x: &Input, what: &str) {
             i.map(|i| b[i])
         );
     }
-    let restored = kernels.dequantize(rt, &packed).unwrap_or_else(|e| panic!("{ctx}: {e}"));
-    match x {
-        Input::F16(_) => assert_eq!(
-            restored.to_vec::<f16>().unwrap(),
-            want.dequantize_f16().unwrap(),
-            "{ctx}: dequantized"
-        ),
-        Input::F32(_) => {
-            let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<u32>>();
-            assert_eq!(
-                bits(restored.to_vec::<f32>().unwrap()),
-                bits(want.dequantize().unwrap()),
-                "{ctx}: dequantized"
-            );
-        }
-    }
-}
-
-enum Input {
-    F16(Vec<f16>),
-    F32(Vec<f32>),
-}
-
-impl Input {
-    fn len(&self) -> usize {
-        match self {
-            Input::F16(v) => v.len(),
-            Input::F32(v) => v.len(),
-        }
-    }
-    fn dtype(&self) -> DType {
-        match self {
-            Input::F16(_) => DType::F16,
-            Input::F32(_) => DType::F32,
-        }
-    }
-    fn buffer(&self) -> HostBuffer {
-        match self {
-            Input::F16(v) => HostBuffer::from_slice(v),
-            Input::F32(v) => HostBuffer::from_slice(v),
-        }
-    }
-    fn reference(&self, q: Uniform) -> aqua_kernels::quant::Quantized {
-        match self {
-            Input::F16(v) => q.quantize_f16(v),
-            Input::F32(v) => q.quantize(v),
-        }
-    }
+    let restored: Vec<E> = kernels
+        .dequantize(rt, &packed)
+        .unwrap_or_else(|e| panic!("{ctx}: {e}"))
+        .to_vec()
+        .unwrap();
+    let reference: Vec<E> = want.dequantize_as().unwrap();
+    let bits = |v: &[E]| bytemuck::cast_slice::<E, u8>(v).to_vec();
+    assert!(bits(&restored) == bits(&reference), "{ctx}: dequantized values differ");
 }
 
 /// Random groups of several kinds: smooth noise at random scales and offsets, constant
-/// groups (scale 0), and values on a half-step grid with the range pinned to [0, L] so
-/// `(x - zero) / scale` lands exactly on ties.
+/// runs (all-zero ones too), and values on a half-step grid with the range pinned to
+/// [0, L] so `(x - zero) / scale` lands exactly on ties.
 fn random_values(rng: &mut Rng, n: usize, bits: u32) -> Vec<f32> {
     let levels = ((1u32 << bits) - 1) as f32;
     let mut out = Vec::with_capacity(n);
     while out.len() < n {
         let len = 1 + rng.below(80) as usize;
-        match rng.below(4) {
+        match rng.below(5) {
             0 => out.extend(std::iter::repeat_n(rng.unit() * 8.0 - 4.0, len)),
-            1 => {
+            1 => out.extend(std::iter::repeat_n(0.0, len)),
+            2 => {
                 let mut run: Vec<f32> = (0..len)
                     .map(|_| (rng.below(2 * levels as u64 + 1) as f32) * 0.5)
                     .collect();
@@ -122,8 +83,58 @@ fn random_values(rng: &mut Rng, n: usize, bits: u32) -> Vec<f32> {
     out
 }
 
+/// Values that stress the edges: ranges beyond f16 (scale and zero saturate), f16's own
+/// extremes, NaN and infinities scattered among ordinary values.
+fn extreme_values(rng: &mut Rng, n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|_| match rng.below(12) {
+            0 => f32::NAN,
+            1 => f32::INFINITY,
+            2 => f32::NEG_INFINITY,
+            3 => 65504.0,
+            4 => -65504.0,
+            5 => 1e30 * (rng.unit() - 0.5),
+            _ => rng.unit() * 100.0 - 50.0,
+        })
+        .collect()
+}
+
+fn narrow<E: Element>(x: &[f32]) -> Vec<E> {
+    x.iter().map(|&v| E::narrow(v)).collect()
+}
+
+/// The variants every test draws from, so each compiles once per test binary (the
+/// runtime's memory cache serves the rest). Along channels: every width twice, every group
+/// size at least three times, f16. Along tokens: every width, groups cycling, f16.
+const CHANNELS: [(u32, usize); 16] = [
+    (1, 16),
+    (1, 128),
+    (2, 32),
+    (2, 64),
+    (3, 64),
+    (3, 256),
+    (4, 128),
+    (4, 16),
+    (5, 256),
+    (5, 32),
+    (6, 16),
+    (6, 64),
+    (7, 32),
+    (7, 128),
+    (8, 64),
+    (8, 256),
+];
+const TOKENS: [(u32, usize); 8] = [(1, 16), (2, 32), (3, 64), (4, 128), (5, 256), (6, 16), (7, 32), (8, 64)];
+/// Variants also run with bf16 and f32: a dividing and a straddling width, small and large
+/// groups.
+const WIDE: [(u32, usize); 3] = [(1, 16), (2, 64), (7, 32)];
+
+fn uniform(bits: u32, group: usize) -> Uniform {
+    Uniform::new(bits, group).unwrap()
+}
+
 #[test]
-fn real_kv_slice_on_cpu() {
+fn real_kv_slice() {
     let slice = KvSlice::bundled().unwrap();
     // Shallow and deep layers; keys and values differ a lot in range (see meta.json).
     let pick = |i: usize| slice.layers.iter().find(|l| l.layer == i).unwrap();
@@ -132,95 +143,194 @@ fn real_kv_slice_on_cpu() {
         data.extend(&l.k);
         data.extend(&l.v);
     }
-    let x16 = Input::F16(data.clone());
-    let x32 = Input::F32(data.iter().map(|v| v.to_f32()).collect());
-    for bits in 1..=8 {
-        for group in GROUPS {
-            let q = Uniform::new(bits, group).unwrap();
-            check(common::cpu(), q, 1024, &x16, "real KV");
-            check(common::cpu(), q, 1024, &x32, "real KV");
-        }
+    // 192 channels: three tiles of 64.
+    let tokens = Grouping::Tokens {
+        channels: slice.channels,
+    };
+    for (bits, group) in CHANNELS {
+        check(
+            common::cpu(),
+            uniform(bits, group),
+            Grouping::Channels,
+            1024,
+            &data,
+            "real KV",
+        );
+    }
+    for (bits, group) in TOKENS {
+        check(common::cpu(), uniform(bits, group), tokens, 64, &data, "real KV");
+    }
+    let wide: Vec<f32> = data.iter().map(|v| v.to_f32()).collect();
+    for (bits, group) in WIDE {
+        let q = uniform(bits, group);
+        check(common::cpu(), q, Grouping::Channels, 1024, &wide, "real KV");
+        check(
+            common::cpu(),
+            q,
+            Grouping::Channels,
+            1024,
+            &narrow::<bf16>(&wide),
+            "real KV",
+        );
+        check(common::cpu(), q, tokens, 64, &wide, "real KV");
+        check(common::cpu(), q, tokens, 64, &narrow::<bf16>(&wide), "real KV");
     }
 }
 
 #[test]
-fn random_data_on_cpu_with_ragged_sizes() {
+fn random_data_with_ragged_sizes() {
     let mut rng = Rng::new(7);
-    for bits in 1..=8 {
-        for group in GROUPS {
-            let q = Uniform::new(bits, group).unwrap();
-            // Sizes below, at and past one block, ragged against both group and block.
-            for n in [1, 31, 33, group + 5, 1024, 1024 + 96, 5000] {
-                let x = random_values(&mut rng, n, bits);
-                check(common::cpu(), q, 1024, &Input::F32(x.clone()), "random");
-                check(
-                    common::cpu(),
-                    q,
-                    1024,
-                    &Input::F16(x.iter().map(|&v| f16::from_f32(v)).collect()),
-                    "random",
-                );
-            }
+    for (bits, group) in CHANNELS {
+        // Sizes below, at and past one block, ragged against both group and block.
+        for n in [1, 17, 31, group + 5, 1024, 1024 + 96, 5000] {
+            let x = random_values(&mut rng, n, bits);
+            check(
+                common::cpu(),
+                uniform(bits, group),
+                Grouping::Channels,
+                1024,
+                &narrow::<f16>(&x),
+                "random",
+            );
         }
     }
-}
-
-#[test]
-fn block_of_one_group_and_of_many() {
-    let mut rng = Rng::new(11);
-    for (bits, group, block) in [(3, 32, 32), (5, 64, 64), (2, 128, 128), (7, 32, 256), (4, 64, 2048)] {
-        let q = Uniform::new(bits, group).unwrap();
-        let x = random_values(&mut rng, 3 * block as usize + 17, bits);
-        check(common::cpu(), q, block, &Input::F32(x), "random");
-    }
-}
-
-#[test]
-fn interpreter_agrees_with_the_reference() {
-    let mut rng = Rng::new(3);
-    for bits in 1..=8 {
-        for group in GROUPS {
-            let q = Uniform::new(bits, group).unwrap();
-            let x = random_values(&mut rng, 300 + group / 2, bits);
-            check(common::interpreter(), q, 256, &Input::F32(x.clone()), "interpreter");
+    for (bits, group) in TOKENS {
+        // Token counts ragged against the group, channels against the tile (96 = 64 + 32).
+        for (tokens, channels) in [(1, 64), (group + 3, 96), (3 * group, 192)] {
+            let x = random_values(&mut rng, tokens * channels, bits);
             check(
-                common::interpreter(),
-                q,
-                256,
-                &Input::F16(x.iter().map(|&v| f16::from_f32(v)).collect()),
-                "interpreter",
+                common::cpu(),
+                uniform(bits, group),
+                Grouping::Tokens { channels },
+                64,
+                &narrow::<f16>(&x),
+                "random",
             );
         }
     }
 }
 
 #[test]
+fn extreme_and_non_finite_values_match_the_reference() {
+    let mut rng = Rng::new(19);
+    for (bits, group) in WIDE {
+        let q = uniform(bits, group);
+        let x = extreme_values(&mut rng, 3072);
+        check(common::cpu(), q, Grouping::Channels, 1024, &x, "extreme");
+        check(
+            common::cpu(),
+            q,
+            Grouping::Channels,
+            1024,
+            &narrow::<bf16>(&x),
+            "extreme",
+        );
+        check(common::cpu(), q, Grouping::Tokens { channels: 192 }, 64, &x, "extreme");
+        // Whatever the input, a finite input never dequantizes to NaN or infinity.
+        let finite: Vec<f32> = x.iter().map(|v| if v.is_finite() { *v } else { 1.0 }).collect();
+        let y = q
+            .quantize(&finite, Grouping::Channels)
+            .unwrap()
+            .dequantize_as::<f16>()
+            .unwrap();
+        assert!(y.iter().all(|v| v.is_finite()), "bits={bits}: non-finite output");
+    }
+    for (bits, group) in CHANNELS.into_iter().step_by(3) {
+        let x = extreme_values(&mut rng, 3000);
+        check(
+            common::cpu(),
+            uniform(bits, group),
+            Grouping::Channels,
+            1024,
+            &narrow::<f16>(&x),
+            "extreme",
+        );
+    }
+}
+
+#[test]
+fn tiles_of_one_group_and_of_many() {
+    let mut rng = Rng::new(11);
+    for (bits, group, block) in [(5, 16, 32), (2, 128, 128), (4, 64, 2048)] {
+        let q = Uniform::new(bits, group).unwrap();
+        let x = random_values(&mut rng, 3 * block as usize + 17, bits);
+        check(common::cpu(), q, Grouping::Channels, block, &x, "random");
+    }
+}
+
+#[test]
+fn interpreter_agrees_with_the_reference() {
+    let mut rng = Rng::new(3);
+    for (bits, group) in CHANNELS.into_iter().step_by(3) {
+        let q = uniform(bits, group);
+        let x = random_values(&mut rng, 300 + group / 2, bits);
+        check(
+            common::interpreter(),
+            q,
+            Grouping::Channels,
+            256.max(group as u32),
+            &x,
+            "interpreter",
+        );
+        check(
+            common::interpreter(),
+            q,
+            Grouping::Channels,
+            256.max(group as u32),
+            &narrow::<bf16>(&x),
+            "interpreter",
+        );
+        let x = random_values(&mut rng, (group + 1) * 64, bits);
+        check(
+            common::interpreter(),
+            q,
+            Grouping::Tokens { channels: 64 },
+            32,
+            &narrow::<f16>(&x),
+            "interpreter",
+        );
+    }
+}
+
+#[test]
 fn empty_input_launches_nothing() {
     let q = Uniform::new(4, 64).unwrap();
-    let k = UniformKernels::compile(common::cpu(), q, 1024, DType::F16).unwrap();
-    let packed = k.quantize(common::cpu(), &HostBuffer::from_slice::<f16>(&[])).unwrap();
-    assert_eq!(packed.size_bytes(), 0);
-    assert_eq!(k.dequantize(common::cpu(), &packed).unwrap().len(), 0);
+    for grouping in [Grouping::Channels, Grouping::Tokens { channels: 64 }] {
+        let k = UniformKernels::compile(common::cpu(), q, grouping, DType::F16).unwrap();
+        let packed = k.quantize(common::cpu(), &HostBuffer::from_slice::<f16>(&[])).unwrap();
+        assert_eq!(packed.size_bytes(), 0);
+        assert_eq!(k.dequantize(common::cpu(), &packed).unwrap().len(), 0);
+    }
 }
 
 #[test]
 fn mismatched_buffers_are_errors() {
     let q = Uniform::new(4, 64).unwrap();
     let rt = common::cpu();
-    let k = UniformKernels::compile(rt, q, 1024, DType::F16).unwrap();
+    let k = UniformKernels::compile(rt, q, Grouping::Channels, DType::F16).unwrap();
     // An f32 tensor for the f16 variant: the launch's dtype check names the argument.
     let e = k
         .quantize(rt, &HostBuffer::from_slice(&[1.0f32; 100]))
         .err()
         .expect("dtype mismatch");
     assert!(e.to_string().contains("`x`"), "{e}");
-    let mut small = aqua_kernels::host::uniform::QuantizedBuffers::zeros(q, 10);
+    let mut small = QuantizedBuffers::zeros(q, Grouping::Channels, 10);
     let e = k
         .quantize_into(rt, &HostBuffer::from_slice(&[f16::ONE; 100]), &mut small)
         .unwrap_err();
     assert!(e.to_string().contains("sized for 10 values"), "{e}");
-    let e = UniformKernels::compile(rt, q, 1024, DType::I32)
+    let e = UniformKernels::compile(rt, q, Grouping::Channels, DType::I32)
         .err()
         .expect("no i32 variant");
-    assert!(e.to_string().contains("f16 or f32"), "{e}");
+    assert!(e.to_string().contains("f16, bf16 or f32"), "{e}");
+    let e = UniformKernels::compile(rt, q, Grouping::Tokens { channels: 48 }, DType::F16)
+        .err()
+        .expect("48 channels");
+    assert!(e.to_string().contains("multiple of 32 channels"), "{e}");
+    let k = UniformKernels::compile(rt, q, Grouping::Tokens { channels: 64 }, DType::F16).unwrap();
+    let e = k
+        .quantize(rt, &HostBuffer::from_slice(&[f16::ONE; 100]))
+        .err()
+        .expect("ragged");
+    assert!(e.to_string().contains("not whole tokens"), "{e}");
 }

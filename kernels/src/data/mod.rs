@@ -6,6 +6,7 @@
 //! full tensors (the `aqua slice-kv` command).
 
 pub mod cut;
+pub mod kv_file;
 
 use half::f16;
 use safetensors::{Dtype, SafeTensors};
@@ -52,36 +53,38 @@ impl KvSlice {
     /// Reads every `layers.{i}.k` / `layers.{i}.v` pair of a safetensors file (f16,
     /// all of one shape `[tokens, channels]`).
     pub fn from_bytes(bytes: &[u8]) -> Result<KvSlice, DataError> {
-        let st = SafeTensors::deserialize(bytes)?;
         let (_, meta) = SafeTensors::read_metadata(bytes)?;
         let provenance = meta
             .metadata()
             .as_ref()
             .and_then(|m| m.get("provenance").cloned())
             .unwrap_or_default();
-        let mut indices: Vec<usize> = st
-            .names()
-            .iter()
-            .filter_map(|n| n.strip_prefix("layers.")?.strip_suffix(".k")?.parse().ok())
-            .collect();
-        indices.sort_unstable();
         let mut shape: Option<(usize, usize)> = None;
-        let mut layers = Vec::with_capacity(indices.len());
-        for layer in indices {
-            let (k, ks) = read_f16(&st, &format!("layers.{layer}.k"))?;
-            let (v, vs) = read_f16(&st, &format!("layers.{layer}.v"))?;
-            for s in [ks, vs] {
-                match shape {
-                    None => shape = Some(s),
-                    Some(prev) if prev != s => {
-                        return Err(DataError::Layout(format!(
-                            "layer {layer}: shape {s:?} differs from {prev:?} of the other tensors"
-                        )))
-                    }
-                    _ => {}
+        let mut layers = Vec::new();
+        for l in kv_file::read_kv_layers(bytes)? {
+            let s = (l.k.rows, l.k.cols);
+            match shape {
+                None => shape = Some(s),
+                Some(prev) if prev != s => {
+                    return Err(DataError::Layout(format!(
+                        "layer {}: shape {s:?} differs from {prev:?} of the other tensors",
+                        l.layer
+                    )))
                 }
+                _ => {}
             }
-            layers.push(LayerKv { layer, k, v });
+            let f16_only = |t: kv_file::Tensor2, kind: &str| match t.values {
+                kv_file::Values::F16(v) => Ok(v),
+                kv_file::Values::F32(_) => Err(DataError::Tensor {
+                    name: format!("layers.{}.{kind}", l.layer),
+                    problem: "dtype is F32, expected F16".into(),
+                }),
+            };
+            layers.push(LayerKv {
+                layer: l.layer,
+                k: f16_only(l.k, "k")?,
+                v: f16_only(l.v, "v")?,
+            });
         }
         let (tokens, channels) = shape.ok_or_else(|| DataError::Layout("no `layers.{i}.k` tensors".into()))?;
         Ok(KvSlice {

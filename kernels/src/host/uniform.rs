@@ -1,15 +1,16 @@
-//! The uniform quantizer kernels as a Rust API: compile a variant once, then quantize and
-//! dequantize host buffers with it.
+//! The uniform quantizer kernels as a Rust API: compile a variant once (bits, group,
+//! grouping, dtype, tile), then quantize and dequantize host buffers with it.
 //!
 //! ```no_run
 //! # use aqua_kernels::host::uniform::UniformKernels;
-//! # use aqua_kernels::quant::Uniform;
+//! # use aqua_kernels::quant::{Grouping, Uniform};
 //! # fn demo(xs: &[half::f16]) -> Result<(), aqua_kernels::host::HostError> {
 //! let rt = aqua_runtime::Runtime::cpu();
-//! let kernels = UniformKernels::compile(&rt, Uniform::new(2, 64)?, 1024, aqua_dsl::DType::F16)?;
+//! let q = Uniform::new(2, 64)?;
+//! let kernels = UniformKernels::compile(&rt, q, Grouping::Channels, aqua_dsl::DType::F16)?;
 //! let x = aqua_runtime::HostBuffer::from_slice(xs);
-//! let q = kernels.quantize(&rt, &x)?;          // packed codes, f16 scale and zero
-//! let x_hat = kernels.dequantize(&rt, &q)?;     // f16, like the input
+//! let packed = kernels.quantize(&rt, &x)?;            // packed codes, f16 scale and zero
+//! let x_hat = kernels.dequantize(&rt, &packed)?;      // f16, like the input
 //! # Ok(()) }
 //! ```
 
@@ -19,14 +20,21 @@ use aqua_dsl::{DType, KernelSource, Params};
 use aqua_runtime::{Arg, CompileReport, CompiledKernel, HostBuffer, Input, Runtime};
 use half::f16;
 
-use super::HostError;
-use crate::kernels::{dequantize_uniform, dequantize_uniform_f32, quantize_uniform, quantize_uniform_f32};
-use crate::quant::{Quantized, Uniform};
+use super::{check_dtype, grid_axis, input_error, HostError};
+use crate::kernels::*;
+use crate::quant::{Grouping, Quantized, Storage, Uniform};
 
-/// The quantize and dequantize kernels of one variant (bits, group, block, dtype).
+/// A launch grid and the kernel's trailing size arguments.
+type LaunchShape = ([u32; 3], Vec<Arg<'static>>);
+
+/// Values per program along channels, by default.
+pub const DEFAULT_BLOCK: u32 = 1024;
+
+/// The quantize and dequantize kernels of one variant.
 pub struct UniformKernels {
     q: Uniform,
-    block: u32,
+    grouping: Grouping,
+    tile: u32,
     dtype: DType,
     quantize: Arc<CompiledKernel>,
     dequantize: Arc<CompiledKernel>,
@@ -35,8 +43,10 @@ pub struct UniformKernels {
 
 /// A quantized tensor in host buffers, as the kernels write it.
 pub struct QuantizedBuffers {
+    pub q: Uniform,
+    pub grouping: Grouping,
     pub n: usize,
-    /// u32, `q.code_words(n)` words.
+    /// u32, `q.code_words(n, grouping)` words.
     pub codes: HostBuffer,
     /// f16, one per group.
     pub scale: HostBuffer,
@@ -46,19 +56,23 @@ pub struct QuantizedBuffers {
 
 impl QuantizedBuffers {
     /// Zeroed buffers for `n` values.
-    pub fn zeros(q: Uniform, n: usize) -> QuantizedBuffers {
+    pub fn zeros(q: Uniform, grouping: Grouping, n: usize) -> QuantizedBuffers {
+        let groups = q.groups(n, grouping);
         QuantizedBuffers {
+            q,
+            grouping,
             n,
-            codes: HostBuffer::zeros(DType::U32, q.code_words(n)),
-            scale: HostBuffer::zeros(DType::F16, q.groups(n)),
-            zero: HostBuffer::zeros(DType::F16, q.groups(n)),
+            codes: HostBuffer::zeros(DType::U32, q.code_words(n, grouping)),
+            scale: HostBuffer::zeros(DType::F16, groups),
+            zero: HostBuffer::zeros(DType::F16, groups),
         }
     }
 
     /// The reference's representation (copies).
-    pub fn to_quantized(&self, q: Uniform) -> Result<Quantized, HostError> {
+    pub fn to_quantized(&self) -> Result<Quantized, HostError> {
         let t = Quantized {
-            q,
+            q: self.q,
+            grouping: self.grouping,
             n: self.n,
             codes: self.codes.to_vec::<u32>()?,
             scale: self.scale.to_vec::<f16>()?,
@@ -74,28 +88,67 @@ impl QuantizedBuffers {
     }
 }
 
+/// The default tile: `DEFAULT_BLOCK` values along channels; along tokens, the largest of
+/// 64 and 32 channels dividing the channel count.
+fn default_tile(q: Uniform, grouping: Grouping) -> u32 {
+    match grouping {
+        Grouping::Channels => DEFAULT_BLOCK.max(q.group() as u32),
+        Grouping::Tokens { channels } if channels.is_multiple_of(64) => 64,
+        Grouping::Tokens { .. } => 32,
+    }
+}
+
 impl UniformKernels {
-    /// Compiles (or finds in the runtime's caches) the two kernels of a variant.
-    pub fn compile(rt: &Runtime, q: Uniform, block: u32, dtype: DType) -> Result<UniformKernels, HostError> {
-        let (quantize, dequantize): (&dyn KernelSource, &dyn KernelSource) = match dtype {
-            DType::F16 => (&quantize_uniform, &dequantize_uniform),
-            DType::F32 => (&quantize_uniform_f32, &dequantize_uniform_f32),
-            other => {
-                return Err(HostError::Input {
-                    kernel: "quantize_uniform".into(),
-                    problem: format!("inputs are f16 or f32, not {other}"),
-                })
+    /// Compiles (or finds in the runtime's caches) the two kernels of a variant with the
+    /// default tile.
+    pub fn compile(rt: &Runtime, q: Uniform, grouping: Grouping, dtype: DType) -> Result<UniformKernels, HostError> {
+        UniformKernels::compile_tiled(rt, q, grouping, dtype, default_tile(q, grouping))
+    }
+
+    /// Compiles a variant with an explicit tile: values per program along channels
+    /// (`block`), channels per program along tokens (`cols`).
+    pub fn compile_tiled(
+        rt: &Runtime,
+        q: Uniform,
+        grouping: Grouping,
+        dtype: DType,
+        tile: u32,
+    ) -> Result<UniformKernels, HostError> {
+        let name = match grouping {
+            Grouping::Channels => "quantize_uniform",
+            Grouping::Tokens { .. } => "quantize_uniform_tokens",
+        };
+        check_dtype(name, dtype)?;
+        if let Grouping::Tokens { channels } = grouping {
+            if channels == 0 || !channels.is_multiple_of(32) {
+                return Err(input_error(
+                    name,
+                    format!("{channels} channels: grouping along tokens needs a multiple of 32 channels"),
+                ));
             }
+        }
+        let (quantize, dequantize): (&dyn KernelSource, &dyn KernelSource) = match (grouping, dtype) {
+            (Grouping::Channels, DType::F16) => (&quantize_uniform, &dequantize_uniform),
+            (Grouping::Channels, DType::BF16) => (&quantize_uniform_bf16, &dequantize_uniform_bf16),
+            (Grouping::Channels, _) => (&quantize_uniform_f32, &dequantize_uniform_f32),
+            (Grouping::Tokens { .. }, DType::F16) => (&quantize_uniform_tokens, &dequantize_uniform_tokens),
+            (Grouping::Tokens { .. }, DType::BF16) => (&quantize_uniform_tokens_bf16, &dequantize_uniform_tokens_bf16),
+            (Grouping::Tokens { .. }, _) => (&quantize_uniform_tokens_f32, &dequantize_uniform_tokens_f32),
+        };
+        let tile_name = match grouping {
+            Grouping::Channels => "block",
+            Grouping::Tokens { .. } => "cols",
         };
         let params = Params::new()
             .with("bits", q.bits())
             .with("group", q.group() as u32)
-            .with("block", block);
+            .with(tile_name, tile);
         let (quantize, rq) = rt.compile_with_report(Input::Source(quantize, &params), rt.mode())?;
         let (dequantize, rd) = rt.compile_with_report(Input::Source(dequantize, &params), rt.mode())?;
         Ok(UniformKernels {
             q,
-            block,
+            grouping,
+            tile,
             dtype,
             quantize,
             dequantize,
@@ -107,12 +160,16 @@ impl UniformKernels {
         self.q
     }
 
-    /// Values per program.
-    pub fn block(&self) -> u32 {
-        self.block
+    pub fn grouping(&self) -> Grouping {
+        self.grouping
     }
 
-    /// The input dtype of quantize and the output dtype of dequantize (f16 or f32).
+    /// Values per program along channels; channels per program along tokens.
+    pub fn tile(&self) -> u32 {
+        self.tile
+    }
+
+    /// The input dtype of quantize and the output dtype of dequantize.
     pub fn dtype(&self) -> DType {
         self.dtype
     }
@@ -122,68 +179,97 @@ impl UniformKernels {
         &self.reports
     }
 
-    /// Programs covering `n` values (zero for an empty input).
-    fn grid(&self, n: usize) -> Result<[u32; 3], HostError> {
-        let groups_per_program = self.block as usize / self.q.group();
-        let programs = self.q.groups(n).div_ceil(groups_per_program);
-        if n > i32::MAX as usize || programs > u32::MAX as usize {
-            return Err(HostError::Input {
-                kernel: self.quantize.name().to_string(),
-                problem: format!("{n} values exceed the kernels' i32 offsets"),
-            });
+    /// What `n` values store.
+    pub fn storage(&self, n: usize) -> Storage {
+        self.q.storage(n, self.grouping)
+    }
+
+    /// The launch grid and the size arguments for `n` values; `None` for an empty input.
+    fn launch_shape(&self, kernel: &str, n: usize) -> Result<Option<LaunchShape>, HostError> {
+        if n == 0 {
+            return Ok(None);
         }
-        Ok([programs as u32, 1, 1])
+        let too_big = || input_error(kernel, format!("{n} values exceed the kernels' i32 offsets"));
+        if n > i32::MAX as usize {
+            return Err(too_big());
+        }
+        Ok(Some(match self.grouping {
+            Grouping::Channels => {
+                let per_program = self.tile as usize / self.q.group();
+                let programs = self.q.groups(n, self.grouping).div_ceil(per_program);
+                ([grid_axis(kernel, programs)?, 1, 1], vec![Arg::i32(n as i32)])
+            }
+            Grouping::Tokens { channels } => {
+                if !n.is_multiple_of(channels) {
+                    return Err(input_error(
+                        kernel,
+                        format!("{n} values are not whole tokens of {channels} channels"),
+                    ));
+                }
+                let tokens = n / channels;
+                let grid = [
+                    grid_axis(kernel, channels.div_ceil(self.tile as usize))?,
+                    grid_axis(kernel, tokens.div_ceil(self.q.group()))?,
+                    1,
+                ];
+                (grid, vec![Arg::i32(tokens as i32), Arg::i32(channels as i32)])
+            }
+        }))
     }
 
     /// Quantizes `x` (of the variant's dtype) into `out` (sized for `x.len()` values).
     pub fn quantize_into(&self, rt: &Runtime, x: &HostBuffer, out: &mut QuantizedBuffers) -> Result<(), HostError> {
         let n = x.len();
-        if out.n != n {
-            return Err(HostError::Input {
-                kernel: self.quantize.name().to_string(),
-                problem: format!("output sized for {} values, input has {n}", out.n),
-            });
+        let name = self.quantize.name().to_string();
+        if out.n != n || out.q != self.q || out.grouping != self.grouping {
+            return Err(input_error(
+                &name,
+                format!(
+                    "output sized for {} values of {:?} {:?}, input has {n}",
+                    out.n, out.q, out.grouping
+                ),
+            ));
         }
-        let grid = self.grid(n)?;
-        if grid[0] == 0 {
+        let Some((grid, sizes)) = self.launch_shape(&name, n)? else {
             return Ok(());
-        }
+        };
         let QuantizedBuffers { codes, scale, zero, .. } = out;
-        let mut args = [
-            Arg::Buf(x),
-            Arg::BufMut(codes),
-            Arg::BufMut(scale),
-            Arg::BufMut(zero),
-            Arg::i32(n as i32),
-        ];
+        let mut args = vec![Arg::Buf(x), Arg::BufMut(codes), Arg::BufMut(scale), Arg::BufMut(zero)];
+        args.extend(sizes);
         Ok(rt.launch(&self.quantize, grid, &mut args)?)
     }
 
     pub fn quantize(&self, rt: &Runtime, x: &HostBuffer) -> Result<QuantizedBuffers, HostError> {
-        let mut out = QuantizedBuffers::zeros(self.q, x.len());
+        let mut out = QuantizedBuffers::zeros(self.q, self.grouping, x.len());
         self.quantize_into(rt, x, &mut out)?;
         Ok(out)
     }
 
     /// Dequantizes `q` into `out` (the variant's dtype, `q.n` values).
     pub fn dequantize_into(&self, rt: &Runtime, q: &QuantizedBuffers, out: &mut HostBuffer) -> Result<(), HostError> {
-        if out.len() != q.n {
-            return Err(HostError::Input {
-                kernel: self.dequantize.name().to_string(),
-                problem: format!("output holds {} values, the quantized tensor {}", out.len(), q.n),
-            });
+        let name = self.dequantize.name().to_string();
+        if out.len() != q.n || q.q != self.q || q.grouping != self.grouping {
+            return Err(input_error(
+                &name,
+                format!(
+                    "output holds {} values, the quantized tensor {} ({:?} {:?})",
+                    out.len(),
+                    q.n,
+                    q.q,
+                    q.grouping
+                ),
+            ));
         }
-        let grid = self.grid(q.n)?;
-        if grid[0] == 0 {
+        let Some((grid, sizes)) = self.launch_shape(&name, q.n)? else {
             return Ok(());
-        }
-        let mut args = [
+        };
+        let mut args = vec![
             Arg::Buf(&q.codes),
             Arg::Buf(&q.scale),
             Arg::Buf(&q.zero),
             Arg::BufMut(out),
-            Arg::i32(q.n as i32),
         ];
+        args.extend(sizes);
         Ok(rt.launch(&self.dequantize, grid, &mut args)?)
     }
 

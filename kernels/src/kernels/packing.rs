@@ -1,10 +1,13 @@
 //! Dense code packing inside kernels: the block-level form of [`crate::quant::pack`].
 //!
-//! Codes are packed in units of 32 codes into `bits` consecutive u32 words, LSB first.
+//! Codes are packed in units of 32 codes into `bits` consecutive u32 words, LSB first. A
+//! kernel packs a block of whole units and says where each unit's words go (`unit_word`:
+//! the index of its first word), so the units of a tile need not be contiguous (a tile of
+//! token groups holds a piece of several token rows).
+//!
 //! Two strategies, chosen at build time from the comptime bit width:
 //! - `bits` divides 32 (1, 2, 4, 8): each word holds `32 / bits` whole codes, so packing is
-//!   a reshape to `[words, 32 / bits]`, a shift per column and a sum along the row, and the
-//!   words of a block are contiguous;
+//!   a reshape to `[words, 32 / bits]`, a shift per column and a sum along the row;
 //! - otherwise (3, 5, 6, 7) codes straddle words: word `w` of a unit is the sum over the
 //!   unit's 32 codes of `code << (j*bits - 32w)` and `code >> (32w - j*bits)`, where shift
 //!   amounts that are negative or at least 32 give 0 (the IR's shift semantics), so only the
@@ -14,23 +17,28 @@
 
 use aqua_dsl::build::*;
 
-/// Packs `q: u32[rows, cols]` (`rows * cols` a multiple of 32, codes in row-major order,
-/// each `< 2^bits`) and stores the words at `codes + first_word ..`, skipping words at or
-/// past `n_words` (`None`: storing every word).
+/// Packs `q: u32[..]` (codes in row-major order, a multiple of 32 of them, each
+/// `< 2^bits`) and stores unit `u`'s words at `codes + unit_word[u] + w`, `w < bits`, for
+/// the units where `live: bool[units]` holds (`None`: every unit).
 #[track_caller]
-pub fn store_packed(codes: Value, first_word: Value, q: Value, bits: u32, n_words: Option<Value>) {
+pub fn store_units(codes: Value, unit_word: Value, q: Value, bits: u32, live: Option<Value>) {
     let n_codes: u32 = q.shape().iter().product();
+    let units = n_codes / 32;
     if 32 % bits == 0 {
         let per_word = 32 / bits;
-        let words = n_codes / per_word;
         let shifts = arange(per_word).cast::<u32>() * bits;
-        let packed = (q.reshape([words, per_word]) << shifts).sum(1);
-        store_words(codes, first_word + arange(words), packed, n_words);
+        let words = (q.reshape([units * bits, per_word]) << shifts)
+            .sum(1)
+            .reshape([units, bits]);
+        let idx = unit_word.expand_dims(1) + arange(bits).expand_dims(0);
+        store_where(
+            codes + idx,
+            words,
+            live.map(|l| l.expand_dims(1).broadcast_to([units, bits])),
+        );
     } else {
-        let units = n_codes / 32;
         let q = q.reshape([units, 32]);
         let bit = arange(32).cast::<u32>() * bits;
-        let unit_first = first_word + arange(units) * bits as i32;
         for w in 0..bits {
             // Lane j's bits that fall in word w: shifted up when the code starts inside the
             // word, down when it started in the word before (wrapping u32 amounts that are
@@ -38,55 +46,55 @@ pub fn store_packed(codes: Value, first_word: Value, q: Value, bits: u32, n_word
             let up = bit - 32 * w;
             let down = 32 * w - bit;
             let word = ((q << up) | (q >> down)).sum(1);
-            store_words(codes, unit_first + w as i32, word, n_words);
+            store_where(codes + (unit_word + w as i32), word, live);
         }
     }
 }
 
 #[track_caller]
-fn store_words(codes: Value, idx: Value, words: Value, n_words: Option<Value>) {
-    match n_words {
-        Some(n) => store_masked(codes + idx, words, lt(idx, n)),
-        None => store(codes + idx, words),
-    }
-}
-
-/// Words `codes[idx]`, zero where `mask` (when given) is false.
-#[track_caller]
-fn load_words(codes: Value, idx: Value, mask: Option<Value>) -> Value {
+fn store_where(ptrs: Value, v: Value, mask: Option<Value>) {
     match mask {
-        Some(m) => load_masked_or(codes + idx, m, 0u32),
-        None => load(codes + idx),
+        Some(m) => store_masked(ptrs, v, m),
+        None => store(ptrs, v),
     }
 }
 
-/// Loads `units` packing units starting at word `first_word` and unpacks them to
-/// `u32[units, 32]`; units at or past `n_words` (`None`: none are) read as zero codes.
+/// Words at `ptrs`, zero where `mask` (when given) is false.
 #[track_caller]
-pub fn load_unpacked(codes: Value, first_word: Value, units: u32, bits: u32, n_words: Option<Value>) -> Value {
+fn load_where(ptrs: Value, mask: Option<Value>) -> Value {
+    match mask {
+        Some(m) => load_masked_or(ptrs, m, 0u32),
+        None => load(ptrs),
+    }
+}
+
+/// Loads the units whose first words are at `unit_word: i32[units]` and unpacks them to
+/// `u32[units, 32]`; units where `live` is false (when given) read as zero codes.
+#[track_caller]
+pub fn load_units(codes: Value, unit_word: Value, bits: u32, live: Option<Value>) -> Value {
+    let units = unit_word.shape()[0];
     let low_bits = (1u32 << bits) - 1;
     if 32 % bits == 0 {
         let per_word = 32 / bits;
-        let words = units * bits;
-        let idx = first_word + arange(words);
-        let packed = load_words(codes, idx, n_words.map(|n| lt(idx, n)));
+        let idx = unit_word.expand_dims(1) + arange(bits).expand_dims(0);
+        let mask = live.map(|l| l.expand_dims(1).broadcast_to([units, bits]));
+        let packed = load_where(codes + idx, mask).reshape([units * bits]);
         let shifts = arange(per_word).cast::<u32>() * bits;
         ((packed.expand_dims(1) >> shifts) & low_bits).reshape([units, 32])
     } else {
         let bit = arange(32) * bits as i32;
         let word = bit >> 5;
         let shift = (bit & 31).cast::<u32>();
-        let unit_first = (first_word + arange(units) * bits as i32).expand_dims(1);
-        // Lane j of a unit reads the word its code starts in; units past the end read 0
-        // (all of a unit's words exist or none do, so the unit's first word decides).
-        let live = n_words.map(|n| lt(unit_first, n).broadcast_to([units, 32]));
-        let idx = unit_first + word;
-        let lo = load_words(codes, idx, live);
+        let first = unit_word.expand_dims(1);
+        let live = live.map(|l| l.expand_dims(1).broadcast_to([units, 32]));
+        // Lane j of a unit reads the word its code starts in.
+        let idx = first + word;
+        let lo = load_where(codes + idx, live);
         // The next word holds the high bits of a code that straddles; a shift by 32 (for
         // codes starting at bit 0 of a word) gives 0.
         let straddles = gt(shift + bits, 32u32).broadcast_to([units, 32]);
-        let hi_live = Some(live.map_or(straddles, |l| logical_and(l, straddles)));
-        let hi = load_words(codes, idx + 1, hi_live);
+        let hi_live = live.map_or(straddles, |l| logical_and(l, straddles));
+        let hi = load_where(codes + (idx + 1), Some(hi_live));
         ((lo >> shift) | (hi << (32u32 - shift))) & low_bits
     }
 }

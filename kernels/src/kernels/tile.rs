@@ -1,13 +1,14 @@
-//! The tile of groups one program of a group-quantizer kernel handles: its offsets, its
-//! masks, and masked or unmasked loads and stores of values, per-group values and packed
-//! codes.
+//! The tile of flat groups one program of a group-quantizer kernel handles (the uniform
+//! quantizer along channels, HIGGS): its offsets, its masks, and masked or unmasked loads
+//! and stores of values, per-group values and packed codes.
 
 use aqua_dsl::build::*;
 
-use super::packing::{load_unpacked, store_packed};
+use super::packing::{load_units, store_units};
 
 /// The groups one program handles: `block / group` consecutive groups of `group` values
-/// of a flat array of `n` values, and how to load and store them.
+/// of a flat array of `n` values, each with `codes` codes (the group size for the uniform
+/// quantizer, `group / dim` for HIGGS), and how to load and store them.
 ///
 /// A tile either masks every access against `n` (the last tile, which may hold a partial
 /// group or groups past the end) or none (a tile inside the array): masks cost about as
@@ -18,16 +19,16 @@ pub struct GroupTile {
     /// Groups per tile.
     pub rows: u32,
     pub group: u32,
+    /// Codes per group.
+    pub codes: u32,
     /// Index of the program's first group.
     pub first: Value,
     /// `i32[rows]`: the program's group indices.
     pub groups: Value,
     /// `i32[rows, group]`: element offsets of the tile.
     pub offs: Value,
-    /// Groups covering `n` values, `ceil(n / group)`.
-    pub n_groups: Value,
-    /// u32 code words per group, `group / 32 * bits`.
-    pub words_per_group: u32,
+    /// `i32[rows * codes / 32]`: the first code word of each of the tile's packing units.
+    unit_word: Value,
     masks: Option<Masks>,
 }
 
@@ -37,29 +38,36 @@ struct Masks {
     valid: Value,
     /// `bool[rows]`: groups that hold at least one value.
     live: Value,
+    /// `bool[units]`: packing units that hold at least one group's codes.
+    live_units: Value,
 }
 
 impl GroupTile {
-    /// The masked tile of program `program_id(0)`.
+    /// The masked tile of program `program_id(0)`; `rows * codes` must be a multiple of 32
+    /// (whole packing units) and `codes` a power of two.
     #[track_caller]
-    pub fn of_program(n: Value, bits: u32, group: u32, block: u32) -> GroupTile {
+    pub fn of_program(n: Value, bits: u32, group: u32, codes: u32, block: u32) -> GroupTile {
         let rows = block / group;
+        let units = rows * codes / 32;
         let first = program_id(0) * rows as i32;
         let groups = first + arange(rows);
         let offs = groups.expand_dims(1) * group as i32 + arange(group).expand_dims(0);
         let n_groups = (n + (group as i32 - 1)) / group as i32;
+        let n_units = (n_groups * codes as i32 + 31) / 32;
+        let unit = program_id(0) * units as i32 + arange(units);
         let masks = Some(Masks {
             valid: lt(offs, n),
             live: lt(groups, n_groups),
+            live_units: lt(unit, n_units),
         });
         GroupTile {
             rows,
             group,
+            codes,
             first,
             groups,
             offs,
-            n_groups,
-            words_per_group: group / 32 * bits,
+            unit_word: unit * bits as i32,
             masks,
         }
     }
@@ -116,24 +124,15 @@ impl GroupTile {
         }
     }
 
-    /// Packs and stores codes `q: u32[rows, group]`.
+    /// Packs and stores codes `q: u32[rows, codes]`.
     #[track_caller]
     pub fn store_codes(&self, codes: Value, q: Value, bits: u32) {
-        let first = self.first * self.words_per_group as i32;
-        store_packed(
-            codes,
-            first,
-            q,
-            bits,
-            self.masks.map(|_| self.n_groups * self.words_per_group as i32),
-        );
+        store_units(codes, self.unit_word, q, bits, self.masks.map(|m| m.live_units));
     }
 
-    /// Loads and unpacks the tile's codes, `u32[rows, group]`.
+    /// Loads and unpacks the tile's codes, `u32[rows, codes]`.
     #[track_caller]
     pub fn load_codes(&self, codes: Value, bits: u32) -> Value {
-        let first = self.first * self.words_per_group as i32;
-        let n_words = self.masks.map(|_| self.n_groups * self.words_per_group as i32);
-        load_unpacked(codes, first, self.rows * self.group / 32, bits, n_words).reshape([self.rows, self.group])
+        load_units(codes, self.unit_word, bits, self.masks.map(|m| m.live_units)).reshape([self.rows, self.codes])
     }
 }

@@ -1,23 +1,24 @@
 //! The uniform quantizer's arithmetic on a tile of groups, shared by the quantize and
-//! dequantize kernels of every dtype. It computes exactly the values of
+//! dequantize kernels of every dtype and both groupings. It computes exactly the values of
 //! [`crate::quant::uniform`] (same f32 ops, or provably equal ones where noted), so codes
 //! and dequantized values match the reference bit for bit.
 
 use aqua_dsl::build::*;
 use aqua_dsl::ir::Loc;
 
-use super::tile::GroupTile;
+use crate::quant::element::F16_MAX;
 
-/// Checks the comptime parameters of the uniform kernels; reports the first problem at the
-/// caller (the kernel) and returns false.
+/// Checks the comptime parameters of the uniform kernels: `bits`, the group size, and the
+/// tile (`tile_name = tile`, which must be a multiple of `min_tile`); reports the first
+/// problem at the caller (the kernel) and returns false.
 #[track_caller]
-pub fn params_ok(bits: u32, group: u32, block: u32) -> bool {
+pub fn params_ok(bits: u32, group: u32, tile_name: &str, tile: u32, min_tile: u32) -> bool {
     let problem = if !(1..=8).contains(&bits) {
         format!("bits = {bits}: the uniform quantizer packs 1 to 8 bits per code")
-    } else if group < 32 || !group.is_power_of_two() {
-        format!("group = {group}: groups are powers of two of at least 32 values (whole packing units)")
-    } else if block < group || !block.is_multiple_of(group) {
-        format!("block = {block}: a program handles whole groups, so block must be a multiple of group = {group}")
+    } else if !(16..=256).contains(&group) || !group.is_power_of_two() {
+        format!("group = {group}: groups are powers of two from 16 to 256 values")
+    } else if tile < min_tile || !tile.is_power_of_two() {
+        format!("{tile_name} = {tile}: must be a power of two of at least {min_tile}")
     } else {
         return true;
     };
@@ -25,36 +26,40 @@ pub fn params_ok(bits: u32, group: u32, block: u32) -> bool {
     false
 }
 
-/// Per-group f16 scale and zero, and the codes of `x: f32[rows, group]`; lanes where
-/// `valid` is false (`None`: every lane is valid) do not count toward the range and get
-/// code 0.
+/// Per-group f16 scale and zero, and the codes of a tile of groups.
 pub struct Quantized {
-    /// `u32[rows, group]`.
+    /// `u32`, the tile's shape.
     pub codes: Value,
-    /// `f16[rows]`.
+    /// `f16`, the tile's shape without `axis`.
     pub scale: Value,
-    /// `f16[rows]`.
+    /// `f16`, the tile's shape without `axis`.
     pub zero: Value,
 }
 
+/// Quantizes `x: f32[a, b]` whose groups run along `axis`; lanes where `valid` is false
+/// (`None`: every lane is valid) do not count toward the range and get code 0.
 #[track_caller]
-pub fn quantize_groups(x: Value, valid: Option<Value>, bits: u32) -> Quantized {
+pub fn quantize_groups(x: Value, valid: Option<Value>, bits: u32, axis: u32) -> Quantized {
     let low_bits = (1u32 << bits) - 1;
     let levels = low_bits as f32;
     let (lo, hi) = match valid {
         Some(m) => (
-            where_(m, x, f32::INFINITY).min(1),
-            where_(m, x, f32::NEG_INFINITY).max(1),
+            where_(m, x, f32::INFINITY).min(axis),
+            where_(m, x, f32::NEG_INFINITY).max(axis),
         ),
-        None => (x.min(1), x.max(1)),
+        None => (x.min(axis), x.max(axis)),
     };
-    let scale = ((hi - lo) / levels).cast::<half::f16>();
-    let zero = lo.cast::<half::f16>();
+    // A group of NaN only (lo, hi NaN, or +inf and -inf with masks) has `hi >= lo` false
+    // and gets scale and zero 0. Otherwise the clamps saturate at the f16 range; clamp(NaN)
+    // (inf - inf) is 0 by minNum/maxNum.
+    let real = ge(hi, lo);
+    let scale = where_(real, clamp((hi - lo) / levels, 0.0, F16_MAX), 0.0).cast::<half::f16>();
+    let zero = where_(real, clamp(lo, -F16_MAX, F16_MAX), 0.0).cast::<half::f16>();
     let s = scale.cast::<f32>();
     // A zero scale (constant group) multiplies by 0 instead: every code becomes 0, as the
     // reference's `q = 0 where scale == 0` (a NaN product clamps to 0 as well).
-    let inv = where_(ne(s, 0.0), 1.0f32 / s, 0.0).expand_dims(1);
-    let z = zero.cast::<f32>().expand_dims(1);
+    let inv = where_(ne(s, 0.0), 1.0f32 / s, 0.0).expand_dims(axis);
+    let z = zero.cast::<f32>().expand_dims(axis);
     // clamp-then-round equals the reference's round-then-clamp (the bounds are integers).
     // Adding 2^23 rounds a value in [0, 255] to an integer, ties to even (the f32 ulp at
     // 2^23 is 1), and leaves it in the low mantissa bits: cheaper than round + cast.
@@ -68,28 +73,11 @@ pub fn quantize_groups(x: Value, valid: Option<Value>, bits: u32) -> Quantized {
     Quantized { codes, scale, zero }
 }
 
-/// Quantizes the tile of `x` (f16 or f32) and stores codes, scales and zeros.
+/// `fma(f32(codes), scale, zero)` for `codes: u32[a, b]` and f16 `scale`, `zero` of the
+/// tile's shape without `axis`.
 #[track_caller]
-pub fn quantize_tile(tile: GroupTile, x: Value, codes: Value, scale: Value, zero: Value, bits: u32) {
-    let q = quantize_groups(tile.load(x).cast::<f32>(), tile.valid(), bits);
-    tile.store_groups(scale, q.scale);
-    tile.store_groups(zero, q.zero);
-    tile.store_codes(codes, q.codes, bits);
-}
-
-/// Dequantizes the tile into `out` (f16 or f32).
-#[track_caller]
-pub fn dequantize_tile(tile: GroupTile, codes: Value, scale: Value, zero: Value, out: Value, bits: u32) {
-    let q = tile.load_codes(codes, bits);
-    let x = dequantize_groups(q, tile.load_groups(scale), tile.load_groups(zero));
-    tile.store(out, x.cast_to(out.dtype()));
-}
-
-/// `fma(f32(codes), scale, zero)` for `codes: u32[rows, group]` and f16 `scale`, `zero`
-/// of shape `[rows]`.
-#[track_caller]
-pub fn dequantize_groups(codes: Value, scale: Value, zero: Value) -> Value {
-    let s = scale.cast::<f32>().expand_dims(1);
-    let z = zero.cast::<f32>().expand_dims(1);
+pub fn dequantize_groups(codes: Value, scale: Value, zero: Value, axis: u32) -> Value {
+    let s = scale.cast::<f32>().expand_dims(axis);
+    let z = zero.cast::<f32>().expand_dims(axis);
     fma(codes.cast::<f32>(), s, z)
 }

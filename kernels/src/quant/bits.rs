@@ -1,33 +1,51 @@
-//! Bits per value: the storage cost of a compressed tensor, everything included.
+//! Bits per value: the storage cost of a compressed tensor, everything included. The one
+//! place it is computed; every quantizer describes what it stores as a [`Storage`], and
+//! every printed result goes through [`bits_per_value`].
 //!
 //! AQUA-KV results are compared at equal *total* storage, so the count includes the packed
-//! codes (whole groups, padding too), every f16 scale and zero, and the values kept in 16
-//! bits (attention-sink and recent tokens).
-
-use super::uniform::Uniform;
+//! codes (whole packing units, padding too), every f16 scale and zero, and the values kept
+//! in 16 bits (attention-sink and recent tokens).
 
 /// What a compressed tensor stores.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Storage {
-    /// The quantizer and how many values it quantizes.
-    pub quantizer: Uniform,
+    /// Values encoded by the quantizer.
     pub quantized_values: usize,
+    /// u32 words of packed codes (whole units of 32 codes, padding included).
+    pub code_words: usize,
+    /// f16 per-group parameters: scales, and zeros where the quantizer has them.
+    pub f16_params: usize,
     /// Values kept in 16 bits, outside the quantizer.
     pub fp16_values: usize,
 }
 
 impl Storage {
-    /// Total bits: codes + one f16 scale and one f16 zero per group + 16 per kept value.
+    /// Total bits: 32 per code word, 16 per f16 parameter and per value kept in 16 bits.
     pub fn total_bits(&self) -> u64 {
-        let q = self.quantizer;
-        let codes = q.code_words(self.quantized_values) as u64 * 32;
-        let scale_and_zero = q.groups(self.quantized_values) as u64 * 2 * 16;
-        codes + scale_and_zero + self.fp16_values as u64 * 16
+        self.code_words as u64 * 32 + (self.f16_params as u64 + self.fp16_values as u64) * 16
+    }
+
+    /// The same storage plus `values` more kept in 16 bits.
+    pub fn with_fp16(self, values: usize) -> Storage {
+        Storage {
+            fp16_values: self.fp16_values + values,
+            ..self
+        }
+    }
+
+    /// Two tensors stored side by side (K and V, or several layers).
+    pub fn plus(self, other: Storage) -> Storage {
+        Storage {
+            quantized_values: self.quantized_values + other.quantized_values,
+            code_words: self.code_words + other.code_words,
+            f16_params: self.f16_params + other.f16_params,
+            fp16_values: self.fp16_values + other.fp16_values,
+        }
     }
 }
 
-/// Bits per value over every value of the tensor (quantized and kept in 16 bits). For `n`
-/// a multiple of the group and nothing kept in 16 bits this is `bits + 32 / group`.
+/// Bits per value over every value of the tensor (quantized and kept in 16 bits); 0 for an
+/// empty tensor.
 pub fn bits_per_value(storage: &Storage) -> f64 {
     let values = storage.quantized_values + storage.fp16_values;
     if values == 0 {
@@ -40,27 +58,20 @@ pub fn bits_per_value(storage: &Storage) -> f64 {
 mod tests {
     use super::*;
 
-    fn storage(bits: u32, group: usize, n: usize, fp16: usize) -> Storage {
-        Storage {
-            quantizer: Uniform::new(bits, group).unwrap(),
-            quantized_values: n,
-            fp16_values: fp16,
-        }
-    }
-
     #[test]
-    fn whole_groups_cost_bits_plus_32_over_group() {
-        assert_eq!(bits_per_value(&storage(2, 64, 64 * 10, 0)), 2.5);
-        assert_eq!(bits_per_value(&storage(4, 128, 128 * 3, 0)), 4.25);
-        assert_eq!(bits_per_value(&storage(3, 32, 32, 0)), 4.0);
-    }
-
-    #[test]
-    fn padding_and_16_bit_values_are_counted() {
-        // 65 values in groups of 64: 2 groups, 128 codes of 2 bits + 2 * 32 bits.
-        assert_eq!(storage(2, 64, 65, 0).total_bits(), 128 * 2 + 64);
-        // 64 quantized (2.5 bits each) and 64 kept in f16: (160 + 1024) / 128.
-        assert_eq!(bits_per_value(&storage(2, 64, 64, 64)), (160.0 + 1024.0) / 128.0);
-        assert_eq!(bits_per_value(&storage(2, 64, 0, 0)), 0.0);
+    fn every_part_is_counted() {
+        let s = Storage {
+            quantized_values: 64,
+            code_words: 4,
+            f16_params: 2,
+            fp16_values: 0,
+        };
+        // 2-bit codes of 64 values and an f16 scale and zero: 128 + 32 bits.
+        assert_eq!(s.total_bits(), 160);
+        assert_eq!(bits_per_value(&s), 2.5);
+        // 64 more values kept in f16: (160 + 1024) / 128.
+        assert_eq!(bits_per_value(&s.with_fp16(64)), (160.0 + 1024.0) / 128.0);
+        assert_eq!(bits_per_value(&s.plus(s)), 2.5);
+        assert_eq!(bits_per_value(&Storage::default()), 0.0);
     }
 }

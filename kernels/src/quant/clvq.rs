@@ -68,12 +68,7 @@ pub const POLISH: usize = 5;
 const CHUNK: usize = 1 << 14;
 
 /// A grid of `points` points in dimension `dim` for the standard Gaussian.
-pub fn generate_grid(
-    dim: usize,
-    points: usize,
-    seed: u64,
-    effort: Effort,
-) -> Result<Grid, GridError> {
+pub fn generate_grid(dim: usize, points: usize, seed: u64, effort: Effort) -> Result<Grid, GridError> {
     if dim == 0 {
         return Err(GridError::ZeroDim);
     }
@@ -86,24 +81,15 @@ pub fn generate_grid(
         points.saturating_mul(effort.lloyd_samples_per_point).max(1),
         rng.next_u64(),
     );
-    let seeds: Vec<u64> = (0..effort.restarts.max(1))
-        .map(|_| rng.next_u64())
-        .collect();
+    let seeds: Vec<u64> = (0..effort.restarts.max(1)).map(|_| rng.next_u64()).collect();
     let polish = POLISH.min(effort.lloyd_iterations);
     let starts: Vec<(Vec<f32>, f64)> = seeds
         .par_iter()
         .map(|&seed| {
             let mut rng = StdRng::seed_from_u64(seed);
             let spread = ((dim + 2) as f32 / dim as f32).sqrt();
-            let start: Vec<f32> = (0..points * dim)
-                .map(|_| spread * gaussian(&mut rng))
-                .collect();
-            let mut grid = stochastic(
-                start,
-                dim,
-                points.saturating_mul(effort.steps_per_point),
-                &mut rng,
-            );
+            let start: Vec<f32> = (0..points * dim).map(|_| spread * gaussian(&mut rng)).collect();
+            let mut grid = stochastic(start, dim, points.saturating_mul(effort.steps_per_point), &mut rng);
             for _ in 0..polish {
                 lloyd_step(&mut grid, dim, &samples);
             }
@@ -248,8 +234,7 @@ struct Cells {
 /// Assigns every sample to its nearest point (the rule of [`Grid::nearest`]).
 fn assign(grid: &[f32], dim: usize, samples: &[f32]) -> Cells {
     let n = grid.len() / dim;
-    let search =
-        NearestSearch::new(Grid::new(dim, grid.to_vec()).expect("generated grids are finite"));
+    let search = NearestSearch::new(Grid::new(dim, grid.to_vec()).expect("generated grids are finite"));
     let parts: Vec<Cells> = samples
         .par_chunks(CHUNK * dim)
         .map(|chunk| {
@@ -261,10 +246,7 @@ fn assign(grid: &[f32], dim: usize, samples: &[f32]) -> Cells {
             for v in chunk.chunks_exact(dim) {
                 let i = search.nearest(v) as usize;
                 cells.counts[i] += 1;
-                let (sums, p) = (
-                    &mut cells.sums[i * dim..(i + 1) * dim],
-                    &grid[i * dim..(i + 1) * dim],
-                );
+                let (sums, p) = (&mut cells.sums[i * dim..(i + 1) * dim], &grid[i * dim..(i + 1) * dim]);
                 for ((s, &c), &q) in sums.iter_mut().zip(v).zip(p) {
                     *s += c as f64;
                     cells.err += (c as f64 - q as f64).powi(2);
@@ -279,16 +261,8 @@ fn assign(grid: &[f32], dim: usize, samples: &[f32]) -> Cells {
         err: 0.0,
     };
     for part in parts {
-        total
-            .sums
-            .iter_mut()
-            .zip(part.sums)
-            .for_each(|(a, b)| *a += b);
-        total
-            .counts
-            .iter_mut()
-            .zip(part.counts)
-            .for_each(|(a, b)| *a += b);
+        total.sums.iter_mut().zip(part.sums).for_each(|(a, b)| *a += b);
+        total.counts.iter_mut().zip(part.counts).for_each(|(a, b)| *a += b);
         total.err += part.err;
     }
     total
@@ -320,7 +294,7 @@ pub fn gaussian_samples(dim: usize, count: usize, seed: u64) -> Vec<f32> {
 /// dimension) to their nearest grid points, accumulated in f64.
 pub fn mse_per_coordinate(grid: &Grid, samples: &[f32]) -> Result<f64, GridError> {
     let dim = grid.dim();
-    if samples.is_empty() || samples.len() % dim != 0 {
+    if samples.is_empty() || !samples.len().is_multiple_of(dim) {
         return Err(GridError::Ragged {
             len: samples.len(),
             dim,

@@ -64,11 +64,8 @@ impl Grid {
         if points.is_empty() {
             return Err(GridError::Empty);
         }
-        if points.len() % dim != 0 {
-            return Err(GridError::Ragged {
-                len: points.len(),
-                dim,
-            });
+        if !points.len().is_multiple_of(dim) {
+            return Err(GridError::Ragged { len: points.len(), dim });
         }
         if let Some(i) = points.iter().position(|c| !c.is_finite()) {
             return Err(GridError::NonFinite { index: i / dim });
@@ -109,8 +106,7 @@ impl Grid {
     /// Reads a grid in the JSON format of `eden_grids.json`'s entries: a list of points,
     /// each a list of `d` numbers.
     pub fn from_json(text: &str) -> Result<Grid, GridError> {
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| GridError::Json(e.to_string()))?;
+        let value: Value = serde_json::from_str(text).map_err(|e| GridError::Json(e.to_string()))?;
         Grid::from_value(&value)
     }
 
@@ -238,11 +234,7 @@ impl NearestSearch {
             .iter()
             .flat_map(|&i| grid.point(i as usize).iter().copied())
             .collect();
-        NearestSearch {
-            grid,
-            order,
-            sorted,
-        }
+        NearestSearch { grid, order, sorted }
     }
 
     pub fn grid(&self) -> &Grid {
@@ -256,9 +248,7 @@ impl NearestSearch {
         }
         let d = self.grid.dim;
         let n = self.order.len();
-        let start = self
-            .order
-            .partition_point(|&i| self.grid.points[i as usize * d] < v[0]);
+        let start = self.order.partition_point(|&i| self.grid.points[i as usize * d] < v[0]);
         let mut best = (u32::MAX, f32::INFINITY);
         let mut visit = |k: usize| -> bool {
             let p = &self.sorted[k * d..(k + 1) * d];
@@ -302,34 +292,19 @@ mod tests {
     fn rejects_bad_grids() {
         assert_eq!(Grid::new(0, vec![1.0]), Err(GridError::ZeroDim));
         assert_eq!(Grid::new(2, vec![]), Err(GridError::Empty));
-        assert_eq!(
-            Grid::new(2, vec![1.0; 3]),
-            Err(GridError::Ragged { len: 3, dim: 2 })
-        );
+        assert_eq!(Grid::new(2, vec![1.0; 3]), Err(GridError::Ragged { len: 3, dim: 2 }));
         assert_eq!(
             Grid::new(2, vec![1.0, 2.0, f32::NAN, 0.0]),
             Err(GridError::NonFinite { index: 1 })
         );
-        assert!(matches!(
-            Grid::from_json("[[1, 2], [3]]"),
-            Err(GridError::Json(_))
-        ));
+        assert!(matches!(Grid::from_json("[[1, 2], [3]]"), Err(GridError::Json(_))));
         assert!(matches!(Grid::from_json("{}"), Err(GridError::Json(_))));
         assert_eq!(Grid::from_json("[]"), Err(GridError::Empty));
-        assert_eq!(
-            Grid::eden(2, 32),
-            Err(GridError::NoEden { dim: 2, points: 32 })
-        );
-        assert_eq!(
-            Grid::for_bits(4, 3),
-            Err(GridError::NoEdenBits { dim: 4, bits: 3 })
-        );
+        assert_eq!(Grid::eden(2, 32), Err(GridError::NoEden { dim: 2, points: 32 }));
+        assert_eq!(Grid::for_bits(4, 3), Err(GridError::NoEdenBits { dim: 4, bits: 3 }));
         assert_eq!(
             Grid::for_bits(2, u32::MAX),
-            Err(GridError::NoEdenBits {
-                dim: 2,
-                bits: u32::MAX
-            })
+            Err(GridError::NoEdenBits { dim: 2, bits: u32::MAX })
         );
     }
 }

@@ -6,31 +6,41 @@
 //! the channel count every group lies inside one token). A last partial group is padded
 //! with zeros to `H` values; its padding is quantized like the rest and dropped on output.
 //!
-//! Per group `x` of `H` values, in f32 (f16 inputs are widened exactly), with a grid of `n`
-//! points in `d` dimensions (`d` divides `H`, `n = 2^b` with `b` in 1..=8):
+//! Per group `x` of `H` values, in f32 (f16 and bf16 inputs are widened exactly), with a
+//! grid of `n` points in `d` dimensions (`d` divides `H`, `n = 2^b` with `b` in 1..=8):
 //!
 //! ```text
-//! ss    = x[0]^2 + x[1]^2 + ...           (f32, left to right)
-//! scale = f16(sqrt(ss))                   (nearest-even; +inf, i.e. an overflow, becomes f16::MAX)
+//! ss    = pairwise_sum(x * x)             (f32 squares, summed by halving; see `hadamard`)
+//! r     = sqrt(ss)
+//! scale = f16(r > 65504 ? 65504 : r)      (nearest-even; saturates; NaN stays NaN)
 //! s     = f32(scale)                      inv = 1 / s   (f32 division)
-//! y     = fwht(x) * inv                   (unnormalized transform, see `hadamard`; then one f32 mul per value)
+//! y     = fwht(x * inv, Descending)       (one f32 mul per value, then the unnormalized transform, see `hadamard`)
 //! code  = nearest(grid, y[j d .. (j + 1) d])   for j in 0..H/d   (the tie rule of `grids`)
-//! x^    = fwht(grid[code] * s) * (1 / H)  (f32 mul per value, transform, exact scaling by 1 / H)
+//! x^    = fwht(grid[code], Ascending) * (s * (1 / H))   (s / H is exact; one rounding per value)
 //! ```
 //!
-//! Since `||fwht(x)||^2 = H ||x||^2`, `y` has mean square 1 per coordinate, and the
+//! This is exactly the kernels' arithmetic: every step is an element-wise f32 op or a sum
+//! of two values, so codes, scales and dequantized values are equal bit for bit on every
+//! backend. Since `||fwht(x)||^2 = H ||x||^2`, `y` has mean square 1 per coordinate, and the
 //! rotation makes its coordinates close to N(0, 1) whatever the data, which is what the
 //! grids are optimized for. The relative error `||x^ - x||^2 / ||x||^2` equals the grid's
 //! mean squared error per coordinate on `y` (up to the f16 rounding of the scale).
 //!
-//! Degenerate and non-finite groups, deterministic and never a crash:
-//! - `scale == 0` (an all-zero group, or one whose norm rounds to zero in f16): codes 0,
-//!   and the dequantized group is zeros (possibly negative zeros, as the formula gives);
-//! - a group with an infinite or NaN value: scale is f16 NaN and codes are 0, so the
-//!   dequantized group is all NaN (the formula gives that too);
-//! - finite input whose group norm exceeds the f16 range: the scale saturates at
-//!   `f16::MAX`, `y` then has coordinates beyond the grid and the error grows, but every
-//!   output is finite.
+//! Degenerate and non-finite groups, deterministic and never a crash. The grids' rule gives
+//! index 0 to any tuple with a non-finite coordinate (all its distances are NaN, or all are
+//! infinite), and the rest follows from the formulas:
+//! - `scale == 0` (an all-zero group, or one whose norm rounds to zero in f16): `inv` is
+//!   infinite, every coordinate of `y` is infinite or NaN, so codes are 0, and the group
+//!   dequantizes to zeros;
+//! - a group with a NaN value: `ss` and the scale are NaN, codes 0, and the group
+//!   dequantizes to NaN;
+//! - a group with an infinite value (and no NaN): `ss` is infinite, the scale saturates at
+//!   `f16::MAX`, every coordinate of `y` is infinite or NaN, so codes are 0 and the group
+//!   dequantizes to the finite `fwht(grid[0]) * 65504 / H`;
+//! - finite input whose group norm exceeds the f16 range (or whose sum of squares
+//!   overflows f32): the scale saturates at `f16::MAX`, `y` then has coordinates beyond
+//!   the grid and the error grows, but every output is finite (f16 outputs saturate, see
+//!   `super::element`).
 //!
 //! Codes are numbered group after group, `j` within a group, and packed densely with `b`
 //! bits each (`super::pack`): `H / d` codes per group, so a packing unit of 32 codes spans
@@ -39,8 +49,10 @@
 use half::f16;
 use thiserror::Error;
 
+use super::bits::Storage;
+use super::element::{widen, Element, F16_MAX};
 use super::grids::{Grid, GridError, NearestSearch};
-use super::hadamard::fwht;
+use super::hadamard::{fwht, pairwise_sum, Stages};
 use super::pack::{self, PackError};
 
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -60,10 +72,7 @@ pub enum HiggsError {
         expected: usize,
     },
     #[error("HIGGS: data quantized with {data:?} given to a quantizer with {quantizer:?}")]
-    Mismatch {
-        data: HiggsConfig,
-        quantizer: HiggsConfig,
-    },
+    Mismatch { data: HiggsConfig, quantizer: HiggsConfig },
 }
 
 /// Hadamard group size and grid shape.
@@ -81,7 +90,7 @@ impl HiggsConfig {
     /// Checks `group` a power of two and a multiple of `dim`, and `points` a power of two
     /// from 2 to 256.
     pub fn new(group: usize, dim: usize, points: usize) -> Result<HiggsConfig, HiggsError> {
-        if dim == 0 || !group.is_power_of_two() || group % dim != 0 {
+        if dim == 0 || !group.is_power_of_two() || !group.is_multiple_of(dim) {
             return Err(HiggsError::Group { group, dim });
         }
         if !points.is_power_of_two() || !(2..=256).contains(&points) {
@@ -93,12 +102,6 @@ impl HiggsConfig {
     /// Bits of one code, `log2(points)`.
     pub fn index_bits(self) -> u32 {
         self.points.trailing_zeros()
-    }
-
-    /// Storage per value of whole groups: `log2(points) / dim` for the codes plus
-    /// `16 / group` for the f16 scale.
-    pub fn bits_per_value(self) -> f64 {
-        self.index_bits() as f64 / self.dim as f64 + 16.0 / self.group as f64
     }
 
     /// Groups covering `n` values.
@@ -116,9 +119,14 @@ impl HiggsConfig {
         pack::packed_words(self.groups(n) * self.codes_per_group(), self.index_bits())
     }
 
-    /// Total storage of `n` quantized values: packed words and one f16 scale per group.
-    pub fn total_bits(self, n: usize) -> u64 {
-        self.code_words(n) as u64 * 32 + self.groups(n) as u64 * 16
+    /// What `n` quantized values store: packed codes and one f16 scale per group.
+    pub fn storage(self, n: usize) -> Storage {
+        Storage {
+            quantized_values: n,
+            code_words: self.code_words(n),
+            f16_params: self.groups(n),
+            fp16_values: 0,
+        }
     }
 }
 
@@ -153,19 +161,16 @@ impl Higgs {
         self.search.grid()
     }
 
-    /// The stored scale of a group (its real values; padding adds nothing), by the rules
-    /// of the module doc.
-    pub fn scale_of(xs: &[f32]) -> f16 {
-        if !xs.iter().all(|x| x.is_finite()) {
-            return f16::NAN;
+    /// The stored scale of a group, by the rules of the module doc: `xs` are its real
+    /// values (at most `group` of them; the zero padding adds nothing).
+    pub fn scale_of(&self, xs: &[f32]) -> f16 {
+        let mut squares = vec![0.0f32; self.config.group];
+        for (sq, &x) in squares.iter_mut().zip(xs) {
+            *sq = x * x;
         }
-        let ss = xs.iter().fold(0.0f32, |acc, &x| acc + x * x);
-        let scale = f16::from_f32(ss.sqrt());
-        if scale.is_infinite() {
-            f16::MAX
-        } else {
-            scale
-        }
+        let r = pairwise_sum(&squares).expect("the group size is a power of two").sqrt();
+        // Comparisons with NaN are false: a NaN norm stays NaN.
+        f16::from_f32(if r > F16_MAX { F16_MAX } else { r })
     }
 
     /// Quantizes f32 values.
@@ -174,21 +179,16 @@ impl Higgs {
         let mut codes = vec![0u32; c.groups(x.len()) * c.codes_per_group()];
         let mut scale = Vec::with_capacity(c.groups(x.len()));
         let mut y = vec![0.0f32; c.group];
-        for (xs, out) in x
-            .chunks(c.group)
-            .zip(codes.chunks_exact_mut(c.codes_per_group()))
-        {
-            let s = Higgs::scale_of(xs);
+        for (xs, out) in x.chunks(c.group).zip(codes.chunks_exact_mut(c.codes_per_group())) {
+            let s = self.scale_of(xs);
             scale.push(s);
-            let s = s.to_f32();
-            if s == 0.0 || s.is_nan() {
-                continue;
-            }
+            // The zero padding is scaled too (0 * inv is NaN when the scale is 0, which the
+            // real values make all-NaN or infinite anyway).
+            let inv = 1.0 / s.to_f32();
             y[..xs.len()].copy_from_slice(xs);
             y[xs.len()..].fill(0.0);
-            fwht(&mut y).expect("the group size is a power of two");
-            let inv = 1.0 / s;
             y.iter_mut().for_each(|v| *v *= inv);
+            fwht(&mut y, Stages::Descending).expect("the group size is a power of two");
             for (code, tuple) in out.iter_mut().zip(y.chunks_exact(c.dim)) {
                 *code = self.search.nearest(tuple);
             }
@@ -202,10 +202,9 @@ impl Higgs {
         }
     }
 
-    /// Quantizes f16 values (widened to f32 exactly).
-    pub fn quantize_f16(&self, x: &[f16]) -> HiggsQuantized {
-        let wide: Vec<f32> = x.iter().map(|v| v.to_f32()).collect();
-        self.quantize(&wide)
+    /// Quantizes f16, bf16 or f32 values (widened to f32 exactly).
+    pub fn quantize_as<E: Element>(&self, x: &[E]) -> HiggsQuantized {
+        self.quantize(&widen(x))
     }
 
     /// Dequantized values in f32.
@@ -223,22 +222,21 @@ impl Higgs {
         let mut out = Vec::with_capacity(c.groups(q.n) * c.group);
         let mut v = vec![0.0f32; c.group];
         for (g, group_codes) in codes.chunks_exact(c.codes_per_group()).enumerate() {
-            let s = q.scale[g].to_f32();
             for (tuple, &code) in v.chunks_exact_mut(c.dim).zip(group_codes) {
-                for (t, &p) in tuple.iter_mut().zip(grid.point(code as usize)) {
-                    *t = p * s;
-                }
+                tuple.copy_from_slice(grid.point(code as usize));
             }
-            fwht(&mut v).expect("the group size is a power of two");
-            out.extend(v.iter().map(|&t| t * inv_h));
+            fwht(&mut v, Stages::Ascending).expect("the group size is a power of two");
+            // s / H is exact: s is an f16 value and H a power of two at most 2^10.
+            let f = q.scale[g].to_f32() * inv_h;
+            out.extend(v.iter().map(|&t| t * f));
         }
         out.truncate(q.n);
         Ok(out)
     }
 
-    /// Dequantized values rounded to f16 (nearest-even).
-    pub fn dequantize_f16(&self, q: &HiggsQuantized) -> Result<Vec<f16>, HiggsError> {
-        Ok(self.dequantize(q)?.into_iter().map(f16::from_f32).collect())
+    /// Dequantized values narrowed to `E` (f16 saturates; see [`super::element`]).
+    pub fn dequantize_as<E: Element>(&self, q: &HiggsQuantized) -> Result<Vec<E>, HiggsError> {
+        Ok(self.dequantize(q)?.into_iter().map(E::narrow).collect())
     }
 }
 
@@ -263,11 +261,7 @@ impl HiggsQuantized {
             ("scale", self.scale.len(), c.groups(self.n)),
         ] {
             if got != expected {
-                return Err(HiggsError::Length {
-                    what,
-                    got,
-                    expected,
-                });
+                return Err(HiggsError::Length { what, got, expected });
             }
         }
         Ok(())
@@ -282,11 +276,8 @@ impl HiggsQuantized {
         Ok(pack::unpack(&self.codes, c.index_bits(), count)?)
     }
 
-    /// Bits per value of this tensor, everything stored included.
-    pub fn bits_per_value(&self) -> f64 {
-        match self.n {
-            0 => 0.0,
-            n => self.config.total_bits(n) as f64 / n as f64,
-        }
+    /// What this tensor stores.
+    pub fn storage(&self) -> Storage {
+        self.config.storage(self.n)
     }
 }

@@ -4,37 +4,44 @@
 //! - memory-cache hit (same runtime, same request);
 //! - disk-cache hit in a new process (this binary re-run with the hidden `--disk-probe`);
 //! - launch overhead of a one-program grid (axpy on one block);
-//! - quantize and dequantize throughput next to a memcpy of the same bytes, on one thread
-//!   and on every core, with their ratios.
+//! - quantize and dequantize throughput of each method and (bits, group) next to a memcpy
+//!   of the same bytes, on one thread and on every core, with their ratios
+//!   ([`crate::bench_quant`]).
 //!
-//! Figures are reported, not asserted; the targets shown are the project's (issue 2).
+//! Figures are reported, not asserted; the targets shown are the project's (issues 2, 4).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aqua_dsl::{DType, Params};
-use aqua_kernels::data::KvSlice;
-use aqua_kernels::host::uniform::{QuantizedBuffers, UniformKernels};
 use aqua_kernels::kernels::{axpy, quantize_uniform};
 use aqua_kernels::quant::Uniform;
-use aqua_runtime::{Arg, CacheOutcome, HostBuffer, Input, Runtime, RuntimeOptions};
-use half::f16;
-use rayon::prelude::*;
+use aqua_runtime::{Arg, CacheOutcome, HostBuffer, Input, LaunchMode, Runtime, RuntimeOptions};
 
+use crate::bench_quant::{self, BenchMethod, Variant};
 use crate::error::CliError;
 
 #[derive(clap::Args)]
 pub struct Args {
-    #[arg(long, default_value_t = 2)]
-    bits: u32,
-    #[arg(long, default_value_t = 64)]
-    group: usize,
+    /// Bit widths of the throughput table (the first one is also compiled for the JIT costs).
+    #[arg(long, value_delimiter = ',', default_values_t = [2u32, 3, 4])]
+    bits: Vec<u32>,
+    /// Group sizes of the throughput table (the first one is also compiled for the JIT costs).
+    #[arg(long, value_delimiter = ',', default_values_t = [64usize])]
+    groups: Vec<usize>,
+    /// Methods of the throughput table.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [BenchMethod::Uniform, BenchMethod::Kivi, BenchMethod::Higgs])]
+    methods: Vec<BenchMethod>,
+    /// Values per program of the kernel compiled for the JIT costs.
     #[arg(long, default_value_t = 1024)]
     block: u32,
     /// Size of the f16 tensor for throughput, in MiB (the real KV slice tiled).
     #[arg(long, default_value_t = 64)]
     mib: usize,
+    /// Skip the JIT costs (compile, caches, launch): throughput only.
+    #[arg(long)]
+    throughput_only: bool,
     /// Internal: compile once from the disk cache in DIR and print the time in ns.
     #[arg(long, hide = true)]
     disk_probe: Option<PathBuf>,
@@ -44,9 +51,12 @@ fn fail(e: impl std::fmt::Display) -> CliError {
     CliError::failed(e.to_string())
 }
 
+/// A CPU runtime with unchecked launches (what is measured is the kernels, not the bounds
+/// checks a debug build would add).
 fn runtime(cache_dir: Option<&Path>, threads: usize) -> Runtime {
     Runtime::cpu_with(RuntimeOptions {
         threads,
+        mode: LaunchMode::Unchecked,
         cache_dir: cache_dir.map(Path::to_path_buf),
         dump_dir: None,
         ..RuntimeOptions::default()
@@ -54,31 +64,62 @@ fn runtime(cache_dir: Option<&Path>, threads: usize) -> Runtime {
 }
 
 pub fn run(args: &Args) -> Result<(), CliError> {
-    let q = Uniform::new(args.bits, args.group).map_err(|e| CliError::usage(e.to_string()))?;
+    let (bits, group) = match (args.bits.first(), args.groups.first()) {
+        (Some(&b), Some(&g)) => (b, g),
+        _ => return Err(CliError::usage("--bits and --groups need at least one value each")),
+    };
+    Uniform::new(bits, group).map_err(|e| CliError::usage(e.to_string()))?;
     let params = Params::new()
-        .with("bits", args.bits)
-        .with("group", args.group as u32)
+        .with("bits", bits)
+        .with("group", group as u32)
         .with("block", args.block);
     if let Some(dir) = &args.disk_probe {
         return disk_probe(dir, &params);
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("aqua bench: {cores} cores, {}", runtime(None, cores).describe());
+    let cache = tempfile::tempdir().map_err(fail)?;
+    let warm_dir = cache.path().join("warm");
+    if !args.throughput_only {
+        jit_costs(args, &params, cache.path(), &warm_dir)?;
+    }
+    let variants: Vec<Variant> = args
+        .methods
+        .iter()
+        .flat_map(|&method| {
+            let bits = args
+                .bits
+                .iter()
+                .filter(move |&&b| method != BenchMethod::Higgs || (2..=4).contains(&b));
+            bits.flat_map(move |&bits| args.groups.iter().map(move |&group| Variant { method, bits, group }))
+        })
+        .collect();
+    let mut thread_counts = vec![1];
+    if cores > 1 {
+        thread_counts.push(cores);
+    }
+    let rts: Vec<(usize, Runtime)> = thread_counts
+        .into_iter()
+        .map(|t| (t, runtime(Some(&warm_dir), t)))
+        .collect();
+    bench_quant::run(&rts, &variants, args.mib)
+}
+
+/// Compile, cache and launch costs of `quantize_uniform` with `params`, in one table.
+fn jit_costs(args: &Args, params: &Params, cache: &Path, warm_dir: &Path) -> Result<(), CliError> {
     println!(
-        "aqua bench: quantize_uniform bits={} group={} block={} (f16 in), {cores} cores",
-        args.bits, args.group, args.block
+        "  JIT costs: quantize_uniform bits={} group={} block={} (f16 in)",
+        args.bits[0], args.groups[0], args.block
     );
-    println!("  {}", runtime(None, cores).describe());
-    println!();
     let mut rows: Vec<(String, String, String)> = Vec::new();
 
     // Cold compiles: a fresh runtime (empty memory cache) and an empty disk cache each time.
     let mut cold = Vec::new();
-    let cache = tempfile::tempdir().map_err(fail)?;
     for i in 0..5 {
-        let dir = cache.path().join(format!("cold{i}"));
+        let dir = cache.join(format!("cold{i}"));
         let rt = runtime(Some(&dir), 1);
         let (_, report) = rt
-            .compile_with_report(Input::Source(&quantize_uniform, &params), rt.mode())
+            .compile_with_report(Input::Source(&quantize_uniform, params), rt.mode())
             .map_err(fail)?;
         if report.outcome != CacheOutcome::Compiled {
             return Err(fail(format!("cold compile was served as {}", report.outcome)));
@@ -100,13 +141,12 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     }
 
     // Memory hits: the same request again on a warm runtime.
-    let warm_dir = cache.path().join("warm");
-    let rt = runtime(Some(&warm_dir), 1);
-    rt.compile(&quantize_uniform, &params).map_err(fail)?;
+    let rt = runtime(Some(warm_dir), 1);
+    rt.compile(&quantize_uniform, params).map_err(fail)?;
     let reps = 2000;
     let start = Instant::now();
     for _ in 0..reps {
-        rt.compile(&quantize_uniform, &params).map_err(fail)?;
+        rt.compile(&quantize_uniform, params).map_err(fail)?;
     }
     rows.push((
         "memory-cache hit (mean)".into(),
@@ -122,12 +162,12 @@ pub fn run(args: &Args) -> Result<(), CliError> {
             .args([
                 "bench",
                 "--bits",
-                &args.bits.to_string(),
-                "--group",
-                &args.group.to_string(),
+                &args.bits[0].to_string(),
+                "--groups",
+                &args.groups[0].to_string(),
             ])
             .args(["--block", &args.block.to_string(), "--disk-probe"])
-            .arg(&warm_dir)
+            .arg(warm_dir)
             .output()
             .map_err(fail)?;
         let text = String::from_utf8_lossy(&out.stdout);
@@ -163,18 +203,10 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         "<= 5 us".into(),
     ));
 
-    // Throughput on the real slice tiled to `mib` MiB.
-    let input = tiled_input(args.mib)?;
-    let bytes = input.len() * 2;
-    for threads in [1, cores] {
-        let rt = runtime(Some(&warm_dir), threads);
-        throughput(&rt, q, args.block, &input, threads, &mut rows)?;
-    }
     let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
     for (what, value, target) in &rows {
         println!("  {what:<width$}  {value:<28} {target}");
     }
-    println!("\n  throughput: {:.1} MiB of f16 (the bundled KV slice tiled); GB/s counts the f16 tensor's bytes for both directions", bytes as f64 / (1 << 20) as f64);
     Ok(())
 }
 
@@ -189,89 +221,6 @@ fn disk_probe(dir: &Path, params: &Params) -> Result<(), CliError> {
     }
     println!("{}", report.total().as_nanos());
     Ok(())
-}
-
-/// The bundled K and V of every layer, repeated to `mib` MiB of f16.
-fn tiled_input(mib: usize) -> Result<Vec<f16>, CliError> {
-    let slice = KvSlice::bundled().map_err(fail)?;
-    let real: Vec<f16> = slice
-        .layers
-        .iter()
-        .flat_map(|l| l.k.iter().chain(&l.v))
-        .copied()
-        .collect();
-    let n = (mib << 20) / 2;
-    Ok(real.iter().copied().cycle().take(n.max(1)).collect())
-}
-
-fn throughput(
-    rt: &Runtime,
-    q: Uniform,
-    block: u32,
-    input: &[f16],
-    threads: usize,
-    rows: &mut Vec<(String, String, String)>,
-) -> Result<(), CliError> {
-    let bytes = (input.len() * 2) as f64;
-    let kernels = UniformKernels::compile(rt, q, block, DType::F16).map_err(fail)?;
-    let x = HostBuffer::from_slice(input);
-    let mut packed = QuantizedBuffers::zeros(q, input.len());
-    let mut restored = HostBuffer::zeros(DType::F16, input.len());
-    let t_q = best_of(|| kernels.quantize_into(rt, &x, &mut packed).map_err(fail))?;
-    let t_d = best_of(|| kernels.dequantize_into(rt, &packed, &mut restored).map_err(fail))?;
-    let mut dst = vec![f16::ZERO; input.len()];
-    let t_m = best_of(|| {
-        memcpy(&mut dst, input, threads);
-        Ok(())
-    })?;
-    let gbs = |d: Duration| bytes / d.as_secs_f64() / 1e9;
-    let who = if threads == 1 {
-        "1 thread".to_string()
-    } else {
-        format!("{threads} threads")
-    };
-    rows.push((format!("memcpy, {who}"), format!("{:.2} GB/s", gbs(t_m)), String::new()));
-    rows.push((
-        format!("quantize, {who}"),
-        format!("{:.2} GB/s = {:.2} x memcpy", gbs(t_q), gbs(t_q) / gbs(t_m)),
-        if threads == 1 {
-            ">= 0.5 x memcpy".into()
-        } else {
-            String::new()
-        },
-    ));
-    rows.push((
-        format!("dequantize, {who}"),
-        format!("{:.2} GB/s = {:.2} x memcpy", gbs(t_d), gbs(t_d) / gbs(t_m)),
-        String::new(),
-    ));
-    Ok(())
-}
-
-/// Copies `src` into `dst` with `threads` threads (one contiguous chunk each).
-fn memcpy(dst: &mut [f16], src: &[f16], threads: usize) {
-    if threads <= 1 {
-        dst.copy_from_slice(src);
-        return;
-    }
-    let chunk = src.len().div_ceil(threads);
-    dst.par_chunks_mut(chunk)
-        .zip(src.par_chunks(chunk))
-        .for_each(|(d, s)| d.copy_from_slice(s));
-}
-
-/// Best of at least 5 runs and 200 ms.
-fn best_of(mut f: impl FnMut() -> Result<(), CliError>) -> Result<Duration, CliError> {
-    let (mut best, mut total, mut runs) = (Duration::MAX, Duration::ZERO, 0);
-    while runs < 5 || total < Duration::from_millis(200) {
-        let start = Instant::now();
-        f()?;
-        let d = start.elapsed();
-        best = best.min(d);
-        total += d;
-        runs += 1;
-    }
-    Ok(best)
 }
 
 fn median(v: &mut [Duration]) -> Duration {

@@ -15,6 +15,12 @@ use crate::error::CliError;
 pub enum Target {
     /// The host CPU (native code through LLVM).
     Cpu,
+    /// NVIDIA A100 (PTX through LLVM's NVPTX target).
+    #[value(name = "sm_80")]
+    Sm80,
+    /// NVIDIA H100/H200.
+    #[value(name = "sm_90")]
+    Sm90,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -25,6 +31,8 @@ pub enum Emit {
     Llvm,
     /// Target assembly.
     Asm,
+    /// PTX (GPU targets; the same as `asm` there).
+    Ptx,
 }
 
 #[derive(clap::Args)]
@@ -44,21 +52,61 @@ pub struct Args {
     /// Print each compile phase's time and the cache outcome (stderr).
     #[arg(long)]
     timings: bool,
+    /// GPU targets: assemble with ptxas and print its registers, spills and shared memory
+    /// (stderr).
+    #[arg(long)]
+    stats: bool,
 }
 
 pub fn run(args: &Args) -> Result<(), CliError> {
-    let Target::Cpu = args.target;
     let source = find_kernel(&args.kernel)?;
     let params = parse_sets(source, &args.set)?;
     // Building first separates mistakes in the request (exit code 2) from compile failures.
     let kernel = source.build(&params).map_err(|e| CliError::usage(e.to_string()))?;
+    let sm = match args.target {
+        Target::Cpu => None,
+        Target::Sm80 => Some(80),
+        Target::Sm90 => Some(90),
+    };
+    if let Some(sm) = sm {
+        let options = CodegenOptions {
+            target: CodegenTarget::nvptx(sm),
+            emit_text: true,
+            ..Default::default()
+        };
+        let a = codegen::compile(&kernel, &options).map_err(|e| CliError::failed(e.to_string()))?;
+        let text = match args.emit {
+            Emit::Ir => kernel.to_string(),
+            Emit::Llvm => a.llvm_ir,
+            Emit::Asm | Emit::Ptx => a.asm,
+        };
+        match &args.output {
+            Some(path) => std::fs::write(path, &text).map_err(|e| CliError::io(path, e))?,
+            None => print!("{text}"),
+        }
+        if args.timings {
+            eprintln!("{:?}", a.timings);
+        }
+        if args.stats {
+            let ptxas = codegen::ptxas::Ptxas::find()
+                .ok_or_else(|| CliError::failed("--stats needs ptxas: run scripts/setup.sh or set AQUA_PTXAS"))?;
+            let ptx = String::from_utf8_lossy(&a.object);
+            let cubin = ptxas.assemble(&ptx, sm).map_err(|e| CliError::failed(e.to_string()))?;
+            let threads = a.block_threads;
+            eprintln!(
+                "sm_{sm}: {}, {} B dynamic shared, {threads} threads per CTA",
+                cubin.stats, a.shared_bytes
+            );
+        }
+        return Ok(());
+    }
     let rt = Runtime::cpu();
     let (_, report) = rt
         .compile_with_report(Input::Source(source, &params), rt.mode())
         .map_err(|e| CliError::failed(e.to_string()))?;
     let text = match args.emit {
         Emit::Ir => kernel.to_string(),
-        Emit::Llvm | Emit::Asm => {
+        Emit::Llvm | Emit::Asm | Emit::Ptx => {
             let options = CodegenOptions {
                 target: CodegenTarget::HostCpu,
                 opt_level: 3,

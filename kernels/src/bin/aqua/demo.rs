@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use aqua_dsl::DType;
 use aqua_kernels::data::KvSlice;
 use aqua_kernels::host::uniform::{QuantizedBuffers, UniformKernels};
-use aqua_kernels::quant::{bits_per_value, relative_error, Storage, Uniform};
+use aqua_kernels::quant::{bits_per_value, relative_error, Grouping, Uniform};
 use aqua_runtime::{CacheOutcome, HostBuffer, Runtime};
 use half::f16;
 
@@ -79,10 +79,10 @@ pub fn run(args: &Args) -> Result<(), CliError> {
 }
 
 fn variant(rt: &Runtime, q: Uniform, block: u32, tensors: &[Tensor; 2]) -> Result<String, Box<dyn std::error::Error>> {
-    let kernels = UniformKernels::compile(rt, q, block, DType::F16)?;
+    let kernels = UniformKernels::compile_tiled(rt, q, Grouping::Channels, DType::F16, block)?;
     let mut quantized: Vec<QuantizedBuffers> = tensors
         .iter()
-        .map(|t| QuantizedBuffers::zeros(q, t.values.len()))
+        .map(|t| QuantizedBuffers::zeros(q, Grouping::Channels, t.values.len()))
         .collect();
     let mut restored: Vec<HostBuffer> = tensors
         .iter()
@@ -104,17 +104,13 @@ fn variant(rt: &Runtime, q: Uniform, block: u32, tensors: &[Tensor; 2]) -> Resul
     let mut exact = true;
     for ((t, qb), out) in tensors.iter().zip(&quantized).zip(&restored) {
         let x_hat = out.to_vec::<f16>()?;
-        let reference = q.quantize_f16(&t.values);
-        exact &= qb.to_quantized(q)? == reference && reference.dequantize_f16()? == x_hat;
+        let reference = q.quantize_as(&t.values, Grouping::Channels)?;
+        exact &= qb.to_quantized()? == reference && reference.dequantize_as::<f16>()? == x_hat;
         let wide = |v: &[f16]| v.iter().map(|x| x.to_f32()).collect::<Vec<f32>>();
         errors.push((t.name, relative_error(&wide(&t.values), &wide(&x_hat))));
     }
     let n = tensors[0].values.len();
-    let bpv = bits_per_value(&Storage {
-        quantizer: q,
-        quantized_values: n,
-        fp16_values: 0,
-    });
+    let bpv = bits_per_value(&q.storage(n, Grouping::Channels));
     let bytes = tensors.iter().map(|t| t.buffer.size_bytes()).sum::<usize>() as f64;
     let speed = |d: Duration| {
         format!(

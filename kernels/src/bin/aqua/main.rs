@@ -1,10 +1,13 @@
 //! `aqua`: list, compile, demonstrate and benchmark aqua kernels. One module per command.
 
 mod bench;
+mod bench_quant;
 mod compile;
 mod demo;
 mod error;
+mod grid;
 mod list;
+mod quant_eval;
 mod slice_kv;
 
 use std::process::ExitCode;
@@ -12,7 +15,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "aqua", version, about = "aqua kernels: list, compile, demo, bench")]
+#[command(
+    name = "aqua",
+    version,
+    about = "aqua kernels: list, compile, demo, bench, quant-eval, grid"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -30,6 +37,10 @@ enum Command {
     Bench(bench::Args),
     /// Cut a small KV slice out of the full KV dump (how the bundled slice was made).
     SliceKv(slice_kv::Args),
+    /// Quantize and dequantize a KV file with the kernels; print errors and bits per value.
+    QuantEval(quant_eval::Args),
+    /// Generate a Gaussian-optimal grid by CLVQ and write it as JSON.
+    Grid(grid::Args),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +54,8 @@ fn main() -> ExitCode {
         Command::Demo(a) => demo::run(a),
         Command::Bench(a) => bench::run(a),
         Command::SliceKv(a) => slice_kv::run(a),
+        Command::QuantEval(a) => quant_eval::run(a),
+        Command::Grid(a) => grid::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,171 @@
+//! The throughput part of `aqua bench`: quantize and dequantize of each method and
+//! (bits, group) on the CPU, next to a memcpy of the same bytes measured in the same run,
+//! on one thread and on every core, as ratios.
+//!
+//! The input is the bundled real KV slice (every layer's K and V, `[tokens, 192]` f16)
+//! tiled to the requested size, in whole tokens. "GB/s" counts the f16 tensor's bytes for
+//! both directions (what is read by quantize, what is written by dequantize), and so does
+//! the memcpy it is compared with. The targets printed are the (CPU, one core).
+
+use std::time::{Duration, Instant};
+
+use aqua_dsl::DType;
+use aqua_kernels::data::KvSlice;
+use aqua_kernels::host::codec::{Codec, Method};
+use aqua_kernels::quant::grids::Grid;
+use aqua_kernels::quant::higgs::HiggsConfig;
+use aqua_kernels::quant::{bits_per_value, Grouping, Uniform};
+use aqua_runtime::{HostBuffer, Runtime};
+use half::f16;
+use rayon::prelude::*;
+
+use crate::error::CliError;
+
+/// Which method a row measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchMethod {
+    /// Uniform, groups along channels.
+    Uniform,
+    /// Uniform, groups along tokens (KIVI's keys).
+    Kivi,
+    /// HIGGS with the EDEN2 grid of `bits` bits per value.
+    Higgs,
+}
+
+/// One measured variant.
+pub struct Variant {
+    pub method: BenchMethod,
+    pub bits: u32,
+    pub group: usize,
+}
+
+impl Variant {
+    fn method(&self, channels: usize) -> Result<Method, String> {
+        let bad = |e: &dyn std::fmt::Display| format!("{:?} bits={} group={}: {e}", self.method, self.bits, self.group);
+        Ok(match self.method {
+            BenchMethod::Uniform | BenchMethod::Kivi => {
+                let q = Uniform::new(self.bits, self.group).map_err(|e| bad(&e))?;
+                let g = match self.method {
+                    BenchMethod::Kivi => Grouping::Tokens { channels },
+                    _ => Grouping::Channels,
+                };
+                Method::Uniform(q, g)
+            }
+            BenchMethod::Higgs => {
+                let grid = Grid::for_bits(2, self.bits).map_err(|e| bad(&e))?;
+                Method::Higgs(HiggsConfig::new(self.group, 2, grid.len()).map_err(|e| bad(&e))?)
+            }
+        })
+    }
+
+    /// The one-core targets as fractions of memcpy (quantize, dequantize).
+    fn target(&self) -> Option<(f64, f64)> {
+        match (self.method, self.bits, self.group) {
+            (BenchMethod::Uniform, 2, 64) => Some((0.5, 0.7)),
+            (BenchMethod::Higgs, 2, 64) => Some((0.1, 0.3)),
+            _ => None,
+        }
+    }
+}
+
+/// The bundled K and V of every layer, repeated to about `mib` MiB of f16 in whole tokens.
+pub fn tiled_input(mib: usize) -> Result<(Vec<f16>, usize), CliError> {
+    let slice = KvSlice::bundled().map_err(|e| CliError::failed(e.to_string()))?;
+    let real: Vec<f16> = slice
+        .layers
+        .iter()
+        .flat_map(|l| l.k.iter().chain(&l.v))
+        .copied()
+        .collect();
+    let tokens = ((mib << 20) / 2 / slice.channels).max(1);
+    Ok((
+        real.iter().copied().cycle().take(tokens * slice.channels).collect(),
+        slice.channels,
+    ))
+}
+
+/// Measures every variant on `threads` (1 and all cores) and prints the table.
+pub fn run(rts: &[(usize, Runtime)], variants: &[Variant], mib: usize) -> Result<(), CliError> {
+    let (input, channels) = tiled_input(mib)?;
+    let bytes = (input.len() * 2) as f64;
+    let x = HostBuffer::from_slice(&input);
+    println!(
+        "\n  throughput on {:.1} MiB of f16 (the bundled KV slice tiled, {} tokens x {channels}); GB/s counts the f16 tensor's bytes",
+        bytes / (1 << 20) as f64,
+        input.len() / channels
+    );
+    let gbs = |d: Duration| bytes / d.as_secs_f64() / 1e9;
+    let mut memcpy = Vec::new();
+    for (threads, _) in rts {
+        let mut dst = vec![f16::ZERO; input.len()];
+        let t = best_of(|| {
+            copy(&mut dst, &input, *threads);
+            Ok(())
+        })?;
+        println!("  memcpy, {threads} thread(s): {:.2} GB/s", gbs(t));
+        memcpy.push(t);
+    }
+    println!();
+    println!(
+        "  {:<8} {:>4} {:>5} {:>6} {:>7}  {:<30} {:<30} target (1 thread)",
+        "method", "bits", "group", "b/val", "threads", "quantize", "dequantize"
+    );
+    for v in variants {
+        let method = v.method(channels).map_err(CliError::usage)?;
+        for ((threads, rt), t_copy) in rts.iter().zip(&memcpy) {
+            let codec = Codec::compile(rt, method, DType::F16).map_err(|e| CliError::failed(e.to_string()))?;
+            let fail = |e: aqua_kernels::host::HostError| CliError::failed(e.to_string());
+            let mut q = codec.encoded(input.len());
+            let mut out = HostBuffer::zeros(DType::F16, input.len());
+            let t_q = best_of(|| codec.quantize_into(rt, &x, &mut q).map_err(fail))?;
+            let t_d = best_of(|| codec.dequantize_into(rt, &q, &mut out).map_err(fail))?;
+            let ratio = |t: Duration| t_copy.as_secs_f64() / t.as_secs_f64();
+            let cell = |t: Duration| format!("{:.2} GB/s = {:.3} x memcpy", gbs(t), ratio(t));
+            let target = match (v.target(), *threads) {
+                (Some((tq, td)), 1) => format!(
+                    "q >= {tq} ({}), dq >= {td} ({})",
+                    if ratio(t_q) >= tq { "met" } else { "MISSED" },
+                    if ratio(t_d) >= td { "met" } else { "MISSED" }
+                ),
+                _ => String::new(),
+            };
+            println!(
+                "  {:<8} {:>4} {:>5} {:>6.3} {:>7}  {:<30} {:<30} {target}",
+                format!("{:?}", v.method).to_lowercase(),
+                v.bits,
+                v.group,
+                bits_per_value(&codec.storage(input.len())),
+                threads,
+                cell(t_q),
+                cell(t_d),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Copies `src` into `dst` with `threads` threads (one contiguous chunk each).
+fn copy(dst: &mut [f16], src: &[f16], threads: usize) {
+    if threads <= 1 {
+        dst.copy_from_slice(src);
+        return;
+    }
+    let chunk = src.len().div_ceil(threads);
+    dst.par_chunks_mut(chunk)
+        .zip(src.par_chunks(chunk))
+        .for_each(|(d, s)| d.copy_from_slice(s));
+}
+
+/// Best of at least 5 runs and 200 ms.
+pub fn best_of(mut f: impl FnMut() -> Result<(), CliError>) -> Result<Duration, CliError> {
+    let (mut best, mut total, mut runs) = (Duration::MAX, Duration::ZERO, 0);
+    while runs < 5 || total < Duration::from_millis(200) {
+        let start = Instant::now();
+        f()?;
+        let d = start.elapsed();
+        best = best.min(d);
+        total += d;
+        runs += 1;
+    }
+    Ok(best)
+}
