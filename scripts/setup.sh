@@ -22,3 +22,15 @@ command -v cargo >/dev/null 2>&1 || {
     echo "aqua setup: cargo not found; install Rust (rustup) first" >&2
     exit 1
 }
+
+# ptxas (from PyPI's nvidia-cuda-nvcc-cu12) into the project-local, git-ignored .tools/cuda:
+# the test suite assembles every generated PTX kernel with it (tests skip, saying so, when
+# it is missing). Set AQUA_SKIP_PTXAS=1 to skip this step.
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [ "${AQUA_SKIP_PTXAS:-0}" != 1 ] && ! compgen -G "$root/.tools/cuda/nvidia/*/bin/ptxas" >/dev/null; then
+    echo "aqua setup: installing ptxas (nvidia-cuda-nvcc-cu12 from PyPI) into .tools/cuda" >&2
+    # Optional: without it the tests that assemble PTX say they skipped.
+    python3 -m pip install --quiet --disable-pip-version-check --no-deps --root-user-action=ignore \
+        --target "$root/.tools/cuda" nvidia-cuda-nvcc-cu12 ||
+        echo "aqua setup: warning: could not install ptxas; PTX assembly tests will skip" >&2
+fi

@@ -13,6 +13,8 @@ use aqua_dsl::interp::{ArgValue, InterpError};
 use aqua_dsl::Kernel;
 
 use crate::backend::cpu::CpuModule;
+use crate::backend::cuda::{CudaKernel, DeviceBuffer};
+use crate::backend::simt::SimtModule;
 use crate::cache::CacheKey;
 use crate::launch::{check_launch, scalar_slot, Arg, LaunchError, LaunchMode};
 
@@ -24,6 +26,11 @@ pub enum BackendKind {
     /// The reference interpreter (`aqua_dsl::interp`): slow, for debugging and
     /// differential tests.
     Interpreter,
+    /// The GPU's thread-level program emulated on host threads (`backend::simt`): slow,
+    /// for testing the GPU lowering without a GPU.
+    Simt,
+    /// An NVIDIA GPU through the CUDA driver (`backend::cuda`).
+    Cuda,
 }
 
 impl std::fmt::Display for BackendKind {
@@ -31,12 +38,22 @@ impl std::fmt::Display for BackendKind {
         f.write_str(match self {
             BackendKind::Cpu => "cpu",
             BackendKind::Interpreter => "interpreter",
+            BackendKind::Simt => "simt",
+            BackendKind::Cuda => "cuda",
         })
     }
 }
 
+#[derive(Clone, Copy)]
+enum Native<'m> {
+    Cpu(&'m CpuModule),
+    Simt(&'m SimtModule),
+}
+
 pub(crate) enum Exec {
     Cpu(CpuModule),
+    Simt(SimtModule),
+    Cuda(CudaKernel),
     Interpreter,
 }
 
@@ -75,6 +92,8 @@ impl CompiledKernel {
     pub fn backend(&self) -> BackendKind {
         match self.exec {
             Exec::Cpu(_) => BackendKind::Cpu,
+            Exec::Simt(_) => BackendKind::Simt,
+            Exec::Cuda(_) => BackendKind::Cuda,
             Exec::Interpreter => BackendKind::Interpreter,
         }
     }
@@ -83,12 +102,21 @@ impl CompiledKernel {
     pub(crate) fn run(&self, grid: [u32; 3], args: &mut [Arg], threads: usize) -> Result<(), LaunchError> {
         check_launch(&self.kernel, grid, args)?;
         match &self.exec {
-            Exec::Cpu(module) => self.run_cpu(module, grid, args, threads),
+            Exec::Cpu(module) => self.run_native(Native::Cpu(module), grid, args, threads),
+            Exec::Simt(module) => self.run_native(Native::Simt(module), grid, args, threads),
+            Exec::Cuda(kernel) => self.run_cuda(kernel, grid, args),
             Exec::Interpreter => self.run_interpreter(grid, args),
         }
     }
 
-    fn run_cpu(&self, module: &CpuModule, grid: [u32; 3], args: &mut [Arg], threads: usize) -> Result<(), LaunchError> {
+    /// Native code: the CPU module or the SIMT emulation.
+    fn run_native(
+        &self,
+        native: Native,
+        grid: [u32; 3],
+        args: &mut [Arg],
+        threads: usize,
+    ) -> Result<(), LaunchError> {
         let mut scalars: Vec<u64> =
             args.iter().map(|a| if let Arg::Scalar(c) = a { scalar_slot(c) } else { 0 }).collect();
         let scalar_base = scalars.as_mut_ptr();
@@ -113,9 +141,49 @@ impl CompiledKernel {
         // dtype (mutable and unaliased where the kernel writes) and every scalar to a slot
         // of its dtype; a checked kernel bounds every access by `extents`, and an
         // unchecked kernel's accesses are the caller's contract (its masks).
-        let result = unsafe { module.run(&ptrs, &extents, grid, threads) };
+        let result = match native {
+            Native::Cpu(m) => unsafe { m.run(&ptrs, &extents, grid, threads) }
+                .map_err(|fault| self.out_of_bounds(fault, &extents)),
+            Native::Simt(m) => unsafe { m.run(&ptrs, grid) }
+                .map_err(|status| LaunchError::Status { kernel: self.kernel.name.clone(), status }),
+        };
         drop(scalars);
-        result.map_err(|fault| self.out_of_bounds(fault, &extents))
+        result
+    }
+
+    /// Copies the buffers to the device, launches, and copies the mutable ones back.
+    fn run_cuda(&self, kernel: &CudaKernel, grid: [u32; 3], args: &mut [Arg]) -> Result<(), LaunchError> {
+        let device = kernel.device();
+        let mut bufs: Vec<Option<DeviceBuffer>> = Vec::with_capacity(args.len());
+        for arg in args.iter() {
+            bufs.push(match arg {
+                Arg::Buf(b) => Some(DeviceBuffer::from_host(device, b.as_bytes())?),
+                Arg::BufMut(b) => Some(DeviceBuffer::from_host(device, b.as_bytes())?),
+                Arg::Scalar(_) => None,
+            });
+        }
+        // One value per parameter: a device address, or the scalar in its dtype (bool as
+        // one byte), each in an 8-byte slot the driver reads from.
+        let mut values: Vec<u64> = args
+            .iter()
+            .zip(&bufs)
+            .map(|(a, b)| match (a, b) {
+                (_, Some(buf)) => buf.address(),
+                (Arg::Scalar(c), None) => scalar_slot(c),
+                _ => 0,
+            })
+            .collect();
+        let mut params: Vec<*mut c_void> = values.iter_mut().map(|v| (v as *mut u64).cast()).collect();
+        // SAFETY: `check_launch` matched the arguments to the signature, every buffer is
+        // a device copy of the same length, and unmasked accesses are the kernel's
+        // contract (the GPU has no checked mode).
+        unsafe { kernel.launch(grid, &mut params) }?;
+        for (arg, buf) in args.iter_mut().zip(&bufs) {
+            if let (Arg::BufMut(b), Some(d)) = (arg, buf) {
+                d.to_host(b.bytes_mut())?;
+            }
+        }
+        Ok(())
     }
 
     fn out_of_bounds(&self, fault: Fault, extents: &[u64]) -> LaunchError {

@@ -24,6 +24,9 @@ pub enum Error {
     Cpu { kernel: String, source: CpuError },
     #[error(transparent)]
     Launch(#[from] LaunchError),
+    /// No usable GPU, or the driver refused a kernel.
+    #[error(transparent)]
+    Cuda(#[from] crate::backend::cuda::CudaError),
     #[error(transparent)]
     Buffer(#[from] BufferError),
     /// A file the runtime needs (not the cache, whose failures only cost a recompile).

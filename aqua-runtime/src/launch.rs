@@ -154,6 +154,9 @@ pub enum LaunchError {
     Interpreter { kernel: String, message: String },
     #[error("kernel `{kernel}`: the backend reported unknown status {status}")]
     Status { kernel: String, status: u32 },
+    /// The GPU driver failed a copy or the launch (names the kernel, variant and call).
+    #[error(transparent)]
+    Cuda(#[from] crate::backend::cuda::CudaError),
 }
 
 fn signature(params: &[Param]) -> String {

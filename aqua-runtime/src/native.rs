@@ -11,6 +11,7 @@ use std::io::Write;
 use tempfile::NamedTempFile;
 
 use crate::backend::cpu::{link_shared_object, CpuModule};
+use crate::backend::simt::SimtModule;
 use crate::error::Error;
 
 /// A shared object in a private temporary file, with its bytes.
@@ -60,5 +61,10 @@ impl SharedObject {
     /// Loads it into the process.
     pub(crate) fn load(&self, kernel: &str) -> Result<CpuModule, Error> {
         CpuModule::load(self.file.path()).map_err(|source| Error::Cpu { kernel: kernel.to_string(), source })
+    }
+
+    /// Loads it as a SIMT emulation module.
+    pub(crate) fn load_simt(&self, kernel: &str) -> Result<SimtModule, Error> {
+        SimtModule::load(self.file.path()).map_err(|source| Error::Cpu { kernel: kernel.to_string(), source })
     }
 }

@@ -17,6 +17,7 @@ use std::time::Instant;
 use aqua_dsl::codegen::{self, CodegenOptions, Target};
 use aqua_dsl::{ComptimeValue, Kernel, KernelSource, Params};
 
+use crate::backend::cuda::CudaDevice;
 use crate::cache::{CacheKey, DiskCache, KeyInputs, Lookup, MemoryCache};
 use crate::compiled::{BackendKind, CompiledKernel, Exec};
 use crate::dump;
@@ -24,6 +25,8 @@ use crate::error::Error;
 use crate::launch::{Arg, LaunchError, LaunchMode};
 use crate::native::SharedObject;
 use crate::report::{CacheOutcome, CompileReport};
+
+mod cuda;
 
 /// How a [`Runtime`] compiles and caches. `Default` reads the environment
 /// (`AQUA_CACHE_DIR`, `AQUA_DUMP_DIR`, `AQUA_CHECKED`); tests and tools that must not
@@ -92,6 +95,14 @@ struct TargetId {
 /// Compiles, caches and launches kernels on one backend.
 pub struct Runtime {
     backend: BackendKind,
+    /// Warps per CTA of the GPU and SIMT backends (unused by the others).
+    num_warps: u32,
+    /// The GPU of the CUDA backend.
+    device: Option<Arc<CudaDevice>>,
+    /// The ptxas the CUDA backend assembles with (cubins cached), if any, and its version.
+    ptxas: Option<(codegen::ptxas::Ptxas, String)>,
+    /// Why [`Runtime::best_available`] did not pick a GPU.
+    no_gpu: Option<String>,
     threads: usize,
     mode: LaunchMode,
     opt_level: u8,
@@ -122,19 +133,51 @@ impl Runtime {
         Runtime::new(BackendKind::Interpreter, options)
     }
 
-    /// The fastest backend on this machine. Only the CPU backend exists so far; a GPU
-    /// backend will be preferred when present. [`Runtime::describe`] says which was picked.
+    /// The SIMT emulation of the GPU program (`backend::simt`) with `num_warps` warps per
+    /// CTA (a power of two up to 32): one host thread per GPU thread, for testing the GPU
+    /// lowering without a GPU. Launches are unchecked (the GPU has no checked mode);
+    /// `options.mode` is ignored.
+    pub fn simt_with(options: RuntimeOptions, num_warps: u32) -> Runtime {
+        let options = RuntimeOptions { mode: LaunchMode::Unchecked, ..options };
+        Runtime { num_warps, ..Runtime::new(BackendKind::Simt, options) }
+    }
+
+    /// The first NVIDIA GPU with [`RuntimeOptions::default`] (4 warps per CTA), or why
+    /// there is none: no driver, no device or an old one (never a panic).
+    pub fn cuda() -> Result<Runtime, Error> {
+        Runtime::cuda_with(RuntimeOptions::default(), 4)
+    }
+
+    /// The first GPU, `num_warps` warps per CTA. Launches are unchecked (`options.mode`
+    /// is ignored); kernels are cached as cubins where ptxas is found, else as PTX.
+    pub fn cuda_with(options: RuntimeOptions, num_warps: u32) -> Result<Runtime, Error> {
+        let device = CudaDevice::probe()?;
+        let ptxas = codegen::ptxas::Ptxas::find().and_then(|p| p.version().ok().map(|v| (p, v)));
+        let options = RuntimeOptions { mode: LaunchMode::Unchecked, ..options };
+        Ok(Runtime { num_warps, device: Some(device), ptxas, ..Runtime::new(BackendKind::Cuda, options) })
+    }
+
+    /// The fastest backend on this machine: a GPU when a CUDA driver and a device of
+    /// compute capability 8.0 or later are present, else the CPU. [`Runtime::describe`]
+    /// says which was picked (and why not the GPU).
     pub fn best_available() -> Runtime {
-        Runtime::cpu()
+        match Runtime::cuda() {
+            Ok(rt) => rt,
+            Err(e) => Runtime { no_gpu: Some(e.to_string()), ..Runtime::cpu() },
+        }
     }
 
     fn new(backend: BackendKind, options: RuntimeOptions) -> Runtime {
         let disk = match backend {
-            BackendKind::Cpu => options.cache_dir.map(DiskCache::new),
+            BackendKind::Cpu | BackendKind::Simt | BackendKind::Cuda => options.cache_dir.map(DiskCache::new),
             BackendKind::Interpreter => None,
         };
         Runtime {
             backend,
+            num_warps: 4,
+            device: None,
+            ptxas: None,
+            no_gpu: None,
             threads: options.threads.max(1),
             mode: options.mode,
             opt_level: options.opt_level.min(3),
@@ -169,6 +212,12 @@ impl Runtime {
     pub fn describe(&self) -> String {
         match self.backend {
             BackendKind::Interpreter => "interpreter: reference semantics, bounds-checked, one thread".into(),
+            BackendKind::Simt => format!(
+                "simt: the GPU program emulated with {} host threads per CTA, LLVM {} -O{}",
+                self.num_warps * 32,
+                self.target().llvm,
+                self.opt_level
+            ),
             BackendKind::Cpu => {
                 let t = self.target();
                 let cache = match self.cache_dir() {
@@ -177,10 +226,19 @@ impl Runtime {
                 };
                 // The fingerprint is `triple;cpu;features`: the features are too long to show.
                 let machine = t.fingerprint.split(';').take(2).collect::<Vec<_>>().join(" ");
+                let gpu = self.no_gpu.as_ref().map(|why| format!(" (no GPU: {why})")).unwrap_or_default();
                 format!(
-                    "cpu: {machine}, {} threads, {} launches, LLVM {} -O{}, {cache} (no GPU backend built yet)",
+                    "cpu: {machine}, {} threads, {} launches, LLVM {} -O{}, {cache}{gpu}",
                     self.threads, self.mode, t.llvm, self.opt_level
                 )
+            }
+            BackendKind::Cuda => {
+                let (name, sm) = self.device.as_ref().map_or(("?", 0), |d| (d.name(), d.target_sm()));
+                let image = match &self.ptxas {
+                    Some((_, v)) => format!("cubins from ptxas ({v})"),
+                    None => "PTX compiled by the driver (no ptxas found)".into(),
+                };
+                format!("cuda: {name}, sm_{sm} code, {} threads per CTA, {image}", self.num_warps * 32)
             }
         }
     }
@@ -275,7 +333,14 @@ impl Runtime {
 
     fn codegen_options(&self, mode: LaunchMode) -> CodegenOptions {
         CodegenOptions {
-            target: Target::HostCpu,
+            target: match self.backend {
+                BackendKind::Simt => Target::Simt { num_warps: self.num_warps },
+                BackendKind::Cuda => Target::Nvptx {
+                    sm: self.device.as_ref().map_or(90, |d| d.target_sm()),
+                    num_warps: self.num_warps,
+                },
+                _ => Target::HostCpu,
+            },
             opt_level: self.opt_level,
             checked: mode.is_checked(),
             emit_text: self.dump_dir.is_some(),
@@ -285,8 +350,16 @@ impl Runtime {
     fn key(&self, ir: &str, mode: LaunchMode) -> CacheKey {
         let t = self.target();
         let o = self.codegen_options(mode);
-        let options = format!("target=host-cpu opt={} checked={}", o.opt_level, o.checked);
-        CacheKey::new(KeyInputs { ir, target: &t.fingerprint, llvm: &t.llvm, options: &options })
+        let (target, fingerprint) = match o.target {
+            Target::Simt { num_warps } => (format!("simt-w{num_warps}"), t.fingerprint.as_str()),
+            Target::Nvptx { sm, num_warps } => {
+                let assembler = self.ptxas.as_ref().map_or("ptx", |(_, v)| v.as_str());
+                (format!("sm_{sm}-w{num_warps} {assembler}"), "nvptx64-nvidia-cuda")
+            }
+            Target::HostCpu => ("host-cpu".into(), t.fingerprint.as_str()),
+        };
+        let options = format!("target={target} opt={} checked={}", o.opt_level, o.checked);
+        CacheKey::new(KeyInputs { ir, target: fingerprint, llvm: &t.llvm, options: &options })
     }
 
     /// A memory miss: the disk cache, else LLVM. Runs at most once per key at a time.
@@ -298,14 +371,17 @@ impl Runtime {
         mode: LaunchMode,
         report: &mut CompileReport,
     ) -> Result<CompiledKernel, Error> {
+        if self.backend == BackendKind::Cuda {
+            return self.compile_cuda(kernel, ir, key, mode, report);
+        }
         let name = kernel.name.clone();
         // While dumping, skip disk hits so every kernel this process uses gets dumped.
         if let Some(disk) = self.disk.as_ref().filter(|_| self.dump_dir.is_none()) {
             match timed(report, "disk lookup", || disk.load(&key)) {
                 Lookup::Hit(payload) => {
-                    let module = timed(report, "load", || SharedObject::from_bytes(payload)?.load(&name))?;
+                    let exec = timed(report, "load", || self.load(&SharedObject::from_bytes(payload)?, &name))?;
                     report.outcome = CacheOutcome::DiskHit;
-                    return Ok(CompiledKernel::new(kernel, mode, Some(key), Exec::Cpu(module)));
+                    return Ok(CompiledKernel::new(kernel, mode, Some(key), exec));
                 }
                 Lookup::Dropped { reason } => {
                     self.counters.dropped_entries.fetch_add(1, Ordering::Relaxed);
@@ -327,8 +403,15 @@ impl Runtime {
                 eprintln!("aqua: warning: cannot write cache entry {}: {e}", disk.entry_path(&key).display());
             }
         }
-        let module = timed(report, "load", || shared.load(&name))?;
-        Ok(CompiledKernel::new(kernel, mode, Some(key), Exec::Cpu(module)))
+        let exec = timed(report, "load", || self.load(&shared, &name))?;
+        Ok(CompiledKernel::new(kernel, mode, Some(key), exec))
+    }
+
+    fn load(&self, shared: &SharedObject, name: &str) -> Result<Exec, Error> {
+        Ok(match self.backend {
+            BackendKind::Simt => Exec::Simt(shared.load_simt(name)?),
+            _ => Exec::Cpu(shared.load(name)?),
+        })
     }
 }
 

@@ -8,16 +8,10 @@ use aqua_kernels::host::uniform::{QuantizedBuffers, UniformKernels};
 use aqua_kernels::quant::{Grouping, Uniform};
 use aqua_runtime::{HostBuffer, LaunchMode, Runtime, RuntimeOptions};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use half::f16;
 
 fn uniform(c: &mut Criterion) {
     let slice = KvSlice::bundled().expect("bundled slice");
-    let values: Vec<f16> = slice
-        .layers
-        .iter()
-        .flat_map(|l| l.k.iter().chain(&l.v))
-        .copied()
-        .collect();
+    let values = slice.all_values();
     let x = HostBuffer::from_slice(&values);
     let q = Uniform::new(2, 64).expect("valid quantizer");
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());

@@ -1,30 +1,14 @@
 //! The `aqua` binary end to end: list, compile (every --emit, -o, --timings), bad inputs
 //! (exit code 2 and a message naming the problem), and the demo's table.
 
-use std::process::{Command, Output};
+mod common;
 
-fn aqua(args: &[&str], cache: &std::path::Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aqua"))
-        .args(args)
-        .env("AQUA_CACHE_DIR", cache)
-        .env_remove("AQUA_DUMP_DIR")
-        .output()
-        .expect("run aqua")
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
+use common::{aqua, aqua_ok, text};
 
 #[test]
 fn list_shows_every_kernel_with_defaults() {
     let cache = tempfile::tempdir().unwrap();
-    let o = aqua(&["list"], cache.path());
-    let (out, err) = text(&o);
-    assert!(o.status.success(), "{err}");
+    let (out, _) = aqua_ok(&["list"], cache.path());
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), aqua_kernels::registry().len(), "{out}");
     assert!(lines.contains(&"quantize_uniform bits group=64 block=1024"), "{out}");
@@ -48,10 +32,7 @@ fn compile_emits_each_form() {
     ];
     let run = |extra: &[&str]| {
         let args: Vec<&str> = base.iter().chain(extra).copied().collect();
-        let o = aqua(&args, cache.path());
-        let (out, err) = text(&o);
-        assert!(o.status.success(), "{args:?}: {err}");
-        (out, err)
+        aqua_ok(&args, cache.path())
     };
     let (ir, _) = run(&["--emit", "ir"]);
     assert!(ir.starts_with("kernel quantize_uniform("), "{ir}");
@@ -78,12 +59,10 @@ fn compile_emits_each_form() {
 #[test]
 fn cold_compile_timings_show_llvm_phases() {
     let cache = tempfile::tempdir().unwrap();
-    let o = aqua(
+    let (_, err) = aqua_ok(
         &["compile", "dequantize_uniform", "--set", "bits=3,group=32", "--timings"],
         cache.path(),
     );
-    let (_, err) = text(&o);
-    assert!(o.status.success(), "{err}");
     assert!(err.contains("compiled (cache miss)"), "{err}");
     for phase in ["build", "verify", "llvm", "link", "cache write", "load"] {
         assert!(err.contains(phase), "timings lack `{phase}`: {err}");
@@ -123,9 +102,7 @@ fn bad_inputs_exit_2_with_a_message() {
 #[test]
 fn demo_prints_a_sane_row_per_variant() {
     let cache = tempfile::tempdir().unwrap();
-    let o = aqua(&["demo"], cache.path());
-    let (out, err) = text(&o);
-    assert!(o.status.success(), "{err}");
+    let (out, _) = aqua_ok(&["demo"], cache.path());
     let rows: Vec<Vec<&str>> = out
         .lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>())

@@ -3,8 +3,9 @@
 //! (the kernels match them bit for bit), the known error levels, f32 files, and every bad
 //! input exiting with code 2 and a message naming the problem.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use aqua_kernels::data::{KvSlice, BUNDLED};
 use aqua_kernels::quant::grids::Grid;
@@ -15,21 +16,7 @@ use safetensors::tensor::TensorView;
 use safetensors::Dtype;
 use serde_json::Value;
 
-fn aqua(args: &[&str], cache: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aqua"))
-        .args(args)
-        .env("AQUA_CACHE_DIR", cache)
-        .env_remove("AQUA_DUMP_DIR")
-        .output()
-        .expect("run aqua")
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
+use common::{aqua, aqua_ok, text};
 
 /// A safetensors file of `(name, dtype, shape, bytes)` in `dir`.
 fn write_file(dir: &Path, name: &str, tensors: &[(&str, Dtype, Vec<usize>, Vec<u8>)]) -> PathBuf {
@@ -46,9 +33,7 @@ fn write_file(dir: &Path, name: &str, tensors: &[(&str, Dtype, Vec<usize>, Vec<u
 fn eval_json(file: &Path, extra: &[&str], cache: &Path) -> Value {
     let mut args = vec!["quant-eval", "--kv", file.to_str().unwrap(), "--json"];
     args.extend(extra);
-    let o = aqua(&args, cache);
-    let (out, err) = text(&o);
-    assert!(o.status.success(), "{args:?}: {err}");
+    let (out, _) = aqua_ok(&args, cache);
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
 
@@ -173,7 +158,7 @@ fn f32_files_and_the_text_table() {
         relative_error(&k, &y)
     ));
     assert_eq!(json["layers"][0]["layer"], 7);
-    let o = aqua(
+    let (out, _) = aqua_ok(
         &[
             "quant-eval",
             "--kv",
@@ -185,8 +170,6 @@ fn f32_files_and_the_text_table() {
         ],
         dir.path(),
     );
-    let (out, err) = text(&o);
-    assert!(o.status.success(), "{err}");
     assert!(
         out.contains("groups of 64 tokens per channel") && out.contains("bits per value: 4.5000"),
         "{out}"
@@ -278,7 +261,7 @@ fn bad_inputs_exit_2_with_a_message() {
 fn grid_writes_a_clvq_grid_and_compares_it_with_eden() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("grid.json");
-    let o = aqua(
+    let (out, _) = aqua_ok(
         &[
             "grid",
             "--dim",
@@ -292,8 +275,6 @@ fn grid_writes_a_clvq_grid_and_compares_it_with_eden() {
         ],
         dir.path(),
     );
-    let (out, err) = text(&o);
-    assert!(o.status.success(), "{err}");
     let grid = Grid::from_json(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert_eq!((grid.dim(), grid.len()), (2, 16));
     // The printed ratio to EDEN2-16 on the same vectors: CLVQ reaches it within 1%.
@@ -304,12 +285,10 @@ fn grid_writes_a_clvq_grid_and_compares_it_with_eden() {
         .unwrap_or_else(|| panic!("no ratio in: {out}"));
     assert!(ratio < 1.01, "{out}");
     // A shape without a published grid: no comparison.
-    let o = aqua(
+    let (out, _) = aqua_ok(
         &["grid", "--dim", "3", "--points", "8", "-o", file.to_str().unwrap()],
         dir.path(),
     );
-    let (out, err) = text(&o);
-    assert!(o.status.success(), "{err}");
     assert!(!out.contains("EDEN"), "{out}");
     assert_eq!(
         Grid::from_json(&std::fs::read_to_string(&file).unwrap()).unwrap().len(),

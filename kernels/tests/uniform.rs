@@ -52,6 +52,17 @@ fn check<E: Element>(rt: &Runtime, q: Uniform, grouping: Grouping, tile: u32, x:
     assert!(bits(&restored) == bits(&reference), "{ctx}: dequantized values differ");
 }
 
+/// [`check`] on the CPU runtime with `x` narrowed to f16.
+fn check_f16_on_cpu(q: Uniform, grouping: Grouping, tile: u32, x: &[f32], what: &str) {
+    check(common::cpu(), q, grouping, tile, &narrow::<f16>(x), what);
+}
+
+/// [`check`] on `x` as given (f32) and narrowed to bf16.
+fn check_f32_and_bf16(rt: &Runtime, q: Uniform, grouping: Grouping, tile: u32, x: &[f32], what: &str) {
+    check(rt, q, grouping, tile, x, what);
+    check(rt, q, grouping, tile, &narrow::<bf16>(x), what);
+}
+
 /// Random groups of several kinds: smooth noise at random scales and offsets, constant
 /// runs (all-zero ones too), and values on a half-step grid with the range pinned to
 /// [0, L] so `(x - zero) / scale` lands exactly on ties.
@@ -163,17 +174,8 @@ fn real_kv_slice() {
     let wide: Vec<f32> = data.iter().map(|v| v.to_f32()).collect();
     for (bits, group) in WIDE {
         let q = uniform(bits, group);
-        check(common::cpu(), q, Grouping::Channels, 1024, &wide, "real KV");
-        check(
-            common::cpu(),
-            q,
-            Grouping::Channels,
-            1024,
-            &narrow::<bf16>(&wide),
-            "real KV",
-        );
-        check(common::cpu(), q, tokens, 64, &wide, "real KV");
-        check(common::cpu(), q, tokens, 64, &narrow::<bf16>(&wide), "real KV");
+        check_f32_and_bf16(common::cpu(), q, Grouping::Channels, 1024, &wide, "real KV");
+        check_f32_and_bf16(common::cpu(), q, tokens, 64, &wide, "real KV");
     }
 }
 
@@ -184,28 +186,14 @@ fn random_data_with_ragged_sizes() {
         // Sizes below, at and past one block, ragged against both group and block.
         for n in [1, 17, 31, group + 5, 1024, 1024 + 96, 5000] {
             let x = random_values(&mut rng, n, bits);
-            check(
-                common::cpu(),
-                uniform(bits, group),
-                Grouping::Channels,
-                1024,
-                &narrow::<f16>(&x),
-                "random",
-            );
+            check_f16_on_cpu(uniform(bits, group), Grouping::Channels, 1024, &x, "random");
         }
     }
     for (bits, group) in TOKENS {
         // Token counts ragged against the group, channels against the tile (96 = 64 + 32).
         for (tokens, channels) in [(1, 64), (group + 3, 96), (3 * group, 192)] {
             let x = random_values(&mut rng, tokens * channels, bits);
-            check(
-                common::cpu(),
-                uniform(bits, group),
-                Grouping::Tokens { channels },
-                64,
-                &narrow::<f16>(&x),
-                "random",
-            );
+            check_f16_on_cpu(uniform(bits, group), Grouping::Tokens { channels }, 64, &x, "random");
         }
     }
 }
@@ -216,15 +204,7 @@ fn extreme_and_non_finite_values_match_the_reference() {
     for (bits, group) in WIDE {
         let q = uniform(bits, group);
         let x = extreme_values(&mut rng, 3072);
-        check(common::cpu(), q, Grouping::Channels, 1024, &x, "extreme");
-        check(
-            common::cpu(),
-            q,
-            Grouping::Channels,
-            1024,
-            &narrow::<bf16>(&x),
-            "extreme",
-        );
+        check_f32_and_bf16(common::cpu(), q, Grouping::Channels, 1024, &x, "extreme");
         check(common::cpu(), q, Grouping::Tokens { channels: 192 }, 64, &x, "extreme");
         // Whatever the input, a finite input never dequantizes to NaN or infinity.
         let finite: Vec<f32> = x.iter().map(|v| if v.is_finite() { *v } else { 1.0 }).collect();
@@ -237,14 +217,7 @@ fn extreme_and_non_finite_values_match_the_reference() {
     }
     for (bits, group) in CHANNELS.into_iter().step_by(3) {
         let x = extreme_values(&mut rng, 3000);
-        check(
-            common::cpu(),
-            uniform(bits, group),
-            Grouping::Channels,
-            1024,
-            &narrow::<f16>(&x),
-            "extreme",
-        );
+        check_f16_on_cpu(uniform(bits, group), Grouping::Channels, 1024, &x, "extreme");
     }
 }
 
@@ -264,20 +237,12 @@ fn interpreter_agrees_with_the_reference() {
     for (bits, group) in CHANNELS.into_iter().step_by(3) {
         let q = uniform(bits, group);
         let x = random_values(&mut rng, 300 + group / 2, bits);
-        check(
+        check_f32_and_bf16(
             common::interpreter(),
             q,
             Grouping::Channels,
             256.max(group as u32),
             &x,
-            "interpreter",
-        );
-        check(
-            common::interpreter(),
-            q,
-            Grouping::Channels,
-            256.max(group as u32),
-            &narrow::<bf16>(&x),
             "interpreter",
         );
         let x = random_values(&mut rng, (group + 1) * 64, bits);

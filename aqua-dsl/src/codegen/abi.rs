@@ -56,3 +56,35 @@ pub struct Fault {
     /// The faulting program's coordinates.
     pub program: [u32; 3],
 }
+
+/// The SIMT emulation of a GPU kernel (`Target::Simt`): the GPU's thread-level program
+/// compiled for the host, one call per thread of a CTA. It exports [`SIMT_ENTRY_SYMBOL`],
+/// of type [`SimtEntryFn`]:
+///
+/// ```text
+/// u32 aqua_simt_entry(void *const *args, const u32 grid[3], u64 program, u32 tid,
+///                     void *smem, void (*barrier)(void *), void *barrier_ctx)
+/// ```
+///
+/// `args` and `grid` as for [`EntryFn`]; `program` the linear program index (the CTA),
+/// `tid` the thread's index in it (`0..SIMT_THREADS_SYMBOL`). `smem` is the CTA's shared
+/// memory (at least [`SIMT_SHARED_BYTES_SYMBOL`] bytes, 16-byte aligned), the same for
+/// every thread of the CTA. Every thread of the CTA must run at once: `barrier(ctx)`
+/// returns once all of them have called it (a `bar.sync`). No bounds checks.
+pub const SIMT_ENTRY_SYMBOL: &str = "aqua_simt_entry";
+/// A `u64` constant: the shared memory bytes one CTA needs.
+pub const SIMT_SHARED_BYTES_SYMBOL: &str = "aqua_simt_shared_bytes";
+/// A `u32` constant: the threads of one CTA.
+pub const SIMT_THREADS_SYMBOL: &str = "aqua_simt_threads";
+
+pub type BarrierFn = unsafe extern "C" fn(ctx: *mut c_void);
+
+pub type SimtEntryFn = unsafe extern "C" fn(
+    args: *const *mut c_void,
+    grid: *const u32,
+    program: u64,
+    tid: u32,
+    smem: *mut c_void,
+    barrier: BarrierFn,
+    barrier_ctx: *mut c_void,
+) -> u32;

@@ -5,11 +5,12 @@
 //! verifier: a lowering bug becomes an error, not a crash in a later pass), `optimize`
 //! (the target's pipeline), `emit` (the object file) and, when asked, `text` (optimized
 //! LLVM IR and assembly, for dumps). `target/` holds what differs per target. See `docs/codegen.md` for the
-//! generated code's shape and the orders of float sums.
+//! generated code's shape and the orders of float sums, and `docs/gpu.md` for the GPU.
 
 pub mod abi;
 mod error;
 mod llvm;
+pub mod ptxas;
 mod target;
 
 use std::time::{Duration, Instant};
@@ -18,6 +19,10 @@ use inkwell::context::Context;
 use inkwell::targets::FileType;
 
 pub use error::CodegenError;
+pub use target::nvptx::SUPPORTED_SM;
+
+/// The PTX entry function of every GPU kernel.
+pub const GPU_KERNEL_SYMBOL: &str = "aqua_kernel";
 
 use crate::ir::Kernel;
 
@@ -26,6 +31,20 @@ use crate::ir::Kernel;
 pub enum Target {
     /// The machine this process runs on (its CPU name and features).
     HostCpu,
+    /// An NVIDIA GPU of compute capability `sm` (80 or 90); one program runs as one CTA
+    /// of `num_warps * 32` threads (`num_warps` a power of two up to 32; 4 is usual).
+    Nvptx { sm: u32, num_warps: u32 },
+    /// The SIMT emulation of the GPU program on the host: the code `Nvptx` would run,
+    /// compiled for the host CPU and run by the runtime with one host thread per GPU
+    /// thread ([`abi::SIMT_ENTRY_SYMBOL`]). For testing GPU lowering without a GPU.
+    Simt { num_warps: u32 },
+}
+
+impl Target {
+    /// `sm_90` with 4 warps.
+    pub fn nvptx(sm: u32) -> Target {
+        Target::Nvptx { sm, num_warps: 4 }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -52,9 +71,18 @@ impl Default for CodegenOptions {
 /// The outputs of one compile.
 #[derive(Clone, Debug)]
 pub struct Artifact {
-    /// A relocatable ELF object exporting [`abi::ENTRY_SYMBOL`] and
-    /// [`abi::FRAME_BYTES_SYMBOL`].
+    /// CPU: a relocatable ELF object exporting [`abi::ENTRY_SYMBOL`] and
+    /// [`abi::FRAME_BYTES_SYMBOL`]. GPU: the PTX text of a module whose one entry is
+    /// [`GPU_KERNEL_SYMBOL`] (parameters: the kernel's, in order; buffers as global
+    /// addresses, scalars by value, bool as one byte). SIMT: an ELF object exporting
+    /// [`abi::SIMT_ENTRY_SYMBOL`] and its two constants.
     pub object: Vec<u8>,
+    /// GPU and SIMT: threads per CTA to launch with (the kernel is written for exactly
+    /// this many); 1 on the CPU.
+    pub block_threads: u32,
+    /// GPU and SIMT: dynamic shared memory per CTA, in bytes, to launch with; 0 on the
+    /// CPU.
+    pub shared_bytes: u64,
     /// The optimized LLVM IR, as text (empty unless [`CodegenOptions::emit_text`]).
     pub llvm_ir: String,
     /// The target assembly, as text (empty unless [`CodegenOptions::emit_text`]).
@@ -72,13 +100,37 @@ pub fn compile(kernel: &Kernel, opts: &CodegenOptions) -> Result<Artifact, Codeg
 
     let t = Instant::now();
     let machine = match opts.target {
-        Target::HostCpu => target::cpu::HostCpu::new(opts.opt_level)?,
+        Target::HostCpu => Machine::Cpu(target::cpu::HostCpu::new(opts.opt_level)?),
+        Target::Nvptx { sm, num_warps } => Machine::Gpu(target::nvptx::Nvptx::new(sm, num_warps, opts.opt_level)?),
+        Target::Simt { .. } => Machine::Cpu(target::cpu::HostCpu::new(opts.opt_level)?),
     };
     let cx = Context::create();
     quiet(&cx);
     let module = cx.create_module(&kernel.name);
-    machine.configure(&module);
-    llvm::lower(&cx, &module, kernel, machine.info(), opts.checked)?;
+    let simt_info;
+    let info = match &machine {
+        Machine::Cpu(m) => {
+            m.configure(&module);
+            match opts.target {
+                Target::Simt { num_warps } => {
+                    let threads = target::nvptx::check_warps("simt", num_warps)?;
+                    simt_info = llvm::TargetInfo {
+                        name: "simt".into(),
+                        gpu: Some(llvm::GpuInfo { threads, simt: true }),
+                        ..m.info().clone()
+                    };
+                    &simt_info
+                }
+                _ => m.info(),
+            }
+        }
+        Machine::Gpu(m) => {
+            m.configure(&module);
+            m.info()
+        }
+    };
+    let block_threads = info.gpu.map_or(1, |g| g.threads);
+    let lowered = llvm::lower(&cx, &module, kernel, info, opts.checked)?;
     stage("lower", t);
 
     let t = Instant::now();
@@ -86,22 +138,41 @@ pub fn compile(kernel: &Kernel, opts: &CodegenOptions) -> Result<Artifact, Codeg
     stage("verify", t);
 
     let t = Instant::now();
-    machine.optimize(&module, opts.opt_level).map_err(llvm_err("optimization"))?;
+    match &machine {
+        Machine::Cpu(m) => m.optimize(&module, opts.opt_level),
+        Machine::Gpu(m) => m.optimize(&module, opts.opt_level),
+    }
+    .map_err(llvm_err("optimization"))?;
     stage("optimize", t);
 
     let t = Instant::now();
-    let object = machine.emit(&module, FileType::Object).map_err(llvm_err("object emission"))?;
+    let object = match &machine {
+        Machine::Cpu(m) => m.emit(&module, FileType::Object),
+        Machine::Gpu(m) => m.emit(&module),
+    }
+    .map_err(llvm_err("object emission"))?;
     stage("emit", t);
 
     let (mut llvm_ir, mut asm) = (String::new(), String::new());
     if opts.emit_text {
         let t = Instant::now();
         llvm_ir = module.print_to_string().to_string();
-        let text = machine.emit(&module, FileType::Assembly).map_err(llvm_err("assembly emission"))?;
-        asm = String::from_utf8_lossy(&text).into_owned();
+        asm = match &machine {
+            Machine::Cpu(m) => {
+                let text = m.emit(&module, FileType::Assembly).map_err(llvm_err("assembly emission"))?;
+                String::from_utf8_lossy(&text).into_owned()
+            }
+            // The PTX is the object already.
+            Machine::Gpu(_) => String::from_utf8_lossy(&object).into_owned(),
+        };
         stage("text", t);
     }
-    Ok(Artifact { object, llvm_ir, asm, timings })
+    Ok(Artifact { object, block_threads, shared_bytes: lowered.shared_bytes, llvm_ir, asm, timings })
+}
+
+enum Machine {
+    Cpu(target::cpu::HostCpu),
+    Gpu(target::nvptx::Nvptx),
 }
 
 /// Keeps LLVM from printing remarks and warnings (a vectorization hint it could not

@@ -64,12 +64,28 @@ pub struct Jit {
 }
 
 pub fn jit(k: &Kernel, checked: bool) -> Jit {
+    assemble_for_gpus(k);
     let art = compile(k, &CodegenOptions { checked, ..Default::default() }).unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::tempdir().unwrap();
     let so = dir.path().join("k.so");
     link_shared_object(&art.object, &so).unwrap_or_else(|e| panic!("{e}"));
     let module = CpuModule::load(&so).unwrap_or_else(|e| panic!("{e}"));
     Jit { module, object: art.object, _dir: dir }
+}
+
+/// Every kernel these tests compile for the CPU must also compile to PTX that ptxas
+/// accepts for sm_80 and sm_90 (`scripts/setup.sh` installs ptxas; without it this fails).
+fn assemble_for_gpus(k: &Kernel) {
+    use aqua_dsl::codegen::ptxas::Ptxas;
+    use aqua_dsl::codegen::{Target, SUPPORTED_SM};
+    static PTXAS: std::sync::OnceLock<Result<Ptxas, String>> = std::sync::OnceLock::new();
+    let ptxas = PTXAS.get_or_init(Ptxas::require).as_ref().unwrap_or_else(|e| panic!("{e}"));
+    for sm in SUPPORTED_SM {
+        let art = compile(k, &CodegenOptions { target: Target::nvptx(sm), ..Default::default() })
+            .unwrap_or_else(|e| panic!("{e}"));
+        let ptx = String::from_utf8_lossy(&art.object);
+        ptxas.assemble(&ptx, sm).unwrap_or_else(|e| panic!("kernel `{}`: {e}", k.name));
+    }
 }
 
 /// One argument: a buffer of elements (little-endian bytes) or a scalar.

@@ -99,6 +99,15 @@ impl KvSlice {
     pub fn numel(&self) -> usize {
         self.tokens * self.channels
     }
+
+    /// Every layer's keys then values, layer by layer, as one array.
+    pub fn all_values(&self) -> Vec<f16> {
+        self.layers
+            .iter()
+            .flat_map(|l| l.k.iter().chain(&l.v))
+            .copied()
+            .collect()
+    }
 }
 
 /// Reads a 2-D f16 tensor as values and `(rows, cols)`.

@@ -7,104 +7,51 @@
 //! `group` (the last zero-padded); one f16 `scale` per group; `group / dim` codes of
 //! `log2(points)` bits per group, packed as [`crate::quant::pack`] says. Launch
 //! `ceil(ceil(n / group) / (block / group))` programs on grid axis 0. Interior tiles run
-//! unmasked ([`super::specialize`]); the arithmetic lives in [`super::higgs_math`].
+//! unmasked ([`Tile::specialize`]); the arithmetic lives in [`super::higgs_math`].
 
 use aqua_dsl::build::*;
-use aqua_macros::kernel;
 
 use super::element::narrow;
 use super::higgs_math::{dequantize_groups, params_ok, quantize_groups};
-use super::specialize::specialize;
-use super::tile::GroupTile;
+use super::tile::Tile;
+use super::variants::dtype_variants;
 
-/// Quantizes `n` f16 values: packed grid indices and one f16 scale per group.
-#[kernel]
-pub fn quantize_higgs(
-    x: Ptr<f16>,
-    codes: PtrMut<u32>,
-    scale: PtrMut<f16>,
-    n: i32,
-    #[comptime(default = 2)] dim: u32,
-    #[comptime] points: u32,
-    #[comptime(default = 64)] group: u32,
-    #[comptime(default = 1024)] block: u32,
-) {
-    quantize_body(x, codes, scale, n, dim, points, group, block);
+dtype_variants! {
+    /// Quantizes `n` f16 values: packed grid indices and one f16 scale per group.
+    quantize_higgs(f16),
+    /// [`quantize_higgs`] for bf16 input.
+    quantize_higgs_bf16(bf16),
+    /// [`quantize_higgs`] for f32 input.
+    quantize_higgs_f32(f32);
+    () x: Ptr<_> (
+        codes: PtrMut<u32>,
+        scale: PtrMut<f16>,
+        n: i32,
+        #[comptime(default = 2)] dim: u32,
+        #[comptime] points: u32,
+        #[comptime(default = 64)] group: u32,
+        #[comptime(default = 1024)] block: u32,
+    ) {
+        quantize_body(x, codes, scale, n, dim, points, group, block);
+    }
 }
 
-/// [`quantize_higgs`] for bf16 input.
-#[kernel]
-pub fn quantize_higgs_bf16(
-    x: Ptr<bf16>,
-    codes: PtrMut<u32>,
-    scale: PtrMut<f16>,
-    n: i32,
-    #[comptime(default = 2)] dim: u32,
-    #[comptime] points: u32,
-    #[comptime(default = 64)] group: u32,
-    #[comptime(default = 1024)] block: u32,
-) {
-    quantize_body(x, codes, scale, n, dim, points, group, block);
-}
-
-/// [`quantize_higgs`] for f32 input.
-#[kernel]
-pub fn quantize_higgs_f32(
-    x: Ptr<f32>,
-    codes: PtrMut<u32>,
-    scale: PtrMut<f16>,
-    n: i32,
-    #[comptime(default = 2)] dim: u32,
-    #[comptime] points: u32,
-    #[comptime(default = 64)] group: u32,
-    #[comptime(default = 1024)] block: u32,
-) {
-    quantize_body(x, codes, scale, n, dim, points, group, block);
-}
-
-/// Dequantizes `n` values to f16 (saturating).
-#[kernel]
-pub fn dequantize_higgs(
-    codes: Ptr<u32>,
-    scale: Ptr<f16>,
-    out: PtrMut<f16>,
-    n: i32,
-    #[comptime(default = 2)] dim: u32,
-    #[comptime] points: u32,
-    #[comptime(default = 64)] group: u32,
-    #[comptime(default = 1024)] block: u32,
-) {
-    dequantize_body(codes, scale, out, n, dim, points, group, block);
-}
-
-/// [`dequantize_higgs`] with bf16 output.
-#[kernel]
-pub fn dequantize_higgs_bf16(
-    codes: Ptr<u32>,
-    scale: Ptr<f16>,
-    out: PtrMut<bf16>,
-    n: i32,
-    #[comptime(default = 2)] dim: u32,
-    #[comptime] points: u32,
-    #[comptime(default = 64)] group: u32,
-    #[comptime(default = 1024)] block: u32,
-) {
-    dequantize_body(codes, scale, out, n, dim, points, group, block);
-}
-
-/// [`dequantize_higgs`] with f32 output.
-#[kernel]
-pub fn dequantize_higgs_f32(
-    codes: Ptr<u32>,
-    scale: Ptr<f16>,
-    out: PtrMut<f32>,
-    n: i32,
-    #[comptime(default = 2)] dim: u32,
-    #[comptime] points: u32,
-    #[comptime(default = 64)] group: u32,
-    #[comptime(default = 1024)] block: u32,
-) {
-    dequantize_body(codes, scale, out, n, dim, points, group, block);
+dtype_variants! {
+    /// Dequantizes `n` values to f16 (saturating).
+    dequantize_higgs(f16),
+    /// [`dequantize_higgs`] with bf16 output.
+    dequantize_higgs_bf16(bf16),
+    /// [`dequantize_higgs`] with f32 output.
+    dequantize_higgs_f32(f32);
+    (codes: Ptr<u32>, scale: Ptr<f16>,) out: PtrMut<_> (
+        n: i32,
+        #[comptime(default = 2)] dim: u32,
+        #[comptime] points: u32,
+        #[comptime(default = 64)] group: u32,
+        #[comptime(default = 1024)] block: u32,
+    ) {
+        dequantize_body(codes, scale, out, n, dim, points, group, block);
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -114,13 +61,11 @@ fn quantize_body(x: Value, codes: Value, scale: Value, n: Value, dim: u32, point
         return;
     };
     let bits = points.trailing_zeros();
-    let tile = GroupTile::of_program(n, bits, group, group / dim, block);
-    let run = |tile: GroupTile| {
+    Tile::of_groups(n, bits, group, group / dim, block).specialize(|tile| {
         let (q, s) = quantize_groups(tile.load(x).cast::<f32>(), grid);
-        tile.store_groups(scale, s);
+        tile.store_params(scale, s);
         tile.store_codes(codes, q, bits);
-    };
-    specialize(tile.is_full(n), || run(tile.unmasked()), || run(tile));
+    });
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -130,10 +75,8 @@ fn dequantize_body(codes: Value, scale: Value, out: Value, n: Value, dim: u32, p
         return;
     };
     let bits = points.trailing_zeros();
-    let tile = GroupTile::of_program(n, bits, group, group / dim, block);
-    let run = |tile: GroupTile| {
-        let x = dequantize_groups(tile.load_codes(codes, bits), tile.load_groups(scale), grid);
+    Tile::of_groups(n, bits, group, group / dim, block).specialize(|tile| {
+        let x = dequantize_groups(tile.load_codes(codes, bits), tile.load_params(scale), grid);
         tile.store(out, narrow(x, out.dtype()));
-    };
-    specialize(tile.is_full(n), || run(tile.unmasked()), || run(tile));
+    });
 }

@@ -13,6 +13,7 @@ pub mod token_tile;
 pub mod uniform;
 pub mod uniform_math;
 pub mod uniform_tokens;
+mod variants;
 
 use aqua_dsl::KernelSource;
 

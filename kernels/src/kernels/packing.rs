@@ -17,6 +17,8 @@
 
 use aqua_dsl::build::*;
 
+use super::specialize::{load_where, store_where};
+
 /// Packs `q: u32[..]` (codes in row-major order, a multiple of 32 of them, each
 /// `< 2^bits`) and stores unit `u`'s words at `codes + unit_word[u] + w`, `w < bits`, for
 /// the units where `live: bool[units]` holds (`None`: every unit).
@@ -48,23 +50,6 @@ pub fn store_units(codes: Value, unit_word: Value, q: Value, bits: u32, live: Op
             let word = ((q << up) | (q >> down)).sum(1);
             store_where(codes + (unit_word + w as i32), word, live);
         }
-    }
-}
-
-#[track_caller]
-fn store_where(ptrs: Value, v: Value, mask: Option<Value>) {
-    match mask {
-        Some(m) => store_masked(ptrs, v, m),
-        None => store(ptrs, v),
-    }
-}
-
-/// Words at `ptrs`, zero where `mask` (when given) is false.
-#[track_caller]
-fn load_where(ptrs: Value, mask: Option<Value>) -> Value {
-    match mask {
-        Some(m) => load_masked_or(ptrs, m, 0u32),
-        None => load(ptrs),
     }
 }
 

@@ -2,7 +2,7 @@
 //! inside the tensor and the masked form for the last one (the way Triton kernels
 //! specialize on even sizes). Masks on every access cost about as much as a quantizer's
 //! arithmetic, so this makes the common tile about 1.5x faster, for a kernel about twice
-//! as large to compile.
+//! as large to compile. Also the loads and stores that take either form.
 
 use aqua_dsl::build::*;
 
@@ -20,4 +20,22 @@ pub fn specialize(full: Value, inside: impl FnOnce(), edge: impl FnOnce()) {
             vec![]
         },
     );
+}
+
+/// The values at `ptrs`, zero where `mask` (when given) is false.
+#[track_caller]
+pub fn load_where(ptrs: Value, mask: Option<Value>) -> Value {
+    match mask {
+        Some(m) => load_masked_or(ptrs, m, 0),
+        None => load(ptrs),
+    }
+}
+
+/// Stores `v` at `ptrs` where `mask` (when given) holds.
+#[track_caller]
+pub fn store_where(ptrs: Value, v: Value, mask: Option<Value>) {
+    match mask {
+        Some(m) => store_masked(ptrs, v, m),
+        None => store(ptrs, v),
+    }
 }

@@ -1,52 +1,52 @@
-//! The tile of flat groups one program of a group-quantizer kernel handles (the uniform
-//! quantizer along channels, HIGGS): its offsets, its masks, and masked or unmasked loads
-//! and stores of values, per-group values and packed codes.
+//! The tile one program of a group-quantizer kernel handles: its offsets, its masks, and
+//! masked or unmasked loads and stores of values, per-group parameters and packed codes.
+//! Two layouts build it: flat groups ([`Tile::of_groups`], here: the uniform quantizer
+//! along channels, HIGGS) and token groups ([`Tile::of_tokens`], in [`super::token_tile`]).
 
 use aqua_dsl::build::*;
 
 use super::packing::{load_units, store_units};
+use super::specialize::{load_where, specialize, store_where};
 
-/// The groups one program handles: `block / group` consecutive groups of `group` values
-/// of a flat array of `n` values, each with `codes` codes (the group size for the uniform
-/// quantizer, `group / dim` for HIGGS), and how to load and store them.
+/// A program's values `[rows, cols]`, one f16 parameter per group (a scale, a zero), and
+/// codes `u32[code_shape]` packed in units of 32, each unit stored at its own word index.
 ///
-/// A tile either masks every access against `n` (the last tile, which may hold a partial
-/// group or groups past the end) or none (a tile inside the array): masks cost about as
-/// much as the quantizer's arithmetic, so kernels branch on [`GroupTile::is_full`] and
-/// run the unmasked form on every tile but the last.
+/// A tile either masks every access (the last tile, which may reach past the tensor) or
+/// none (a tile inside it): masks cost about as much as the quantizer's arithmetic, so
+/// kernels run their body through [`Tile::specialize`], unmasked on every tile but the last.
 #[derive(Clone, Copy)]
-pub struct GroupTile {
-    /// Groups per tile.
-    pub rows: u32,
-    pub group: u32,
-    /// Codes per group.
-    pub codes: u32,
-    /// Index of the program's first group.
-    pub first: Value,
-    /// `i32[rows]`: the program's group indices.
-    pub groups: Value,
-    /// `i32[rows, group]`: element offsets of the tile.
-    pub offs: Value,
-    /// `i32[rows * codes / 32]`: the first code word of each of the tile's packing units.
-    unit_word: Value,
-    masks: Option<Masks>,
+pub struct Tile {
+    /// The shape of the tile's codes.
+    pub(super) code_shape: [u32; 2],
+    /// `i32[rows, cols]`: element offsets of the tile's values.
+    pub(super) offs: Value,
+    /// `i32[groups]`: indices of the tile's groups' parameters.
+    pub(super) params: Value,
+    /// `i32[units]`: the first code word of each of the tile's packing units.
+    pub(super) unit_word: Value,
+    /// Bool scalar: every value of the tile lies inside the tensor.
+    pub(super) full: Value,
+    pub(super) masks: Option<Masks>,
 }
 
 #[derive(Clone, Copy)]
-struct Masks {
-    /// `bool[rows, group]`: offsets below `n`.
-    valid: Value,
-    /// `bool[rows]`: groups that hold at least one value.
-    live: Value,
+pub(super) struct Masks {
+    /// `bool[rows, cols]`: values inside the tensor.
+    pub(super) valid: Value,
+    /// `bool[groups]`: groups that hold at least one value.
+    pub(super) live: Value,
     /// `bool[units]`: packing units that hold at least one group's codes.
-    live_units: Value,
+    pub(super) live_units: Value,
 }
 
-impl GroupTile {
-    /// The masked tile of program `program_id(0)`; `rows * codes` must be a multiple of 32
-    /// (whole packing units) and `codes` a power of two.
+impl Tile {
+    /// The masked tile of program `program_id(0)` over a flat array of `n` values:
+    /// `block / group` consecutive groups of `group` values (`[rows, group]`), each with
+    /// `codes` codes (the group size for the uniform quantizer, `group / dim` for HIGGS).
+    /// `rows * codes` must be a multiple of 32 (whole packing units) and `codes` a power
+    /// of two.
     #[track_caller]
-    pub fn of_program(n: Value, bits: u32, group: u32, codes: u32, block: u32) -> GroupTile {
+    pub fn of_groups(n: Value, bits: u32, group: u32, codes: u32, block: u32) -> Tile {
         let rows = block / group;
         let units = rows * codes / 32;
         let first = program_id(0) * rows as i32;
@@ -60,79 +60,62 @@ impl GroupTile {
             live: lt(groups, n_groups),
             live_units: lt(unit, n_units),
         });
-        GroupTile {
-            rows,
-            group,
-            codes,
-            first,
-            groups,
+        let unit_word = unit * bits as i32;
+        Tile {
+            code_shape: [rows, codes],
             offs,
-            unit_word: unit * bits as i32,
+            params: groups,
+            unit_word,
+            full: le((first + rows as i32) * group as i32, n),
             masks,
         }
     }
 
-    /// Whether every value of the tile is below `n` (a scalar bool).
+    /// Runs `body` on this tile: without masks when it is full, with them otherwise (an IR
+    /// branch).
     #[track_caller]
-    pub fn is_full(&self, n: Value) -> Value {
-        le((self.first + self.rows as i32) * self.group as i32, n)
+    pub fn specialize(self, body: impl Fn(Tile)) {
+        specialize(self.full, || body(Tile { masks: None, ..self }), || body(self));
     }
 
-    /// The same tile without masks, for when [`GroupTile::is_full`] holds.
-    pub fn unmasked(&self) -> GroupTile {
-        GroupTile { masks: None, ..*self }
-    }
-
-    /// `bool[rows, group]`: the lanes holding values (`None`: all of them).
+    /// `bool[rows, cols]`: the lanes holding values (`None`: all of them).
     pub fn valid(&self) -> Option<Value> {
         self.masks.map(|m| m.valid)
     }
 
-    /// The tile's values, `[rows, group]` (zero past `n`).
+    /// The tile's values, `[rows, cols]` (zero outside the tensor).
     #[track_caller]
     pub fn load(&self, x: Value) -> Value {
-        match self.masks {
-            Some(m) => load_masked_or(x + self.offs, m.valid, 0.0),
-            None => load(x + self.offs),
-        }
+        load_where(x + self.offs, self.valid())
     }
 
-    /// Stores `v: [rows, group]` (lanes past `n` skipped).
+    /// Stores `v: [rows, cols]` (lanes outside the tensor skipped).
     #[track_caller]
     pub fn store(&self, out: Value, v: Value) {
-        match self.masks {
-            Some(m) => store_masked(out + self.offs, v, m.valid),
-            None => store(out + self.offs, v),
-        }
+        store_where(out + self.offs, v, self.valid());
     }
 
-    /// The per-group values at `p`, `[rows]`.
+    /// The per-group parameters at `p`, `[groups]`.
     #[track_caller]
-    pub fn load_groups(&self, p: Value) -> Value {
-        match self.masks {
-            Some(m) => load_masked_or(p + self.groups, m.live, 0.0),
-            None => load(p + self.groups),
-        }
+    pub fn load_params(&self, p: Value) -> Value {
+        load_where(p + self.params, self.masks.map(|m| m.live))
     }
 
-    /// Stores per-group values `v: [rows]`.
+    /// Stores per-group parameters `v: [groups]`.
     #[track_caller]
-    pub fn store_groups(&self, p: Value, v: Value) {
-        match self.masks {
-            Some(m) => store_masked(p + self.groups, v, m.live),
-            None => store(p + self.groups, v),
-        }
+    pub fn store_params(&self, p: Value, v: Value) {
+        store_where(p + self.params, v, self.masks.map(|m| m.live));
     }
 
-    /// Packs and stores codes `q: u32[rows, codes]`.
+    /// Packs and stores codes `q: u32[code_shape]`.
     #[track_caller]
     pub fn store_codes(&self, codes: Value, q: Value, bits: u32) {
         store_units(codes, self.unit_word, q, bits, self.masks.map(|m| m.live_units));
     }
 
-    /// Loads and unpacks the tile's codes, `u32[rows, codes]`.
+    /// Loads and unpacks the tile's codes, `u32[code_shape]`.
     #[track_caller]
     pub fn load_codes(&self, codes: Value, bits: u32) -> Value {
-        load_units(codes, self.unit_word, bits, self.masks.map(|m| m.live_units)).reshape([self.rows, self.codes])
+        load_units(codes, self.unit_word, bits, self.masks.map(|m| m.live_units)).reshape(self.code_shape)
     }
 }

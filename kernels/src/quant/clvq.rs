@@ -29,7 +29,7 @@ use rand::{Rng, RngExt, SeedableRng};
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
-use super::grids::{distance, Grid, GridError, NearestSearch};
+use super::grids::{distance, scan_outward, Grid, GridError, NearestSearch};
 
 /// How much work [`generate_grid`] does; the costs scale with the number of points.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,7 +159,7 @@ impl Moving {
         let (d, n) = (self.dim, self.wins.len());
         let start = partition_point(n, |k| self.first(k) < v[0]);
         let mut best = (0, f32::INFINITY);
-        let mut visit = |k: usize| {
+        let visit = |k: usize| {
             let t = v[0] - self.first(k);
             if t * t > best.1 {
                 return false;
@@ -170,16 +170,7 @@ impl Moving {
             }
             true
         };
-        for k in start..n {
-            if !visit(k) {
-                break;
-            }
-        }
-        for k in (0..start).rev() {
-            if !visit(k) {
-                break;
-            }
-        }
+        scan_outward(n, start, visit);
         best.0
     }
 

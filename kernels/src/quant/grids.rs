@@ -250,7 +250,7 @@ impl NearestSearch {
         let n = self.order.len();
         let start = self.order.partition_point(|&i| self.grid.points[i as usize * d] < v[0]);
         let mut best = (u32::MAX, f32::INFINITY);
-        let mut visit = |k: usize| -> bool {
+        let visit = |k: usize| -> bool {
             let p = &self.sorted[k * d..(k + 1) * d];
             let t = v[0] - p[0];
             if t * t > best.1 {
@@ -262,17 +262,24 @@ impl NearestSearch {
             }
             true
         };
-        for k in start..n {
-            if !visit(k) {
-                break;
-            }
-        }
-        for k in (0..start).rev() {
-            if !visit(k) {
-                break;
-            }
-        }
+        scan_outward(n, start, visit);
         best.0
+    }
+}
+
+/// Visits positions `start..n` upward, then `0..start` downward, each way until `visit`
+/// returns false: the scan of a search over points sorted by first coordinate, from where
+/// the query's falls, for a `visit` that stops once the first coordinate is too far.
+pub fn scan_outward(n: usize, start: usize, mut visit: impl FnMut(usize) -> bool) {
+    for k in start..n {
+        if !visit(k) {
+            break;
+        }
+    }
+    for k in (0..start).rev() {
+        if !visit(k) {
+            break;
+        }
     }
 }
 

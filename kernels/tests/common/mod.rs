@@ -1,8 +1,10 @@
-//! Shared helpers of the kernel tests: runtimes that never touch the user's cache, and
-//! deterministic test data.
+//! Shared helpers of the kernel tests: runtimes that never touch the user's cache,
+//! deterministic test data, and running the `aqua` binary.
 
 #![allow(dead_code)]
 
+use std::path::Path;
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use aqua_runtime::{LaunchMode, Runtime, RuntimeOptions};
@@ -51,4 +53,30 @@ impl Rng {
     pub fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n
     }
+}
+
+/// Runs the `aqua` binary with `args`, its disk cache in `cache` and no IR dumps.
+pub fn aqua(args: &[&str], cache: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aqua"))
+        .args(args)
+        .env("AQUA_CACHE_DIR", cache)
+        .env_remove("AQUA_DUMP_DIR")
+        .output()
+        .expect("run aqua")
+}
+
+/// Runs `aqua` as [`aqua`] does, asserts it succeeded, and returns its `(stdout, stderr)`.
+pub fn aqua_ok(args: &[&str], cache: &Path) -> (String, String) {
+    let o = aqua(args, cache);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{args:?}: {err}");
+    (out, err)
+}
+
+/// A finished command's `(stdout, stderr)` as text.
+pub fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }

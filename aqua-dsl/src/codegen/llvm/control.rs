@@ -37,6 +37,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let mut grouped = vec![false; r.insts.len()];
         for (pos, inst) in r.insts.iter().enumerate() {
             if grouped[pos] {
+                self.release_after(r, pos);
                 continue;
             }
             match &inst.op {
@@ -82,6 +83,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     }
                 }
             }
+            self.release_after(r, pos);
         }
         Ok(vec![])
     }
@@ -227,6 +229,18 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             }
         }
         for (tmp, dst, y) in staged {
+            if self.threads.is_some() {
+                // Each thread copies the elements it wrote (same layout as `write_value`).
+                let elem = self.elem_of(y);
+                let levels = super::loops::levels(0, super::index::shape_bits(&self.k.ty(y).shape), &Default::default());
+                self.dist_nest(&levels, &mut |l, idx| {
+                    let lin = l.linear(idx)?;
+                    let x = l.load_elem(tmp, elem, lin)?;
+                    l.store_elem(dst, elem, lin, x)
+                })?;
+                self.release(tmp);
+                continue;
+            }
             let bytes = self.k.ty(y).shape.numel() as u64 * super::types::mem_size(self.elem_of(y)) as u64;
             self.b
                 .build_memcpy(dst, 64, tmp, 64, self.i64c(bytes))

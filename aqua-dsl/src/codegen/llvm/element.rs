@@ -110,8 +110,14 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let mut cuts = BTreeSet::new();
         self.cuts_of_inst(inst, &index::symbolic(total), &mut cuts, &mut HashSet::new())?;
         let levels = loops::levels(0, total, &cuts);
+        let own_mask = match inst.op {
+            Op::Load { mask, .. } => mask,
+            _ => None,
+        };
+        let moves = matches!(inst.op, Op::Trans { .. } | Op::Broadcast { .. });
+        let masks = self.sink_masks(&inst.op.operands(), own_mask, moves);
         self.memo.clear();
-        self.nest(&levels, &mut |l, idx| {
+        self.dist_nest_masked(&levels, &masks, &mut |l, idx| {
             let x = l.compute(inst, idx)?;
             let lin = l.linear(idx)?;
             l.store_elem(dst, elem, lin, x)
@@ -125,8 +131,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let elem = self.elem_of(v);
         let total = index::shape_bits(&self.k.ty(v).shape);
         let levels = self.sink_levels(&[v], 0, total)?;
+        let masks = self.sink_masks(&[v], None, false);
         self.memo.clear();
-        self.nest(&levels, &mut |l, idx| {
+        self.dist_nest_masked(&levels, &masks, &mut |l, idx| {
             let x = l.elem(v, idx)?;
             let lin = l.linear(idx)?;
             l.store_elem(dst, elem, lin, x)

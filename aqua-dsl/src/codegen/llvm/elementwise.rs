@@ -34,6 +34,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 BinOp::Sub => self.b.build_float_sub(x, y, "fsub")?,
                 BinOp::Mul => self.b.build_float_mul(x, y, "fmul")?,
                 BinOp::Div => self.b.build_float_div(x, y, "fdiv")?,
+                // NVPTX lowers `frem` to `x - trunc(x / y) * y`, which is not exact.
+                BinOp::Rem if self.threads.is_some() => self.fmod_f32(x, y)?,
                 BinOp::Rem => self.b.build_float_rem(x, y, "frem")?,
                 BinOp::Min => self.intrinsic("llvm.minnum", &[f32t], &[x.into(), y.into()])?.into_float_value(),
                 BinOp::Max => self.intrinsic("llvm.maxnum", &[f32t], &[x.into(), y.into()])?.into_float_value(),
@@ -169,8 +171,13 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             }
             UnOp::Exp | UnOp::Log => {
                 let wide = self.b.build_float_ext(x, self.cx.f64_type(), "wide")?;
-                let name = if op == UnOp::Exp { "llvm.exp" } else { "llvm.log" };
-                let r = call(self, name, wide)?;
+                let r = match (op, self.threads.is_some()) {
+                    // No libm on the GPU: aqua's own f64 routines.
+                    (UnOp::Exp, true) => self.exp_f64(wide)?,
+                    (_, true) => self.log_f64(wide)?,
+                    (UnOp::Exp, false) => call(self, "llvm.exp", wide)?,
+                    (_, false) => call(self, "llvm.log", wide)?,
+                };
                 self.b.build_float_trunc(r, f32t, "r")?
             }
             UnOp::Floor => call(self, "llvm.floor", x)?,

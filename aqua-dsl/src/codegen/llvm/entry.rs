@@ -1,6 +1,6 @@
 //! The program function's signature and the exported entry point around it.
 //!
-//! `aqua_program(params..., [extents...], pid x/y/z, grid x/y/z, fault) -> status` runs
+//! `aqua_program(params..., [extents...], pid x/y/z, grid x/y/z, fault, [simt...]) -> status` runs
 //! one program; its buffer parameters are `noalias` (the runtime never passes a buffer
 //! that is written together with another argument overlapping it), which lets LLVM
 //! vectorize without runtime alias checks. `aqua_entry` (see `codegen::abi`) reads the
@@ -25,6 +25,17 @@ pub(crate) struct Program<'ctx> {
     pub pid: [IntValue<'ctx>; 3],
     pub grid: [IntValue<'ctx>; 3],
     pub fault: PointerValue<'ctx>,
+    /// SIMT emulation only: the thread id, shared memory, barrier function and its context.
+    pub simt: Option<SimtParams<'ctx>>,
+}
+
+/// What the SIMT emulator passes each thread's program (see `gpu::define_simt_entry`).
+#[derive(Clone, Copy)]
+pub(crate) struct SimtParams<'ctx> {
+    pub tid: IntValue<'ctx>,
+    pub smem: PointerValue<'ctx>,
+    pub barrier: PointerValue<'ctx>,
+    pub barrier_ctx: PointerValue<'ctx>,
 }
 
 fn enum_attr(cx: &Context, name: &str) -> Attribute {
@@ -60,6 +71,11 @@ pub(crate) fn declare_program<'ctx>(
     }
     tys.extend(std::iter::repeat_n(BasicMetadataTypeEnum::from(cx.i32_type()), 6));
     tys.push(ptr.into());
+    let simt = target.gpu.is_some_and(|g| g.simt);
+    if simt {
+        tys.push(cx.i32_type().into());
+        tys.extend([BasicMetadataTypeEnum::from(ptr); 3]);
+    }
     let func = module.add_function("aqua_program", cx.i32_type().fn_type(&tys, false), Some(Linkage::Internal));
     target_attrs(cx, func, target);
 
@@ -75,6 +91,13 @@ pub(crate) fn declare_program<'ctx>(
                 if !mutable {
                     func.add_attribute(AttributeLoc::Param(i as u32), enum_attr(cx, "readonly"));
                 }
+                if target.gpu.is_some() {
+                    // GPU buffers (device allocations, or the runtime's 64-byte aligned
+                    // host buffers for the emulation) start 16-byte aligned: lets the
+                    // back end merge a thread's contiguous accesses (`vector.rs`).
+                    let align = cx.create_enum_attribute(Attribute::get_named_enum_kind_id("align"), 16);
+                    func.add_attribute(AttributeLoc::Param(i as u32), align);
+                }
                 let extent = checked.then(|| {
                     next_extent += 1;
                     func.get_nth_param(next_extent as u32 - 1).expect("declared above").into_int_value()
@@ -86,7 +109,9 @@ pub(crate) fn declare_program<'ctx>(
     }
     let base = next_extent as u32;
     let int = |j: u32| func.get_nth_param(base + j).expect("declared above").into_int_value();
+    let ptr_at = |j: u32| func.get_nth_param(base + j).expect("declared above").into_pointer_value();
     Program {
+        simt: simt.then(|| SimtParams { tid: int(7), smem: ptr_at(8), barrier: ptr_at(9), barrier_ctx: ptr_at(10) }),
         func,
         params,
         pid: [int(0), int(1), int(2)],

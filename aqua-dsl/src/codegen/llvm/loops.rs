@@ -94,6 +94,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
 
     /// Attaches `llvm.loop` metadata asking for vectorization at `width` and no unrolling
     /// before it (the full unroller would otherwise scalarize small loops first).
+    /// On a GPU (no vector registers) the same request becomes a full unroll, which
+    /// keeps the lanes' states in registers instead of local memory.
     fn vectorize_hint(&self, branch: inkwell::values::InstructionValue<'ctx>, width: u32) {
         use llvm_sys::core::*;
         use llvm_sys::debuginfo::{LLVMMetadataReplaceAllUsesWith, LLVMTemporaryMDNode};
@@ -107,13 +109,18 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             let mut width_ops = [md_str("llvm.loop.vectorize.width"), md_int(32, width as u64)];
             let mut enable_ops = [md_str("llvm.loop.vectorize.enable"), md_int(1, 1)];
             let mut unroll_ops = [md_str("llvm.loop.unroll.disable")];
+            let mut full_ops = [md_str("llvm.loop.unroll.full")];
             let tmp = LLVMTemporaryMDNode(cx, std::ptr::null_mut(), 0);
-            let mut ops = [
-                tmp,
-                LLVMMDNodeInContext2(cx, width_ops.as_mut_ptr(), 2),
-                LLVMMDNodeInContext2(cx, enable_ops.as_mut_ptr(), 2),
-                LLVMMDNodeInContext2(cx, unroll_ops.as_mut_ptr(), 1),
-            ];
+            let mut ops = if self.threads.is_some() {
+                vec![tmp, LLVMMDNodeInContext2(cx, full_ops.as_mut_ptr(), 1)]
+            } else {
+                vec![
+                    tmp,
+                    LLVMMDNodeInContext2(cx, width_ops.as_mut_ptr(), 2),
+                    LLVMMDNodeInContext2(cx, enable_ops.as_mut_ptr(), 2),
+                    LLVMMDNodeInContext2(cx, unroll_ops.as_mut_ptr(), 1),
+                ]
+            };
             let node = LLVMMDNodeInContext2(cx, ops.as_mut_ptr(), ops.len());
             LLVMMetadataReplaceAllUsesWith(tmp, node);
             let kind = LLVMGetMDKindIDInContext(cx, c"llvm.loop".as_ptr(), 9);

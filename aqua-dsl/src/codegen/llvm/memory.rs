@@ -56,7 +56,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             set_align(x, types::mem_size(elem))?;
             l.mem_to_reg(elem, x)
         };
-        let Some(mask) = mask else { return read(self) };
+        let Some(mask) = mask.filter(|_| !self.unmasked) else { return read(self) };
         let m = self.elem(mask, idx)?.into_int_value();
         let fallback = match other {
             Some(o) => self.elem(o, idx)?,
@@ -85,15 +85,16 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let total = shape_bits(&self.k.ty(ptr).shape);
         let roots: Vec<ValueId> = [Some(ptr), Some(value), mask].into_iter().flatten().collect();
         let levels = self.sink_levels(&roots, 0, total)?;
+        let masks = self.sink_masks(&roots, mask, false);
         self.memo.clear();
-        self.nest(&levels, &mut |l, idx| {
+        self.dist_nest_masked(&levels, &masks, &mut |l, idx| {
             let off = l.elem(ptr, idx)?.into_int_value();
             let x = l.elem(value, idx)?;
             let write = |l: &Self| -> Lower<()> {
                 let st = l.b.build_store(l.address(base, elem, off)?, l.reg_to_mem(elem, x)?)?;
                 st.set_alignment(types::mem_size(elem)).map_err(|e| LowerError::Builder(e.to_string()))
             };
-            let Some(mask) = mask else { return write(l) };
+            let Some(mask) = mask.filter(|_| !l.unmasked) else { return write(l) };
             let m = l.elem(mask, idx)?.into_int_value();
             let (on, join) = (l.block("st.on"), l.block("st.join"));
             l.b.build_conditional_branch(m, on, join)?;

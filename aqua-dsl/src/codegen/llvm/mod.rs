@@ -8,19 +8,27 @@
 //! buffer); [`index`] turns shape ops into index arithmetic; the op families are lowered
 //! in their own files (`elementwise`, `cast`, `shape`, `reduce`, `memory`, `control`), and
 //! `element` ties them together: the value of any block at any element index.
+//!
+//! On a GPU target (`TargetInfo::gpu`) the same program runs on every thread of a CTA:
+//! `gpu.rs` spreads sink loops over the threads, puts block buffers in shared memory,
+//! places the barriers and defines the PTX entry instead of `aqua_entry`.
 
 mod cast;
 mod control;
 mod element;
 mod elementwise;
 mod entry;
+mod gpu;
+mod gpu_math;
 mod index;
 mod loops;
 mod memory;
 mod plan;
 mod reduce;
 mod shape;
+mod smem;
 mod types;
+mod vector;
 
 use std::collections::HashMap;
 
@@ -36,16 +44,28 @@ use super::error::{CodegenError, Lower, LowerError};
 use crate::analysis::{pointer_bases, PointerBases};
 use crate::ir::{DType, Elem, Inst, Kernel, ValueId};
 
+pub(crate) use gpu::GpuInfo;
 use plan::{Place, Plan};
 
 /// What the target tells the lowering about itself.
 #[derive(Clone, Debug)]
 pub(crate) struct TargetInfo {
+    /// The target's name in messages (`host`, `sm_90`).
+    pub name: String,
     /// Attributes every function gets (`target-cpu`, `target-features`).
     pub fn_attributes: Vec<(&'static str, String)>,
     /// Whether f16 <-> f32 conversions are instructions (LLVM would otherwise call
     /// library routines the kernel's shared object cannot count on).
     pub native_f16: bool,
+    /// Set for GPU targets: one program is one CTA of threads.
+    pub gpu: Option<GpuInfo>,
+}
+
+/// What a lowered module needs at launch.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct LoweredModule {
+    /// Dynamic shared memory per CTA (GPU targets; 0 on the CPU).
+    pub shared_bytes: u64,
 }
 
 /// Lowers `kernel` into `module` (which has its triple and data layout set).
@@ -55,7 +75,7 @@ pub(crate) fn lower<'ctx>(
     kernel: &Kernel,
     target: &TargetInfo,
     checked: bool,
-) -> Result<(), CodegenError> {
+) -> Result<LoweredModule, CodegenError> {
     let bases = pointer_bases(kernel).map_err(|(loc, message)| {
         // The analysis names the location; the op there is the one to blame.
         let mut op = "pointer";
@@ -66,18 +86,33 @@ pub(crate) fn lower<'ctx>(
         });
         CodegenError::Unsupported { kernel: kernel.name.clone(), op, loc, message }
     })?;
+    if checked && target.gpu.is_some() {
+        return Err(CodegenError::Target {
+            target: target.name.clone(),
+            message: format!("kernel `{}`: checked launches are a host feature (use the CPU or the interpreter)", kernel.name),
+        });
+    }
     if !target.native_f16 && kernel.values.iter().any(|t| t.dtype() == DType::F16) {
         return Err(CodegenError::Target {
-            target: "host".into(),
+            target: target.name.clone(),
             message: format!("kernel `{}` uses f16, which needs a CPU with F16C (x86-64) to compile", kernel.name),
         });
     }
     let plan = plan::plan(kernel, &bases);
     let program = entry::declare_program(cx, module, kernel, checked, target);
     let func = program.func;
+    let releases = if target.gpu.is_some() { smem::release_points(kernel, &plan) } else { HashMap::new() };
     let mut l = Lowerer::new(cx, module, kernel, program, plan, bases, checked);
-    let frame = l.emit_program().map_err(|e| e.into_codegen(&kernel.name))?;
-    entry::define_entry(cx, module, kernel, func, checked, target, frame).map_err(|e| e.into_codegen(&kernel.name))
+    l.releases = releases;
+    let frame = l.emit_program(target.gpu).map_err(|e| e.into_codegen(&kernel.name))?;
+    let shared_bytes = l.arena.high;
+    match target.gpu {
+        None => entry::define_entry(cx, module, kernel, func, checked, target, frame),
+        Some(g) if g.simt => gpu::define_simt_entry(cx, module, kernel, func, target, shared_bytes),
+        Some(_) => gpu::define_kernel(cx, module, kernel, func, target),
+    }
+    .map_err(|e| e.into_codegen(&kernel.name))?;
+    Ok(LoweredModule { shared_bytes })
 }
 
 /// Where a value lives once lowered.
@@ -119,6 +154,17 @@ pub(crate) struct Lowerer<'a, 'ctx> {
     /// allocated once per call, whatever loops they are used in).
     alloca_b: Builder<'ctx>,
     frame_bytes: u64,
+    /// GPU only: the thread id and the shared memory global.
+    pub(crate) threads: Option<gpu::Threads<'ctx>>,
+    smem: Option<GlobalValue<'ctx>>,
+    simt: Option<entry::SimtParams<'ctx>>,
+    /// GPU: inside the unmasked version of a sink (`vector.rs`): masks are all true.
+    pub(crate) unmasked: bool,
+    /// GPU: buffers to release after each instruction, free shared blocks, and the
+    /// block `(offset, bytes)` of every live shared buffer (by pointer), see `smem.rs`.
+    releases: HashMap<(smem::RegionKey, usize), Vec<ValueId>>,
+    arena: smem::Arena,
+    shared_blocks: HashMap<usize, (u64, u64)>,
     defs: Vec<Option<&'a Inst>>,
     vals: Vec<Option<Lowered<'ctx>>>,
     memo: HashMap<MemoKey, BasicValueEnum<'ctx>>,
@@ -160,6 +206,13 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             fault: program.fault,
             alloca_b,
             frame_bytes: 0,
+            threads: None,
+            smem: None,
+            simt: program.simt,
+            unmasked: false,
+            releases: HashMap::new(),
+            arena: smem::Arena::default(),
+            shared_blocks: HashMap::new(),
             defs,
             vals: vec![None; k.values.len()],
             memo: HashMap::new(),
@@ -168,9 +221,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     }
 
     /// Emits the program function's body; returns the bytes of stack buffers it uses.
-    fn emit_program(&mut self) -> Lower<u64> {
+    fn emit_program(&mut self, gpu: Option<GpuInfo>) -> Lower<u64> {
         let start = self.cx.append_basic_block(self.func, "start");
         self.b.position_at_end(start);
+        if let Some(gpu) = gpu {
+            self.init_threads(gpu)?;
+        }
         for (i, &arg) in self.k.body.args.iter().enumerate() {
             let v = match self.params[i] {
                 ParamVal::Ptr { .. } => self.cx.i64_type().const_zero().into(),
@@ -216,12 +272,17 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         self.k.ty(v).elem
     }
 
-    /// A stack buffer of `n` elements, allocated once at function entry.
+    /// A block buffer of `n` elements: on the stack, allocated once at function entry
+    /// (CPU), or in the CTA's shared memory (GPU).
     pub(crate) fn alloc(&mut self, elem: Elem, n: u64) -> Lower<PointerValue<'ctx>> {
+        if self.threads.is_some() {
+            return self.shared_alloc(n * types::mem_size(elem) as u64);
+        }
         self.alloc_raw(types::mem(self.cx, elem), n)
     }
 
-    /// A stack buffer of `n` values of an LLVM type (integers or floats).
+    /// A stack buffer of `n` values of an LLVM type (integers or floats), private to the
+    /// thread (reduction states).
     pub(crate) fn alloc_raw(&mut self, ty: BasicTypeEnum<'ctx>, n: u64) -> Lower<PointerValue<'ctx>> {
         let size = match ty {
             BasicTypeEnum::IntType(t) => t.get_bit_width().div_ceil(8),

@@ -65,8 +65,10 @@ impl HostCpu {
             .create_target_machine(&triple, &h.cpu, &h.features, level, RelocMode::PIC, CodeModel::Default)
             .ok_or_else(|| err(format!("LLVM cannot create a target machine for CPU `{}`", h.cpu)))?;
         let info = TargetInfo {
+            name: "host".into(),
             fn_attributes: vec![("target-cpu", h.cpu.clone()), ("target-features", h.features.clone())],
             native_f16: !h.triple.starts_with("x86_64") || h.features.split(',').any(|f| f == "+f16c"),
+            gpu: None,
         };
         Ok(HostCpu { machine, info })
     }

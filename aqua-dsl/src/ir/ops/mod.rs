@@ -69,7 +69,8 @@ pub enum Op {
     /// Read every unmasked lane; masked lanes take `other` (zero when absent) and never
     /// touch memory.
     Load { ptr: ValueId, mask: Option<ValueId>, other: Option<ValueId> },
-    /// Write every unmasked lane. When lanes alias, the highest lane index wins.
+    /// Write every unmasked lane. When lanes alias, the highest lane index wins (on GPU
+    /// targets only among lanes one thread stores: which thread wins is unspecified).
     Store { ptr: ValueId, value: ValueId, mask: Option<ValueId> },
     /// Read a constant table at integer indices (any integer dtype); indices outside the
     /// table are clamped to its ends. The result has the table's dtype and the index shape.

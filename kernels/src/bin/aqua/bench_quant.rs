@@ -7,7 +7,7 @@
 //! both directions (what is read by quantize, what is written by dequantize), and so does
 //! the memcpy it is compared with. The targets printed are the (CPU, one core).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aqua_dsl::DType;
 use aqua_kernels::data::KvSlice;
@@ -20,6 +20,7 @@ use half::f16;
 use rayon::prelude::*;
 
 use crate::error::CliError;
+use crate::timing::best_time;
 
 /// Which method a row measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -71,12 +72,7 @@ impl Variant {
 /// The bundled K and V of every layer, repeated to about `mib` MiB of f16 in whole tokens.
 pub fn tiled_input(mib: usize) -> Result<(Vec<f16>, usize), CliError> {
     let slice = KvSlice::bundled().map_err(|e| CliError::failed(e.to_string()))?;
-    let real: Vec<f16> = slice
-        .layers
-        .iter()
-        .flat_map(|l| l.k.iter().chain(&l.v))
-        .copied()
-        .collect();
+    let real = slice.all_values();
     let tokens = ((mib << 20) / 2 / slice.channels).max(1);
     Ok((
         real.iter().copied().cycle().take(tokens * slice.channels).collect(),
@@ -157,15 +153,6 @@ fn copy(dst: &mut [f16], src: &[f16], threads: usize) {
 }
 
 /// Best of at least 5 runs and 200 ms.
-pub fn best_of(mut f: impl FnMut() -> Result<(), CliError>) -> Result<Duration, CliError> {
-    let (mut best, mut total, mut runs) = (Duration::MAX, Duration::ZERO, 0);
-    while runs < 5 || total < Duration::from_millis(200) {
-        let start = Instant::now();
-        f()?;
-        let d = start.elapsed();
-        best = best.min(d);
-        total += d;
-        runs += 1;
-    }
-    Ok(best)
+fn best_of(f: impl FnMut() -> Result<(), CliError>) -> Result<Duration, CliError> {
+    best_time(5, Duration::from_millis(200), f)
 }

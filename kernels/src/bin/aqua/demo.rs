@@ -4,16 +4,22 @@
 //! the plain-Rust reference, and prints one row per variant: bits per value, relative error
 //! of K and V, quantize and dequantize time, compile time and how the compile was served.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aqua_dsl::DType;
 use aqua_kernels::data::KvSlice;
 use aqua_kernels::host::uniform::{QuantizedBuffers, UniformKernels};
+use aqua_kernels::host::HostError;
 use aqua_kernels::quant::{bits_per_value, relative_error, Grouping, Uniform};
 use aqua_runtime::{CacheOutcome, HostBuffer, Runtime};
 use half::f16;
 
 use crate::error::CliError;
+use crate::timing::best_time;
+
+/// Each time is the best of at least this many runs and [`MIN_TIME`] in all.
+const RUNS: u32 = 3;
+const MIN_TIME: Duration = Duration::from_millis(30);
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -88,13 +94,13 @@ fn variant(rt: &Runtime, q: Uniform, block: u32, tensors: &[Tensor; 2]) -> Resul
         .iter()
         .map(|t| HostBuffer::zeros(DType::F16, t.values.len()))
         .collect();
-    let t_quantize = best_time(|| {
+    let t_quantize = best_time::<HostError>(RUNS, MIN_TIME, || {
         for (t, out) in tensors.iter().zip(quantized.iter_mut()) {
             kernels.quantize_into(rt, &t.buffer, out)?;
         }
         Ok(())
     })?;
-    let t_dequantize = best_time(|| {
+    let t_dequantize = best_time::<HostError>(RUNS, MIN_TIME, || {
         for (qb, out) in quantized.iter().zip(restored.iter_mut()) {
             kernels.dequantize_into(rt, qb, out)?;
         }
@@ -149,20 +155,4 @@ fn served(k: &UniformKernels) -> String {
     } else {
         format!("q:{a} dq:{b}")
     }
-}
-
-/// The best wall time of `f` over at least 3 runs and at least 30 ms.
-fn best_time(
-    mut f: impl FnMut() -> Result<(), aqua_kernels::host::HostError>,
-) -> Result<Duration, aqua_kernels::host::HostError> {
-    let (mut best, mut total, mut runs) = (Duration::MAX, Duration::ZERO, 0);
-    while runs < 3 || total < Duration::from_millis(30) {
-        let start = Instant::now();
-        f()?;
-        let d = start.elapsed();
-        best = best.min(d);
-        total += d;
-        runs += 1;
-    }
-    Ok(best)
 }

@@ -9,6 +9,7 @@ mod grid;
 mod list;
 mod quant_eval;
 mod slice_kv;
+mod timing;
 
 use std::process::ExitCode;
 

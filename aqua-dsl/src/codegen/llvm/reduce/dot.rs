@@ -1,5 +1,7 @@
 //! `dot`: `acc + a x b` with f32 products and sums, for k = 0, 1, ... in order (loops
-//! m, k, n, so the inner loop is element-wise over a row of the output).
+//! m, k, n, so the inner loop is element-wise over a row of the output). On the GPU each
+//! output is computed by the thread that owns it (operands in shared memory, the same
+//! order over k, so the same result).
 
 use super::super::index::{log2, Term};
 use super::super::{Lowered, Lowerer};
@@ -25,6 +27,40 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let f32e = Elem::Val(DType::F32);
         let out = self.alloc(f32e, (m * n) as u64)?;
         let (mb, kb, nbits) = (log2(m), log2(k), log2(n));
+        let term = |var, lo, bits| Term { var, lo, bits };
+        if self.threads.is_some() {
+            let levels = match acc {
+                Some(c) => self.sink_levels(&[c], 0, mb + nbits)?,
+                None => super::loops::levels(0, mb + nbits, &Default::default()),
+            };
+            self.memo.clear();
+            self.dist_nest(&levels, &mut |l, idx| {
+                let mut s = match acc {
+                    Some(c) => l.elem(c, idx)?.into_float_value(),
+                    None => l.cx.f32_type().const_zero(),
+                };
+                // Split the output index into its row (m) and column (n) fields.
+                let o = l.linear(idx)?;
+                let mi = l.b.build_right_shift(o, l.i64c(nbits as u64), false, "m")?;
+                let ni = l.b.build_and(o, l.i64c((1u64 << nbits) - 1), "n")?;
+                let cell = l.alloc_raw(l.cx.f32_type().into(), 1)?;
+                l.b.build_store(cell, s)?;
+                l.counted_loop(k as u64, None, &mut |l, ki| {
+                    let av = l.elem(a, &[term(mi, kb, mb), term(ki, 0, kb)])?;
+                    let bv = l.elem(b, &[term(ki, nbits, kb), term(ni, 0, nbits)])?;
+                    let (av, bv) = (l.widen(da, av)?, l.widen(db, bv)?);
+                    let c = l.b.build_load(l.cx.f32_type(), cell, "c")?.into_float_value();
+                    let p = l.b.build_float_mul(av, bv, "p")?;
+                    l.b.build_store(cell, l.b.build_float_add(c, p, "s")?)?;
+                    Ok(())
+                })?;
+                s = l.b.build_load(l.cx.f32_type(), cell, "c")?.into_float_value();
+                l.store_elem(out, f32e, o, s.into())
+            })?;
+            self.memo.clear();
+            self.set(v, Lowered::Buffer(out));
+            return Ok(());
+        }
         let levels = match acc {
             Some(c) => self.sink_levels(&[c], 0, mb + nbits)?,
             None => super::loops::levels(0, mb + nbits, &Default::default()),
@@ -39,7 +75,6 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             l.store_elem(out, f32e, o, x)
         })?;
         self.memo.clear();
-        let term = |var, lo, bits| Term { var, lo, bits };
         self.counted_loop(m as u64, None, &mut |l, mi| {
             l.counted_loop(k as u64, None, &mut |l, ki| {
                 let av = l.elem(a, &[term(mi, kb, mb), term(ki, 0, kb)])?;

@@ -19,6 +19,7 @@
 //! `state.rs` holds the per-op rules.
 
 mod dot;
+mod split;
 mod state;
 
 use inkwell::types::BasicTypeEnum;
@@ -31,17 +32,25 @@ use super::plan::Place;
 use super::{Lowered, Lowerer};
 use crate::codegen::error::Lower;
 use crate::ir::{DType, Elem, Inst, Op, ReduceOp, ValueId};
-use state::Red;
+use state::{Red, State};
 
 /// Partial states along the last axis: float sums (whose result depends on it) use 8;
 /// order-insensitive reductions 16, which covers a short line in one step.
 const SUM_LANES: u32 = 8;
 const LANES: u32 = 16;
 
+/// Order-insensitive lanes of a GPU thread: enough independent chains to hide latency,
+/// few enough that the unrolled lanes stay small (they are registers, not a vector).
+const GPU_LANES: u32 = 4;
+
 /// The partial-state count of a group of reductions over lines of length `n`.
-fn lane_count(jobs: &[Red], n: u32) -> u32 {
+fn lane_count(jobs: &[Red], n: u32, gpu: bool) -> u32 {
     let float_sum = jobs.iter().any(|r| r.float() && r.op == ReduceOp::Sum);
-    n.min(if float_sum { SUM_LANES } else { LANES })
+    n.min(match (float_sum, gpu) {
+        (true, _) => SUM_LANES,
+        (false, true) => GPU_LANES,
+        (false, false) => LANES,
+    })
 }
 
 /// One reduction of a group: its rules, result, output buffer and state storage.
@@ -76,7 +85,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             reds.push(Red { op: *op, d: ty.dtype() });
         }
         let n = ty.shape.dims()[axis];
-        let lanes = if last { lane_count(&reds, n) as u64 } else { 1u64 << (index::shape_bits(&ty.shape) - log2(n)) };
+        let lanes = if last { lane_count(&reds, n, self.threads.is_some()) as u64 } else { 1u64 << (index::shape_bits(&ty.shape) - log2(n)) };
         let mut jobs = Vec::with_capacity(group.len());
         for (inst, red) in group.iter().zip(reds) {
             if red.d == DType::Bool && !matches!(red.op, ReduceOp::ArgMax | ReduceOp::ArgMin) {
@@ -89,12 +98,20 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 _ => return Err(self.op_error(inst, "reduces a block to a scalar along an inner axis")),
             };
             let st_ty = red.state_type(self);
+            // One state per lane (GPU outer axes: one per thread, see reduce_outer_by_output).
+            let lanes = if last || self.threads.is_none() { lanes } else { 1 };
             let st_v = self.alloc_raw(st_ty, lanes)?;
             let st_i = self.alloc_raw(self.cx.i32_type().into(), lanes)?;
             let out_elem = Elem::Val(if red.is_arg() { DType::I32 } else { red.d });
             jobs.push(Job { red, result: v, out, out_elem, st_v, st_i, st_ty });
         }
-        let scalars = if last { self.reduce_last(&jobs, arg)? } else { self.reduce_outer(&jobs, arg, axis)? };
+        let split = if last { self.split_threads(&jobs, arg) } else { None };
+        let scalars = match (last, split, self.threads.is_some()) {
+            (true, Some(s_bits), _) => self.reduce_last_split(&jobs, arg, s_bits)?,
+            (true, None, _) => self.reduce_last(&jobs, arg)?,
+            (false, _, false) => self.reduce_outer(&jobs, arg, axis)?,
+            (false, _, true) => self.reduce_outer_by_output(&jobs, arg, axis)?,
+        };
         for (job, scalar) in jobs.iter().zip(scalars) {
             match (job.out, scalar) {
                 (Some(p), _) => self.set(job.result, Lowered::Buffer(p)),
@@ -112,53 +129,22 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let total = index::shape_bits(&shape);
         let n = *shape.dims().last().unwrap_or(&1);
         let reds: Vec<Red> = jobs.iter().map(|j| j.red).collect();
-        let (nb, lanes) = (log2(n), lane_count(&reds, n));
+        let (nb, lanes) = (log2(n), lane_count(&reds, n, self.threads.is_some()));
         let pb = log2(lanes);
         let out_levels = self.sink_levels(&[arg], nb, total)?;
         let mut inner = self.sink_levels(&[arg], pb, nb)?;
         // Two lanes are not worth a vector (and LLVM often cannot honour the request).
         inner.push(Level { lo: 0, bits: pb, vectorize: (lanes >= 4).then_some(lanes) });
-        let i32t: BasicTypeEnum = self.cx.i32_type().into();
         let mut results = vec![None; jobs.len()];
         self.memo.clear();
-        self.nest(&out_levels, &mut |l, out_idx| {
+        // Block results: each line by the thread owning its output (GPU). Scalar results:
+        // every thread computes them (they must be defined on all).
+        let spread = jobs.iter().all(|j| j.out.is_some());
+        let mut per_line = |l: &mut Self, out_idx: &[Term<IntValue<'ctx>>]| -> Lower<()> {
             let out_idx = out_idx.to_vec();
-            for j in jobs {
-                for k in 0..lanes as u64 {
-                    l.put(j.st_ty, j.st_v, l.i64c(k), j.red.identity(l))?;
-                    l.put(i32t, j.st_i, l.i64c(k), l.i32c(0).into())?;
-                }
-            }
-            l.nest(&inner, &mut |l, in_idx| {
-                let idx: Vec<Term<IntValue<'ctx>>> = out_idx.iter().chain(in_idx).cloned().collect();
-                let x = l.elem(arg, &idx)?;
-                let lane = in_idx.iter().find(|t| t.lo == 0 && pb > 0).map_or(l.i64c(0), |t| t.var);
-                let pos = l.linear(in_idx)?;
-                let pos = l.b.build_int_truncate(pos, l.cx.i32_type(), "pos")?;
-                for j in jobs {
-                    let x = j.red.lift(l, x)?;
-                    let s = (l.get(j.st_ty, j.st_v, lane)?, l.get(i32t, j.st_i, lane)?.into_int_value());
-                    let (v, i) = j.red.join(l, s, (x, pos), false)?;
-                    l.put(j.st_ty, j.st_v, lane, v)?;
-                    l.put(i32t, j.st_i, lane, i.into())?;
-                }
-                Ok(())
-            })?;
-            for (ji, j) in jobs.iter().enumerate() {
-                let mut states = Vec::with_capacity(lanes as usize);
-                for k in 0..lanes as u64 {
-                    let v = l.get(j.st_ty, j.st_v, l.i64c(k))?;
-                    let i = l.get(i32t, j.st_i, l.i64c(k))?.into_int_value();
-                    states.push((v, i));
-                }
-                let mut half = states.len() / 2;
-                while half > 0 {
-                    for k in 0..half {
-                        states[k] = j.red.join(l, states[k], states[k + half], true)?;
-                    }
-                    half /= 2;
-                }
-                let mut last = states[0];
+            let merged = l.accumulate(jobs, arg, &out_idx, &[], &inner, lanes as u64)?;
+            for (ji, (j, &state)) in jobs.iter().zip(&merged).enumerate() {
+                let mut last = state;
                 if j.red.needs_rescan() {
                     last.0 = l.rescan(j.red, arg, &out_idx, (0, nb), last.0)?;
                 }
@@ -174,9 +160,72 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 }
             }
             Ok(())
-        })?;
+        };
+        if spread {
+            self.dist_nest(&out_levels, &mut per_line)?;
+        } else {
+            self.nest(&out_levels, &mut per_line)?;
+            self.sync()?;
+        }
         self.memo.clear();
         Ok(results)
+    }
+
+    /// Runs every job over the elements of `arg` at `fixed` (terms of the bits outside the
+    /// loops) and `part` (terms inside the line that also count in the position arg
+    /// reductions report), looping over `inner` (the lane level last, `lanes` states per
+    /// job); returns each job's lanes merged in the halving tree.
+    fn accumulate(
+        &mut self,
+        jobs: &[Job<'ctx>],
+        arg: ValueId,
+        fixed: &[Term<IntValue<'ctx>>],
+        part: &[Term<IntValue<'ctx>>],
+        inner: &[Level],
+        lanes: u64,
+    ) -> Lower<Vec<State<'ctx>>> {
+        let i32t: BasicTypeEnum = self.cx.i32_type().into();
+        let lane_bits = log2(lanes as u32);
+        for j in jobs {
+            for k in 0..lanes {
+                self.put(j.st_ty, j.st_v, self.i64c(k), j.red.identity(self))?;
+                self.put(i32t, j.st_i, self.i64c(k), self.i32c(0).into())?;
+            }
+        }
+        self.nest(inner, &mut |l, in_idx| {
+            let idx: Vec<Term<IntValue<'ctx>>> = fixed.iter().chain(part).chain(in_idx).cloned().collect();
+            let x = l.elem(arg, &idx)?;
+            let lane = in_idx.iter().find(|t| t.lo == 0 && lane_bits > 0).map_or(l.i64c(0), |t| t.var);
+            let in_line: Vec<_> = part.iter().chain(in_idx).cloned().collect();
+            let pos = l.linear(&in_line)?;
+            let pos = l.b.build_int_truncate(pos, l.cx.i32_type(), "pos")?;
+            for j in jobs {
+                let x = j.red.lift(l, x)?;
+                let s = (l.get(j.st_ty, j.st_v, lane)?, l.get(i32t, j.st_i, lane)?.into_int_value());
+                let (v, i) = j.red.join(l, s, (x, pos), false)?;
+                l.put(j.st_ty, j.st_v, lane, v)?;
+                l.put(i32t, j.st_i, lane, i.into())?;
+            }
+            Ok(())
+        })?;
+        let mut merged = Vec::with_capacity(jobs.len());
+        for j in jobs {
+            let mut states = Vec::with_capacity(lanes as usize);
+            for k in 0..lanes {
+                let v = self.get(j.st_ty, j.st_v, self.i64c(k))?;
+                let i = self.get(i32t, j.st_i, self.i64c(k))?.into_int_value();
+                states.push((v, i));
+            }
+            let mut half = states.len() / 2;
+            while half > 0 {
+                for k in 0..half {
+                    states[k] = j.red.join(self, states[k], states[k + half], true)?;
+                }
+                half /= 2;
+            }
+            merged.push(states[0]);
+        }
+        Ok(merged)
     }
 
     /// Along an outer axis: one state per output, a row-major walk of the input.
@@ -237,6 +286,61 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             }
             Ok(())
         })?;
+        Ok(vec![None; jobs.len()])
+    }
+
+    /// Along an outer axis on the GPU: each output by the thread that owns it (blocked
+    /// layout over the outputs), one state walking the axis in increasing order: the
+    /// same order per output as [`Self::reduce_outer`], so the same results.
+    fn reduce_outer_by_output(
+        &mut self,
+        jobs: &[Job<'ctx>],
+        arg: ValueId,
+        axis: usize,
+    ) -> Lower<Vec<Option<BasicValueEnum<'ctx>>>> {
+        let shape = self.k.ty(arg).shape.clone();
+        let total = index::shape_bits(&shape);
+        let (pos, nb) = dim_fields(&shape)[axis];
+        let i32t: BasicTypeEnum = self.cx.i32_type().into();
+        let all = loops::levels(0, total - nb, &Default::default());
+        let along = loops::levels(pos, pos + nb, &Default::default());
+        let to_arg = [Field { src: 0, len: pos, dst: 0 }, Field { src: pos, len: total - nb - pos, dst: pos + nb }];
+        self.memo.clear();
+        self.dist_nest(&all, &mut |l, idx| {
+            let zero = l.i64c(0);
+            for j in jobs {
+                l.put(j.st_ty, j.st_v, zero, j.red.identity(l))?;
+                l.put(i32t, j.st_i, zero, l.i32c(0).into())?;
+            }
+            let base = index::remap(idx, &to_arg, l)?;
+            l.nest(&along, &mut |l, a_idx| {
+                let full: Vec<_> = base.iter().chain(a_idx).cloned().collect();
+                let x = l.elem(arg, &full)?;
+                let a = l.linear(&a_idx.iter().map(|t| Term { var: t.var, lo: t.lo - pos, bits: t.bits }).collect::<Vec<_>>())?;
+                let a = l.b.build_int_truncate(a, l.cx.i32_type(), "pos")?;
+                for j in jobs {
+                    let x = j.red.lift(l, x)?;
+                    let s = (l.get(j.st_ty, j.st_v, zero)?, l.get(i32t, j.st_i, zero)?.into_int_value());
+                    let (v, i) = j.red.join(l, s, (x, a), false)?;
+                    l.put(j.st_ty, j.st_v, zero, v)?;
+                    l.put(i32t, j.st_i, zero, i.into())?;
+                }
+                Ok(())
+            })?;
+            let o = l.linear(idx)?;
+            for j in jobs {
+                let mut s = (l.get(j.st_ty, j.st_v, zero)?, l.get(i32t, j.st_i, zero)?.into_int_value());
+                if j.red.needs_rescan() {
+                    s.0 = l.rescan(j.red, arg, &base, (pos, nb), s.0)?;
+                }
+                let r = j.red.finish(l, s)?;
+                if let Some(out) = j.out {
+                    l.store_elem(out, j.out_elem, o, r)?;
+                }
+            }
+            Ok(())
+        })?;
+        self.memo.clear();
         Ok(vec![None; jobs.len()])
     }
 

@@ -1,0 +1,126 @@
+//! Vector memory access on the GPU by loop versioning.
+//!
+//! A GPU thread owns a contiguous run of each sink (blocked layout, `gpu.rs`), so its
+//! loads and stores of a contiguous block are adjacent in memory; but each lane's mask is
+//! its own branch, which keeps the back end from merging them. So a sink whose memory
+//! accesses are masked runs in two versions: the thread first evaluates every mask over
+//! its run; when all are true it runs a copy of the body with no mask branches
+//! ([`Lowerer::unmasked`]), its innermost loop unrolled in groups of 8, where the NVPTX
+//! load/store vectorizer merges adjacent accesses into 64- and 128-bit ones (pointer
+//! arguments are 16-byte aligned, `entry.rs`); otherwise it runs the masked body. Only
+//! the last, partial block of a launch takes the slow path.
+
+use std::collections::HashSet;
+
+use inkwell::IntPredicate;
+
+use super::index::Term;
+use super::loops::{Body, Level};
+use super::plan::Place;
+use super::Lowerer;
+use crate::codegen::error::Lower;
+use crate::ir::{Op, ValueId};
+
+/// Elements a thread handles per unrolled group (16 bytes of f16).
+const GROUP_BITS: u32 = 3;
+
+impl<'a, 'ctx> Lowerer<'a, 'ctx> {
+    /// The masks of the loads computed inside a sink whose elements come from `roots`
+    /// (through lazy values), plus `extra` (a store's own mask); empty (no versioning)
+    /// when a masked load is reached through a shape op that moves elements (`trans`,
+    /// `broadcast`), `moved` saying whether the sink itself is one: its mask would be
+    /// checked at the wrong lanes. Reshapes and `expand_dims` keep linear positions, so
+    /// they are followed.
+    pub(crate) fn sink_masks(&self, roots: &[ValueId], extra: Option<ValueId>, moved: bool) -> Vec<ValueId> {
+        if self.threads.is_none() {
+            return vec![];
+        }
+        let mut masks: Vec<ValueId> = extra.into_iter().collect();
+        let mut seen = HashSet::new();
+        // (value, whether reached through an element-moving shape op)
+        let mut todo: Vec<(ValueId, bool)> = roots.iter().map(|&r| (r, moved)).collect();
+        while let Some((v, moved)) = todo.pop() {
+            if self.place(v) != Place::Lazy || !seen.insert((v, moved)) {
+                continue;
+            }
+            let Ok(inst) = self.def(v) else { return vec![] };
+            if let Op::Load { mask: Some(m), .. } = inst.op {
+                if moved {
+                    return vec![];
+                }
+                masks.push(m);
+            }
+            let moves = matches!(inst.op, Op::Trans { .. } | Op::Broadcast { .. });
+            todo.extend(inst.op.operands().into_iter().map(|o| (o, moved || moves)));
+        }
+        masks
+    }
+
+    /// Runs `body` over `loops` (with the thread's `fixed` terms first), versioned on
+    /// `masks` being true over the whole run (see the module docs).
+    pub(crate) fn versioned(
+        &mut self,
+        loops: &[Level],
+        fixed: &[Term<inkwell::values::IntValue<'ctx>>],
+        masks: &[ValueId],
+        body: &mut Body<'_, 'a, 'ctx>,
+    ) -> Lower<()> {
+        let mut with_fixed = |l: &mut Self, idx: &[Term<inkwell::values::IntValue<'ctx>>]| {
+            let full: Vec<_> = fixed.iter().cloned().chain(idx.iter().cloned()).collect();
+            body(l, &full)
+        };
+        if masks.is_empty() || loops.is_empty() || self.unmasked {
+            return self.nest(loops, &mut with_fixed);
+        }
+        // Are all masks true over this thread's run?
+        let i8t = self.cx.i8_type();
+        let flag = self.alloc_raw(i8t.into(), 1)?;
+        self.b.build_store(flag, i8t.const_int(1, false))?;
+        self.memo.clear();
+        self.nest(loops, &mut |l, idx| {
+            let full: Vec<_> = fixed.iter().cloned().chain(idx.iter().cloned()).collect();
+            let mut all = l.b.build_load(i8t, flag, "all")?.into_int_value();
+            for &m in masks {
+                let v = l.elem(m, &full)?.into_int_value();
+                let v = l.b.build_int_z_extend(v, i8t, "m")?;
+                all = l.b.build_and(all, v, "all")?;
+            }
+            l.b.build_store(flag, all)?;
+            Ok(())
+        })?;
+        self.memo.clear();
+        let all = self.b.build_load(i8t, flag, "all")?.into_int_value();
+        let all = self.b.build_int_compare(IntPredicate::NE, all, i8t.const_zero(), "all")?;
+        let (fast, slow, join) = (self.block("unmasked"), self.block("masked"), self.block("versions.end"));
+        self.b.build_conditional_branch(all, fast, slow)?;
+
+        self.b.position_at_end(fast);
+        self.unmasked = true;
+        let grouped = unroll_groups(loops);
+        let r = self.nest(&grouped, &mut with_fixed);
+        self.unmasked = false;
+        r?;
+        self.b.build_unconditional_branch(join)?;
+        self.memo.clear();
+
+        self.b.position_at_end(slow);
+        self.nest(loops, &mut with_fixed)?;
+        self.b.build_unconditional_branch(join)?;
+        self.b.position_at_end(join);
+        self.memo.clear();
+        Ok(())
+    }
+}
+
+/// `loops` with the innermost cut so that its last `GROUP_BITS` bits are one fully
+/// unrolled loop (the GPU's form of the vectorization request).
+fn unroll_groups(loops: &[Level]) -> Vec<Level> {
+    let mut out = loops.to_vec();
+    let Some(inner) = out.pop() else { return out };
+    let g = inner.bits.min(GROUP_BITS);
+    if inner.bits > g {
+        out.push(Level { lo: inner.lo + g, bits: inner.bits - g, vectorize: None });
+    }
+    out.push(Level { lo: inner.lo, bits: g, vectorize: Some(1 << g) });
+    out
+}

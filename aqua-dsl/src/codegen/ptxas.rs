@@ -1,0 +1,206 @@
+//! Finding and running NVIDIA's `ptxas`, the PTX-to-cubin assembler.
+//!
+//! No CUDA toolkit is required to build aqua: `scripts/setup.sh` installs PyPI's
+//! `nvidia-cuda-nvcc-cu12` (which carries `ptxas`) into the git-ignored `.tools/cuda` of
+//! the workspace. [`Ptxas::find`] looks, in order, at `AQUA_PTXAS`, at
+//! `.tools/cuda/**/bin/ptxas` under the workspace root (found from this crate's source
+//! directory, then from the running executable's ancestors), and at `PATH`. Callers treat
+//! its absence as a value (tests print that they skipped), never as a panic.
+//!
+//! [`Ptxas::assemble`] runs `ptxas -arch=sm_XX --warn-on-spills -v` and parses the
+//! resource usage it prints ([`PtxasStats`]): registers, spill bytes, static shared
+//! memory and stack frame.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Why assembling PTX failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PtxasError {
+    /// `ptxas` could not be started, or its files could not be written or read.
+    #[error("ptxas `{}`: {message}", path.display())]
+    Io { path: PathBuf, message: String },
+    /// `ptxas` rejected the PTX; `log` is what it printed.
+    #[error("ptxas rejected the PTX for sm_{sm} (exit status {status}):\n{log}")]
+    Rejected { sm: u32, status: String, log: String },
+}
+
+/// Resource usage of one kernel entry, as `ptxas -v` reports it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PtxasStats {
+    pub registers: u32,
+    pub spill_store_bytes: u32,
+    pub spill_load_bytes: u32,
+    /// Static shared memory (`.shared` declarations); dynamic shared memory is not listed.
+    pub shared_bytes: u32,
+    pub stack_frame_bytes: u32,
+}
+
+impl std::fmt::Display for PtxasStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} registers, {} B spill stores, {} B spill loads, {} B static shared, {} B stack",
+            self.registers, self.spill_store_bytes, self.spill_load_bytes, self.shared_bytes, self.stack_frame_bytes
+        )
+    }
+}
+
+/// An assembled kernel.
+#[derive(Clone, Debug)]
+pub struct Cubin {
+    pub bytes: Vec<u8>,
+    /// Usage of the first entry function in the module (aqua modules have one).
+    pub stats: PtxasStats,
+    /// Everything `ptxas` printed (its `-v` report and any warnings).
+    pub log: String,
+}
+
+/// A `ptxas` executable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ptxas {
+    path: PathBuf,
+}
+
+impl Ptxas {
+    /// Finds `ptxas` (see the module docs); `None` when there is none.
+    pub fn find() -> Option<Ptxas> {
+        if let Some(p) = std::env::var_os("AQUA_PTXAS").filter(|p| !p.is_empty()) {
+            let path = PathBuf::from(p);
+            return path.is_file().then_some(Ptxas { path });
+        }
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let exe = std::env::current_exe().ok();
+        let roots = manifest.ancestors().chain(exe.iter().flat_map(|e| e.ancestors()));
+        for root in roots {
+            if let Some(path) = find_under(&root.join(".tools").join("cuda"), 5) {
+                return Some(Ptxas { path });
+            }
+        }
+        let path_var = std::env::var_os("PATH")?;
+        std::env::split_paths(&path_var).map(|d| d.join("ptxas")).find(|p| p.is_file()).map(|path| Ptxas { path })
+    }
+
+    /// [`Ptxas::find`], or a message that says how to get it (for callers that need it,
+    /// such as the test suite, which `scripts/setup.sh` provides with ptxas).
+    pub fn require() -> Result<Ptxas, String> {
+        Ptxas::find().ok_or_else(|| {
+            "ptxas not found: run scripts/setup.sh (it installs ptxas from PyPI's nvidia-cuda-nvcc-cu12 \
+             into .tools/cuda) or set AQUA_PTXAS"
+                .to_string()
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `ptxas --version`'s last line (e.g. `Cuda compilation tools, release 12.9, V12.9.86`
+    /// is the one before it): part of cache keys for cubins.
+    pub fn version(&self) -> Result<String, PtxasError> {
+        let out = Command::new(&self.path).arg("--version").output().map_err(|e| self.io(e))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        Ok(text.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string())
+    }
+
+    /// Assembles `ptx` for `sm_<sm>`.
+    pub fn assemble(&self, ptx: &str, sm: u32) -> Result<Cubin, PtxasError> {
+        let dir = tempfile::tempdir().map_err(|e| self.io(e))?;
+        let (input, output) = (dir.path().join("kernel.ptx"), dir.path().join("kernel.cubin"));
+        std::fs::write(&input, ptx).map_err(|e| self.io(e))?;
+        let out = Command::new(&self.path)
+            .arg(format!("-arch=sm_{sm}"))
+            .args(["--warn-on-spills", "-v"])
+            .arg(&input)
+            .arg("-o")
+            .arg(&output)
+            .output()
+            .map_err(|e| self.io(e))?;
+        let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        if !out.status.success() {
+            return Err(PtxasError::Rejected { sm, status: out.status.to_string(), log });
+        }
+        let bytes = std::fs::read(&output).map_err(|e| self.io(e))?;
+        Ok(Cubin { bytes, stats: parse_stats(&log), log })
+    }
+
+    fn io(&self, e: std::io::Error) -> PtxasError {
+        PtxasError::Io { path: self.path.clone(), message: e.to_string() }
+    }
+}
+
+/// The first `bin/ptxas` at most `depth` directories below `dir`.
+fn find_under(dir: &Path, depth: u32) -> Option<PathBuf> {
+    let candidate = dir.join("bin").join("ptxas");
+    if candidate.is_file() {
+        return Some(candidate);
+    }
+    if depth == 0 {
+        return None;
+    }
+    let mut subdirs: Vec<PathBuf> =
+        std::fs::read_dir(dir).ok()?.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    subdirs.sort();
+    subdirs.into_iter().find_map(|d| find_under(&d, depth - 1))
+}
+
+/// Parses the `-v` report of the first entry function:
+///
+/// ```text
+/// ptxas info    : Function properties for aqua_kernel
+///     0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+/// ptxas info    : Used 12 registers, 16 bytes smem, 380 bytes cmem[0]
+/// ```
+pub fn parse_stats(log: &str) -> PtxasStats {
+    let mut s = PtxasStats::default();
+    let number_before = |line: &str, unit: &str| -> Option<u32> {
+        let at = line.find(unit)?;
+        line[..at].split(|c: char| !c.is_ascii_digit()).rfind(|w| !w.is_empty())?.parse().ok()
+    };
+    let (mut seen_frame, mut seen_used) = (false, false);
+    for line in log.lines() {
+        if !seen_frame && line.contains("bytes stack frame") {
+            seen_frame = true;
+            s.stack_frame_bytes = number_before(line, "bytes stack frame").unwrap_or(0);
+            s.spill_store_bytes = number_before(line, "bytes spill stores").unwrap_or(0);
+            s.spill_load_bytes = number_before(line, "bytes spill loads").unwrap_or(0);
+        }
+        if !seen_used && line.contains("Used") && line.contains("registers") {
+            seen_used = true;
+            s.registers = number_before(line, "registers").unwrap_or(0);
+            s.shared_bytes = number_before(line, "bytes smem").unwrap_or(0);
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_verbose_report() {
+        let log = "ptxas info    : 0 bytes gmem\n\
+                   ptxas info    : Compiling entry function 'aqua_kernel' for 'sm_90'\n\
+                   ptxas info    : Function properties for aqua_kernel\n    \
+                   8 bytes stack frame, 4 bytes spill stores, 12 bytes spill loads\n\
+                   ptxas info    : Used 40 registers, 1024 bytes smem, 380 bytes cmem[0]\n";
+        let s = parse_stats(log);
+        assert_eq!(
+            s,
+            PtxasStats {
+                registers: 40,
+                spill_store_bytes: 4,
+                spill_load_bytes: 12,
+                shared_bytes: 1024,
+                stack_frame_bytes: 8
+            }
+        );
+    }
+
+    #[test]
+    fn missing_fields_are_zero() {
+        let s = parse_stats("ptxas info    : Used 7 registers, 356 bytes cmem[0]\n");
+        assert_eq!(s, PtxasStats { registers: 7, ..Default::default() });
+    }
+}

@@ -1,0 +1,97 @@
+//! The CUDA backend's side of compiling: a memory miss goes to the disk cache (a cubin or
+//! PTX with its launch shape), else to LLVM and, where ptxas was found, ptxas; the image
+//! is loaded into the device's context.
+
+use std::sync::atomic::Ordering;
+
+use aqua_dsl::codegen::{self, Target};
+use aqua_dsl::Kernel;
+
+use super::{timed, Runtime};
+use crate::backend::cuda::{CudaError, CudaKernel};
+use crate::cache::{CacheKey, Lookup};
+use crate::compiled::{CompiledKernel, Exec};
+use crate::dump;
+use crate::error::Error;
+use crate::launch::LaunchMode;
+use crate::report::{CacheOutcome, CompileReport};
+
+impl Runtime {
+    /// The CUDA backend's memory miss: the disk cache (a cubin or PTX, with the launch
+    /// shape), else LLVM (and ptxas when present).
+    pub(super) fn compile_cuda(
+        &self,
+        kernel: Kernel,
+        ir: &str,
+        key: CacheKey,
+        mode: LaunchMode,
+        report: &mut CompileReport,
+    ) -> Result<CompiledKernel, Error> {
+        let device = self.device.as_ref().ok_or(CudaError::NoDevice)?;
+        let variant = key.to_string().chars().take(12).collect::<String>();
+        if let Some(disk) = self.disk.as_ref().filter(|_| self.dump_dir.is_none()) {
+            match timed(report, "disk lookup", || disk.load(&key)) {
+                Lookup::Hit(payload) => {
+                    if let Some((threads, shared, image)) = split_gpu_payload(&payload) {
+                        let k = timed(report, "load", || {
+                            CudaKernel::load(device, &kernel.name, &variant, image, threads, shared)
+                        })?;
+                        report.outcome = CacheOutcome::DiskHit;
+                        return Ok(CompiledKernel::new(kernel, mode, Some(key), Exec::Cuda(k)));
+                    }
+                }
+                Lookup::Dropped { reason } => {
+                    self.counters.dropped_entries.fetch_add(1, Ordering::Relaxed);
+                    report.dropped_entry = Some(reason);
+                }
+                Lookup::Miss => {}
+            }
+        }
+        report.outcome = CacheOutcome::Compiled;
+        timed(report, "verify", || aqua_dsl::verify::verify(&kernel))?;
+        let options = self.codegen_options(mode);
+        let artifact = codegen::compile(&kernel, &options)?;
+        report.phases.extend(artifact.timings.iter().map(|&(stage, d)| (format!("llvm {stage}"), d)));
+        if let Some(dir) = &self.dump_dir {
+            dump::write_dumps(dir, &kernel.name, &key, ir, &artifact.llvm_ir, &artifact.asm);
+        }
+        let image = match (&self.ptxas, options.target) {
+            (Some((ptxas, _)), Target::Nvptx { sm, .. }) => {
+                let ptx = String::from_utf8_lossy(&artifact.object);
+                let cubin = timed(report, "ptxas", || ptxas.assemble(&ptx, sm)).map_err(|e| CudaError::Kernel {
+                    kernel: kernel.name.clone(),
+                    variant: variant.clone(),
+                    call: "ptxas",
+                    error: e.to_string(),
+                })?;
+                cubin.bytes
+            }
+            _ => artifact.object.clone(),
+        };
+        let (threads, shared) = (artifact.block_threads, artifact.shared_bytes);
+        if let Some(disk) = &self.disk {
+            let payload = join_gpu_payload(threads, shared, &image);
+            if let Err(e) = timed(report, "cache write", || disk.store(&key, &payload)) {
+                eprintln!("aqua: warning: cannot write cache entry {}: {e}", disk.entry_path(&key).display());
+            }
+        }
+        let k = timed(report, "load", || CudaKernel::load(device, &kernel.name, &variant, &image, threads, shared))?;
+        Ok(CompiledKernel::new(kernel, mode, Some(key), Exec::Cuda(k)))
+    }
+}
+
+/// A GPU cache entry's payload: threads per CTA (u32 LE), dynamic shared bytes (u64 LE),
+/// then the cubin or PTX.
+fn join_gpu_payload(threads: u32, shared: u64, image: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(12 + image.len());
+    out.extend_from_slice(&threads.to_le_bytes());
+    out.extend_from_slice(&shared.to_le_bytes());
+    out.extend_from_slice(image);
+    out
+}
+
+fn split_gpu_payload(payload: &[u8]) -> Option<(u32, u64, &[u8])> {
+    let threads = u32::from_le_bytes(payload.get(..4)?.try_into().ok()?);
+    let shared = u64::from_le_bytes(payload.get(4..12)?.try_into().ok()?);
+    Some((threads, shared, &payload[12..]))
+}
