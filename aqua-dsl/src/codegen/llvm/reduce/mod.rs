@@ -60,7 +60,8 @@ struct Job<'ctx> {
     out: Option<PointerValue<'ctx>>,
     out_elem: Elem,
     st_v: PointerValue<'ctx>,
-    st_i: PointerValue<'ctx>,
+    /// The index states of an arg reduction (others keep none).
+    st_i: Option<PointerValue<'ctx>>,
     st_ty: BasicTypeEnum<'ctx>,
 }
 
@@ -101,7 +102,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             // One state per lane (GPU outer axes: one per thread, see reduce_outer_by_output).
             let lanes = if last || self.threads.is_none() { lanes } else { 1 };
             let st_v = self.alloc_raw(st_ty, lanes)?;
-            let st_i = self.alloc_raw(self.cx.i32_type().into(), lanes)?;
+            let st_i = if red.is_arg() { Some(self.alloc_raw(self.cx.i32_type().into(), lanes)?) } else { None };
             let out_elem = Elem::Val(if red.is_arg() { DType::I32 } else { red.d });
             jobs.push(Job { red, result: v, out, out_elem, st_v, st_i, st_ty });
         }
@@ -184,27 +185,32 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         inner: &[Level],
         lanes: u64,
     ) -> Lower<Vec<State<'ctx>>> {
-        let i32t: BasicTypeEnum = self.cx.i32_type().into();
         let lane_bits = log2(lanes as u32);
+        // Positions only matter to arg reductions.
+        let any_arg = jobs.iter().any(|j| j.red.is_arg());
         for j in jobs {
             for k in 0..lanes {
                 self.put(j.st_ty, j.st_v, self.i64c(k), j.red.identity(self))?;
-                self.put(i32t, j.st_i, self.i64c(k), self.i32c(0).into())?;
+                self.put_index(j, self.i64c(k), self.i32c(0).into())?;
             }
         }
         self.nest(inner, &mut |l, in_idx| {
             let idx: Vec<Term<IntValue<'ctx>>> = fixed.iter().chain(part).chain(in_idx).cloned().collect();
             let x = l.elem(arg, &idx)?;
             let lane = in_idx.iter().find(|t| t.lo == 0 && lane_bits > 0).map_or(l.i64c(0), |t| t.var);
-            let in_line: Vec<_> = part.iter().chain(in_idx).cloned().collect();
-            let pos = l.linear(&in_line)?;
-            let pos = l.b.build_int_truncate(pos, l.cx.i32_type(), "pos")?;
+            let pos = if any_arg {
+                let in_line: Vec<_> = part.iter().chain(in_idx).cloned().collect();
+                let pos = l.linear(&in_line)?;
+                l.b.build_int_truncate(pos, l.cx.i32_type(), "pos")?
+            } else {
+                l.i32c(0)
+            };
             for j in jobs {
                 let x = j.red.lift(l, x)?;
-                let s = (l.get(j.st_ty, j.st_v, lane)?, l.get(i32t, j.st_i, lane)?.into_int_value());
+                let s = (l.get(j.st_ty, j.st_v, lane)?, l.get_index(j, lane)?);
                 let (v, i) = j.red.join(l, s, (x, pos), false)?;
                 l.put(j.st_ty, j.st_v, lane, v)?;
-                l.put(i32t, j.st_i, lane, i.into())?;
+                l.put_index(j, lane, i.into())?;
             }
             Ok(())
         })?;
@@ -213,7 +219,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             let mut states = Vec::with_capacity(lanes as usize);
             for k in 0..lanes {
                 let v = self.get(j.st_ty, j.st_v, self.i64c(k))?;
-                let i = self.get(i32t, j.st_i, self.i64c(k))?.into_int_value();
+                let i = self.get_index(j, self.i64c(k))?;
                 states.push((v, i));
             }
             let mut half = states.len() / 2;
@@ -239,13 +245,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let total = index::shape_bits(&shape);
         let (pos, nb) = dim_fields(&shape)[axis];
         let out_bits = total - nb;
-        let i32t: BasicTypeEnum = self.cx.i32_type().into();
         let all = loops::levels(0, out_bits, &Default::default());
         self.nest(&all, &mut |l, idx| {
             let o = l.linear(idx)?;
             for j in jobs {
                 l.put(j.st_ty, j.st_v, o, j.red.identity(l))?;
-                l.put(i32t, j.st_i, o, l.i32c(0).into())?;
+                l.put_index(j, o, l.i32c(0).into())?;
             }
             Ok(())
         })?;
@@ -262,10 +267,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             let a = l.b.build_int_truncate(a, l.cx.i32_type(), "pos")?;
             for j in jobs {
                 let x = j.red.lift(l, x)?;
-                let s = (l.get(j.st_ty, j.st_v, o)?, l.get(i32t, j.st_i, o)?.into_int_value());
+                let s = (l.get(j.st_ty, j.st_v, o)?, l.get_index(j, o)?);
                 let (v, i) = j.red.join(l, s, (x, a), false)?;
                 l.put(j.st_ty, j.st_v, o, v)?;
-                l.put(i32t, j.st_i, o, i.into())?;
+                l.put_index(j, o, i.into())?;
             }
             Ok(())
         })?;
@@ -274,7 +279,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         self.nest(&all, &mut |l, idx| {
             let o = l.linear(idx)?;
             for j in jobs {
-                let mut s = (l.get(j.st_ty, j.st_v, o)?, l.get(i32t, j.st_i, o)?.into_int_value());
+                let mut s = (l.get(j.st_ty, j.st_v, o)?, l.get_index(j, o)?);
                 if j.red.needs_rescan() {
                     let base = index::remap(idx, &to_arg, l)?;
                     s.0 = l.rescan(j.red, arg, &base, (pos, nb), s.0)?;
@@ -301,7 +306,6 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let shape = self.k.ty(arg).shape.clone();
         let total = index::shape_bits(&shape);
         let (pos, nb) = dim_fields(&shape)[axis];
-        let i32t: BasicTypeEnum = self.cx.i32_type().into();
         let all = loops::levels(0, total - nb, &Default::default());
         let along = loops::levels(pos, pos + nb, &Default::default());
         let to_arg = [Field { src: 0, len: pos, dst: 0 }, Field { src: pos, len: total - nb - pos, dst: pos + nb }];
@@ -310,7 +314,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             let zero = l.i64c(0);
             for j in jobs {
                 l.put(j.st_ty, j.st_v, zero, j.red.identity(l))?;
-                l.put(i32t, j.st_i, zero, l.i32c(0).into())?;
+                l.put_index(j, zero, l.i32c(0).into())?;
             }
             let base = index::remap(idx, &to_arg, l)?;
             l.nest(&along, &mut |l, a_idx| {
@@ -320,16 +324,16 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let a = l.b.build_int_truncate(a, l.cx.i32_type(), "pos")?;
                 for j in jobs {
                     let x = j.red.lift(l, x)?;
-                    let s = (l.get(j.st_ty, j.st_v, zero)?, l.get(i32t, j.st_i, zero)?.into_int_value());
+                    let s = (l.get(j.st_ty, j.st_v, zero)?, l.get_index(j, zero)?);
                     let (v, i) = j.red.join(l, s, (x, a), false)?;
                     l.put(j.st_ty, j.st_v, zero, v)?;
-                    l.put(i32t, j.st_i, zero, i.into())?;
+                    l.put_index(j, zero, i.into())?;
                 }
                 Ok(())
             })?;
             let o = l.linear(idx)?;
             for j in jobs {
-                let mut s = (l.get(j.st_ty, j.st_v, zero)?, l.get(i32t, j.st_i, zero)?.into_int_value());
+                let mut s = (l.get(j.st_ty, j.st_v, zero)?, l.get_index(j, zero)?);
                 if j.red.needs_rescan() {
                     s.0 = l.rescan(j.red, arg, &base, (pos, nb), s.0)?;
                 }
@@ -394,6 +398,22 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         // SAFETY (of the generated code): `i` indexes a state buffer allocated for it.
         let addr = unsafe { self.b.build_in_bounds_gep(ty, p, &[i], "st")? };
         Ok(self.b.build_load(ty, addr, "s")?)
+    }
+
+    /// Job `j`'s index state at `i` (0 for reductions that keep none).
+    fn get_index(&self, j: &Job<'ctx>, i: IntValue<'ctx>) -> Lower<IntValue<'ctx>> {
+        match j.st_i {
+            Some(p) => Ok(self.get(self.cx.i32_type().into(), p, i)?.into_int_value()),
+            None => Ok(self.i32c(0)),
+        }
+    }
+
+    /// Sets job `j`'s index state at `i` (nothing for reductions that keep none).
+    fn put_index(&self, j: &Job<'ctx>, i: IntValue<'ctx>, v: BasicValueEnum<'ctx>) -> Lower<()> {
+        match j.st_i {
+            Some(p) => self.put(self.cx.i32_type().into(), p, i, v),
+            None => Ok(()),
+        }
     }
 
     fn put(
