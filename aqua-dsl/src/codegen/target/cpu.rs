@@ -77,10 +77,8 @@ impl HostCpu {
         &self.info
     }
 
-    /// Sets the module's triple and data layout (before lowering, so types have sizes).
     pub(crate) fn configure(&self, module: &Module) {
-        module.set_triple(&self.machine.get_triple());
-        module.set_data_layout(&self.machine.get_target_data().get_data_layout());
+        super::configure(&self.machine, module)
     }
 
     pub(crate) fn optimize(&self, module: &Module, opt_level: u8) -> Result<(), String> {
@@ -92,12 +90,10 @@ impl HostCpu {
         options.set_loop_slp_vectorization(true);
         options.set_loop_interleaving(false);
         options.set_loop_unrolling(false);
-        let pipeline = format!("default<O{}>", opt_level.min(3));
-        module.run_passes(&pipeline, &self.machine, options).map_err(|e| e.to_string())
+        super::optimize(&self.machine, module, opt_level, options)
     }
 
     pub(crate) fn emit(&self, module: &Module, kind: FileType) -> Result<Vec<u8>, String> {
-        let buf = self.machine.write_to_memory_buffer(module, kind).map_err(|e| e.to_string())?;
-        Ok(buf.as_slice().to_vec())
+        super::emit(&self.machine, module, kind)
     }
 }

@@ -6,3 +6,30 @@
 
 pub(crate) mod cpu;
 pub(crate) mod nvptx;
+
+use inkwell::module::Module;
+use inkwell::passes::PassBuilderOptions;
+use inkwell::targets::{FileType, TargetMachine};
+
+/// Sets the module's triple and data layout (before lowering, so types have sizes).
+pub(crate) fn configure(machine: &TargetMachine, module: &Module) {
+    module.set_triple(&machine.get_triple());
+    module.set_data_layout(&machine.get_target_data().get_data_layout());
+}
+
+/// Runs LLVM's `default<O{opt_level}>` pipeline with the target's pass options.
+pub(crate) fn optimize(
+    machine: &TargetMachine,
+    module: &Module,
+    opt_level: u8,
+    options: PassBuilderOptions,
+) -> Result<(), String> {
+    let pipeline = format!("default<O{}>", opt_level.min(3));
+    module.run_passes(&pipeline, machine, options).map_err(|e| e.to_string())
+}
+
+/// The module as an object file or assembly text.
+pub(crate) fn emit(machine: &TargetMachine, module: &Module, kind: FileType) -> Result<Vec<u8>, String> {
+    let buf = machine.write_to_memory_buffer(module, kind).map_err(|e| e.to_string())?;
+    Ok(buf.as_slice().to_vec())
+}

@@ -69,8 +69,7 @@ impl Nvptx {
     }
 
     pub(crate) fn configure(&self, module: &Module) {
-        module.set_triple(&self.machine.get_triple());
-        module.set_data_layout(&self.machine.get_target_data().get_data_layout());
+        super::configure(&self.machine, module)
     }
 
     pub(crate) fn optimize(&self, module: &Module, opt_level: u8) -> Result<(), String> {
@@ -81,13 +80,11 @@ impl Nvptx {
         options.set_loop_slp_vectorization(false);
         options.set_loop_vectorization(false);
         options.set_loop_unrolling(false);
-        let pipeline = format!("default<O{}>", opt_level.min(3));
-        module.run_passes(&pipeline, &self.machine, options).map_err(|e| e.to_string())
+        super::optimize(&self.machine, module, opt_level, options)
     }
 
     /// PTX text (as bytes).
     pub(crate) fn emit(&self, module: &Module) -> Result<Vec<u8>, String> {
-        let buf = self.machine.write_to_memory_buffer(module, FileType::Assembly).map_err(|e| e.to_string())?;
-        Ok(buf.as_slice().to_vec())
+        super::emit(&self.machine, module, FileType::Assembly)
     }
 }
