@@ -145,11 +145,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             let out_idx = out_idx.to_vec();
             let merged = l.accumulate(jobs, arg, &out_idx, &[], &inner, lanes as u64)?;
             for (ji, (j, &state)) in jobs.iter().zip(&merged).enumerate() {
-                let mut last = state;
-                if j.red.needs_rescan() {
-                    last.0 = l.rescan(j.red, arg, &out_idx, (0, nb), last.0)?;
-                }
-                let r = j.red.finish(l, last)?;
+                let r = l.finish_state(j, arg, &out_idx, (0, nb), state)?;
                 match j.out {
                     Some(p) => {
                         let shifted: Vec<_> =
@@ -205,14 +201,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             } else {
                 l.i32c(0)
             };
-            for j in jobs {
-                let x = j.red.lift(l, x)?;
-                let s = (l.get(j.st_ty, j.st_v, lane)?, l.get_index(j, lane)?);
-                let (v, i) = j.red.join(l, s, (x, pos), false)?;
-                l.put(j.st_ty, j.st_v, lane, v)?;
-                l.put_index(j, lane, i.into())?;
-            }
-            Ok(())
+            l.fold_into_states(jobs, x, pos, lane)
         })?;
         let mut merged = Vec::with_capacity(jobs.len());
         for j in jobs {
@@ -265,26 +254,16 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             let a = index::remap(idx, &to_axis, l)?;
             let a = l.linear(&a)?;
             let a = l.b.build_int_truncate(a, l.cx.i32_type(), "pos")?;
-            for j in jobs {
-                let x = j.red.lift(l, x)?;
-                let s = (l.get(j.st_ty, j.st_v, o)?, l.get_index(j, o)?);
-                let (v, i) = j.red.join(l, s, (x, a), false)?;
-                l.put(j.st_ty, j.st_v, o, v)?;
-                l.put_index(j, o, i.into())?;
-            }
-            Ok(())
+            l.fold_into_states(jobs, x, a, o)
         })?;
         self.memo.clear();
         let to_arg = [Field { src: 0, len: pos, dst: 0 }, Field { src: pos, len: out_bits - pos, dst: pos + nb }];
         self.nest(&all, &mut |l, idx| {
             let o = l.linear(idx)?;
             for j in jobs {
-                let mut s = (l.get(j.st_ty, j.st_v, o)?, l.get_index(j, o)?);
-                if j.red.needs_rescan() {
-                    let base = index::remap(idx, &to_arg, l)?;
-                    s.0 = l.rescan(j.red, arg, &base, (pos, nb), s.0)?;
-                }
-                let r = j.red.finish(l, s)?;
+                let s = (l.get(j.st_ty, j.st_v, o)?, l.get_index(j, o)?);
+                let base = if j.red.needs_rescan() { index::remap(idx, &to_arg, l)? } else { Vec::new() };
+                let r = l.finish_state(j, arg, &base, (pos, nb), s)?;
                 if let Some(out) = j.out {
                     l.store_elem(out, j.out_elem, o, r)?;
                 }
@@ -322,22 +301,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let x = l.elem(arg, &full)?;
                 let a = l.linear(&a_idx.iter().map(|t| Term { var: t.var, lo: t.lo - pos, bits: t.bits }).collect::<Vec<_>>())?;
                 let a = l.b.build_int_truncate(a, l.cx.i32_type(), "pos")?;
-                for j in jobs {
-                    let x = j.red.lift(l, x)?;
-                    let s = (l.get(j.st_ty, j.st_v, zero)?, l.get_index(j, zero)?);
-                    let (v, i) = j.red.join(l, s, (x, a), false)?;
-                    l.put(j.st_ty, j.st_v, zero, v)?;
-                    l.put_index(j, zero, i.into())?;
-                }
-                Ok(())
+                l.fold_into_states(jobs, x, a, zero)
             })?;
             let o = l.linear(idx)?;
             for j in jobs {
-                let mut s = (l.get(j.st_ty, j.st_v, zero)?, l.get_index(j, zero)?);
-                if j.red.needs_rescan() {
-                    s.0 = l.rescan(j.red, arg, &base, (pos, nb), s.0)?;
-                }
-                let r = j.red.finish(l, s)?;
+                let s = (l.get(j.st_ty, j.st_v, zero)?, l.get_index(j, zero)?);
+                let r = l.finish_state(j, arg, &base, (pos, nb), s)?;
                 if let Some(out) = j.out {
                     l.store_elem(out, j.out_elem, o, r)?;
                 }
@@ -346,6 +315,41 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         })?;
         self.memo.clear();
         Ok(vec![None; jobs.len()])
+    }
+
+    /// Folds element `x` (at position `pos` along the reduced axis) into every job's state
+    /// slot `at`.
+    fn fold_into_states(
+        &mut self,
+        jobs: &[Job<'ctx>],
+        x: BasicValueEnum<'ctx>,
+        pos: IntValue<'ctx>,
+        at: IntValue<'ctx>,
+    ) -> Lower<()> {
+        for j in jobs {
+            let x = j.red.lift(self, x)?;
+            let s = (self.get(j.st_ty, j.st_v, at)?, self.get_index(j, at)?);
+            let (v, i) = j.red.join(self, s, (x, pos), false)?;
+            self.put(j.st_ty, j.st_v, at, v)?;
+            self.put_index(j, at, i.into())?;
+        }
+        Ok(())
+    }
+
+    /// A job's result from its merged state; a float max/min that looks all-NaN first
+    /// rescans its line (`line`, the reduced axis at `axis`) to tell NaN from -inf.
+    fn finish_state(
+        &mut self,
+        j: &Job<'ctx>,
+        arg: ValueId,
+        line: &[Term<IntValue<'ctx>>],
+        axis: (u32, u32),
+        mut s: State<'ctx>,
+    ) -> Lower<BasicValueEnum<'ctx>> {
+        if j.red.needs_rescan() {
+            s.0 = self.rescan(j.red, arg, line, axis, s.0)?;
+        }
+        j.red.finish(self, s)
     }
 
     /// A float `max`/`min` result `r` of the line of `arg` at `base` (terms of the other

@@ -106,10 +106,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 for k in 1..1u64 << s_bits {
                     s = j.red.join(l, s, read(l, k)?, true)?;
                 }
-                if j.red.needs_rescan() {
-                    s.0 = l.rescan(j.red, arg, out_idx, (0, nb), s.0)?;
-                }
-                let r = j.red.finish(l, s)?;
+                let r = l.finish_state(j, arg, out_idx, (0, nb), s)?;
                 match j.out {
                     Some(p) => l.store_elem(p, j.out_elem, o, r)?,
                     None => results[ji] = Some(r),
