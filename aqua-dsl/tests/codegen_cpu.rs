@@ -5,24 +5,6 @@
 use aqua_dsl::build::*;
 use aqua_dsl::codegen::{self, compile, CodegenError, CodegenOptions};
 use aqua_dsl::ir::{DType, Kernel, Param, ParamKind};
-use aqua_dsl::Params;
-
-struct Src(fn(&[Value]), Vec<Param>);
-
-impl KernelSource for Src {
-    fn name(&self) -> &'static str {
-        "codegen_test"
-    }
-    fn params(&self) -> Vec<Param> {
-        self.1.clone()
-    }
-    fn comptime_params(&self) -> Vec<ComptimeParam> {
-        vec![]
-    }
-    fn body(&self, args: &[Value], _: &Params) {
-        (self.0)(args)
-    }
-}
 
 fn params(kinds: &[ParamKind]) -> Vec<Param> {
     kinds.iter().enumerate().map(|(i, k)| Param { name: format!("a{i}"), kind: k.clone() }).collect()
@@ -43,7 +25,7 @@ fn axpy_exp() -> Kernel {
         store_masked(a[1] + offs, x.exp() * 2.0 + y, m);
     };
     let p = params(&[ptr(DType::F32, false), ptr(DType::F32, true), ParamKind::Scalar(DType::I32)]);
-    Src(body, p).build(&Params::new()).unwrap()
+    build_kernel("codegen_test", p, body).unwrap()
 }
 
 fn text(k: &Kernel, checked: bool) -> codegen::Artifact {
@@ -87,7 +69,7 @@ fn no_fast_math_flags_are_emitted() {
         let r = x.sum(1).expand_dims(1) + x.max(1).expand_dims(1) + x.log() + fma(x, x, x) + (h * h).cast::<f32>();
         store((a[1] + offs).reshape([16, 16]), r / x.sqrt() + dot(x, x));
     };
-    let k = Src(body, params(&[ptr(DType::F32, false), ptr(DType::F32, true)])).build(&Params::new()).unwrap();
+    let k = build_kernel("codegen_test", params(&[ptr(DType::F32, false), ptr(DType::F32, true)]), body).unwrap();
     let ir = text(&k, false).llvm_ir;
     for flag in [" fast ", " reassoc ", " nnan ", " ninf ", " nsz ", " arcp ", " contract ", " afn "] {
         assert!(!ir.contains(flag), "`{flag}` in:\n{ir}");

@@ -7,30 +7,10 @@ use aqua_dsl::build::*;
 use aqua_dsl::codegen::ptxas::Ptxas;
 use aqua_dsl::codegen::{compile, Artifact, CodegenError, CodegenOptions, Target, SUPPORTED_SM};
 use aqua_dsl::ir::{DType, Kernel, Param, ParamKind};
-use aqua_dsl::Params;
-
-type Body = Box<dyn Fn(&[Value]) + Sync>;
-
-struct Src(&'static str, Body, Vec<Param>);
-
-impl KernelSource for Src {
-    fn name(&self) -> &'static str {
-        self.0
-    }
-    fn params(&self) -> Vec<Param> {
-        self.2.clone()
-    }
-    fn comptime_params(&self) -> Vec<ComptimeParam> {
-        vec![]
-    }
-    fn body(&self, args: &[Value], _: &Params) {
-        (self.1)(args)
-    }
-}
 
 fn kernel(name: &'static str, kinds: &[ParamKind], body: impl Fn(&[Value]) + Sync + 'static) -> Kernel {
     let params = kinds.iter().enumerate().map(|(i, k)| Param { name: format!("a{i}"), kind: k.clone() }).collect();
-    Src(name, Box::new(body), params).build(&Params::new()).unwrap_or_else(|e| panic!("{name}: {e}"))
+    build_kernel(name, params, body).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 fn ptr(dtype: DType, mutable: bool) -> ParamKind {

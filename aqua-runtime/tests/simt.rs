@@ -5,24 +5,10 @@
 
 use aqua_dsl::build::*;
 use aqua_dsl::ir::{DType, Kernel, Param, ParamKind};
-use aqua_dsl::Params;
 use aqua_runtime::{Arg, BackendKind, HostBuffer, Runtime, RuntimeOptions};
 
-struct Src(fn(&[Value]), Vec<Param>);
-
-impl KernelSource for Src {
-    fn name(&self) -> &'static str {
-        "simt_test"
-    }
-    fn params(&self) -> Vec<Param> {
-        self.1.clone()
-    }
-    fn comptime_params(&self) -> Vec<ComptimeParam> {
-        vec![]
-    }
-    fn body(&self, args: &[Value], _: &Params) {
-        (self.0)(args)
-    }
+fn kernel(body: fn(&[Value]), params: Vec<Param>) -> Result<Kernel, aqua_dsl::KernelError> {
+    build_kernel("simt_test", params, body)
 }
 
 fn io() -> Vec<Param> {
@@ -117,7 +103,7 @@ fn a_simt_runtime_says_what_it_is() {
 #[test]
 fn gpu_math_matches_the_host_libm() {
     const N: u32 = 4096;
-    let k = Src(
+    let k = kernel(
         |a| {
             let offs = program_id(0) * N + arange(N);
             let x = load(a[0] + offs);
@@ -132,7 +118,6 @@ fn gpu_math_matches_the_host_libm() {
         },
         io(),
     )
-    .build(&Params::new())
     .unwrap();
     let x = values(N as usize * 4);
     let cpu = run(&Runtime::cpu_with(options()), &k, &x, 4);
@@ -159,7 +144,7 @@ fn gpu_math_matches_the_host_libm() {
 #[test]
 fn shape_moves_match_the_interpreter_on_several_cta_sizes() {
     // Rows of 64 reduced (sum, max), broadcast back, transposed through shared memory.
-    let k = Src(
+    let k = kernel(
         |a| {
             let r = arange(32).expand_dims(1) * 64 + arange(64).expand_dims(0);
             let base = program_id(0) * 2048;
@@ -174,7 +159,6 @@ fn shape_moves_match_the_interpreter_on_several_cta_sizes() {
         },
         io(),
     )
-    .build(&Params::new())
     .unwrap();
     let x: Vec<f32> =
         values(2048 * 3).into_iter().map(|v| if v.is_finite() { v.clamp(-1e3, 1e3) } else { 1.0 }).collect();
@@ -198,7 +182,7 @@ fn shape_moves_match_the_interpreter_on_several_cta_sizes() {
 fn a_partial_last_block_reads_only_unmasked_lanes() {
     // The masked load is materialized (read twice: directly and transposed), so each
     // thread's run is versioned on its masks: the run across `n` takes the masked path.
-    let k = Src(
+    let k = kernel(
         |a| {
             let r = arange(16).expand_dims(1) * 64 + arange(64).expand_dims(0);
             let offs = r + program_id(0) * 1024;
@@ -214,7 +198,6 @@ fn a_partial_last_block_reads_only_unmasked_lanes() {
         },
         io(),
     )
-    .build(&Params::new())
     .unwrap();
     let x = values(5 * 1024)
         .into_iter()

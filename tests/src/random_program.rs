@@ -402,8 +402,8 @@ pub fn generate(seed: u64) -> Result<RandomProgram, KernelError> {
     params.push(Param { name: "out_i".into(), kind: ParamKind::Ptr { dtype: DType::I32, mutable: true } });
     params.push(Param { name: "n".into(), kind: ParamKind::Scalar(DType::I32) });
 
-    let args = build::begin(&format!("random_{seed}"), params, Default::default());
-    let (exact_f, exact_i) = {
+    let (mut exact_f, mut exact_i) = (Vec::new(), Vec::new());
+    let kernel = build::build_kernel(&format!("random_{seed}"), params, |args| {
         let mut g = Gen { rng: &mut rng, pool: Vec::new(), block };
         let offs = build::program_id(0) * block + build::arange(block);
         let mask = offs.lt(args[6]);
@@ -419,8 +419,6 @@ pub fn generate(seed: u64) -> Result<RandomProgram, KernelError> {
         for _ in 0..steps {
             g.step();
         }
-        let mut exact_f = Vec::new();
-        let mut exact_i = Vec::new();
         // Store the newest values first: they depend on the most ops.
         let mut candidates: Vec<PV> = g.pool.iter().rev().copied().collect();
         candidates.truncate(SLOTS * 2);
@@ -437,10 +435,7 @@ pub fn generate(seed: u64) -> Result<RandomProgram, KernelError> {
                 exact_i.push(pv.exact);
             }
         }
-        (exact_f, exact_i)
-    };
-    let kernel = build::finish()?;
-    aqua_dsl::verify::verify(&kernel)?;
+    })?;
     let inputs = INPUT_DTYPES.iter().map(|&d| random_input(&mut rng, d, len)).collect();
     Ok(RandomProgram { kernel, seed, block, programs, n, inputs, exact_f, exact_i })
 }

@@ -23,7 +23,7 @@ pub use memory::{
 pub use reduce::{dot, dot_acc};
 pub use shape::{arange, arange_from, full, full_of, zeros};
 pub use source::{
-    comptime_arg, complete_params, ComptimeParam, ComptimeType, ComptimeValueArg, FromComptime,
+    build_kernel, comptime_arg, complete_params, ComptimeParam, ComptimeType, ComptimeValueArg, FromComptime,
     KernelSource, Params,
 };
 pub use value::{Dtype, IntoOperand, IntoShape, Operand, Value};

@@ -223,26 +223,45 @@ pub trait KernelSource: Sync {
     /// phases apart and verifies itself).
     fn build_unverified(&self, params: &Params) -> Result<Kernel, KernelError> {
         let complete = complete_params(self.name(), &self.comptime_params(), params)?;
-        let args = context::begin(self.name(), self.params(), complete.0.clone());
-        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.body(&args, &complete)));
-        match run {
-            Ok(()) => context::finish(),
-            Err(panic) => {
-                context::abandon();
-                let msg = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "unknown panic".into());
-                Err(KernelError::new(self.name(), Loc::UNKNOWN, format!("the kernel body panicked while building: {msg}")))
-            }
-        }
+        build_body(self.name(), self.params(), complete.0.clone(), |args| self.body(args, &complete))
     }
 
     /// The canonical IR text of the kernel specialized on `params`.
     fn ir(&self, params: &Params) -> Result<String, KernelError> {
         Ok(self.build(params)?.to_string())
     }
+}
+
+/// Runs `body` under a new builder for a kernel `name(params)` and returns the kernel,
+/// unverified; a panic in the body becomes an error, as a mistake there must not abort.
+fn build_body(
+    name: &str,
+    params: Vec<Param>,
+    comptime: BTreeMap<String, ComptimeValue>,
+    body: impl FnOnce(&[Value]),
+) -> Result<Kernel, KernelError> {
+    let args = context::begin(name, params, comptime);
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&args))) {
+        Ok(()) => context::finish(),
+        Err(panic) => {
+            context::abandon();
+            let msg = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(KernelError::new(name, Loc::UNKNOWN, format!("the kernel body panicked while building: {msg}")))
+        }
+    }
+}
+
+/// Builds and verifies a kernel whose body is a closure over its parameters' values: for
+/// generated kernels and tests, where a `#[kernel]` or a [`KernelSource`] type would be
+/// ceremony.
+pub fn build_kernel(name: &str, params: Vec<Param>, body: impl FnOnce(&[Value])) -> Result<Kernel, KernelError> {
+    let kernel = build_body(name, params, BTreeMap::new(), body)?;
+    crate::verify::verify(&kernel)?;
+    Ok(kernel)
 }
 
 /// Fills defaults and checks every comptime value against its declaration.

@@ -8,33 +8,7 @@ use aqua_dsl::codegen::abi::Fault;
 use aqua_dsl::codegen::{compile, CodegenOptions};
 use aqua_dsl::interp::{self, ArgValue, InterpError};
 use aqua_dsl::ir::{Const, DType, Kernel, Param, ParamKind};
-use aqua_dsl::Params;
 use aqua_runtime::backend::cpu::{link_shared_object, CpuModule};
-
-/// A kernel body: the closure gets the parameters' values.
-pub type Body = Box<dyn Fn(&[Value]) + Sync>;
-
-/// A kernel whose body is a closure.
-pub struct Src {
-    pub name: &'static str,
-    pub params: Vec<Param>,
-    pub body: Body,
-}
-
-impl KernelSource for Src {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn params(&self) -> Vec<Param> {
-        self.params.clone()
-    }
-    fn comptime_params(&self) -> Vec<ComptimeParam> {
-        vec![]
-    }
-    fn body(&self, args: &[Value], _: &Params) {
-        (self.body)(args)
-    }
-}
 
 pub fn ptr(dtype: DType) -> Param {
     Param { name: String::new(), kind: ParamKind::Ptr { dtype, mutable: false } }
@@ -53,7 +27,7 @@ pub fn kernel(name: &'static str, mut params: Vec<Param>, body: impl Fn(&[Value]
     for (i, p) in params.iter_mut().enumerate() {
         p.name = format!("a{i}");
     }
-    Src { name, params, body: Box::new(body) }.build(&Params::new()).unwrap_or_else(|e| panic!("{e}"))
+    build_kernel(name, params, body).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A compiled, linked and loaded kernel (its shared object's directory lives as long).

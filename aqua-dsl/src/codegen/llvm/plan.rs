@@ -280,30 +280,13 @@ mod tests {
     use crate::analysis::pointer_bases;
     use crate::build::*;
     use crate::ir::{DType, Param, ParamKind};
-    use crate::Params;
-
-    struct Src(fn(&[Value]), Vec<Param>);
-    impl KernelSource for Src {
-        fn name(&self) -> &'static str {
-            "plan_test"
-        }
-        fn params(&self) -> Vec<Param> {
-            self.1.clone()
-        }
-        fn comptime_params(&self) -> Vec<ComptimeParam> {
-            vec![]
-        }
-        fn body(&self, a: &[Value], _: &Params) {
-            (self.0)(a)
-        }
-    }
 
     fn ptr(name: &str, dtype: DType, mutable: bool) -> Param {
         Param { name: name.into(), kind: ParamKind::Ptr { dtype, mutable } }
     }
 
     fn places(body: fn(&[Value]), params: Vec<Param>) -> (Kernel, Plan) {
-        let k = Src(body, params).build(&Params::new()).unwrap();
+        let k = build_kernel("plan_test", params, body).unwrap();
         let bases = pointer_bases(&k).unwrap();
         let p = plan(&k, &bases);
         (k, p)
