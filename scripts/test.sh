@@ -22,11 +22,14 @@ if nvidia-smi -L >/dev/null 2>&1; then
 else
     echo "skipped: no NVIDIA GPU (CUDA backend tests; scripts/gpu-check.sh runs them on a GPU machine)" | tee -a "$log"
 fi
-# One closing line: tests run in the second part count as run, not as skipped.
+# One closing line: tests run in the second part count as run, not as skipped; a test
+# target that does not compile is named (cargo then runs nothing, so the counts are moot).
 awk '/^== prerequisite-gated tests/ { second = 1 }
+     /^error: could not compile/ { broken = broken "\n  " $0 }
      /^test result:/ { for (i = 1; i < NF; i++) {
          if ($(i+1) ~ /^passed/) { p += $i; if (second) rerun += $i }
          if ($(i+1) ~ /^failed/) { f += $i; if (second) rerun += $i }
          if ($(i+1) ~ /^ignored/ && !second) s += $i } }
-     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s - rerun }' "$log"
+     END { if (broken != "") printf "tests: BUILD FAILED:%s\n", broken
+           else printf "tests: %d passed, %d failed, %d skipped\n", p, f, s - rerun }' "$log"
 exit "$status"

@@ -8,7 +8,7 @@ use aqua_dsl::codegen::ptxas::Ptxas;
 use aqua_dsl::codegen::{compile, Artifact, CodegenError, CodegenOptions, Target, SUPPORTED_SM};
 use aqua_dsl::ir::{DType, Kernel, Param, ParamKind};
 
-fn kernel(name: &'static str, kinds: &[ParamKind], body: impl Fn(&[Value]) + Sync + 'static) -> Kernel {
+fn kernel(name: &str, kinds: &[ParamKind], body: impl FnOnce(&[Value])) -> Kernel {
     let params = kinds.iter().enumerate().map(|(i, k)| Param { name: format!("a{i}"), kind: k.clone() }).collect();
     build_kernel(name, params, body).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
@@ -91,12 +91,55 @@ fn kernels() -> Vec<Kernel> {
             let idx = load(a[0] + arange(2048));
             store(a[1] + arange(2048), t.gather(idx.cast::<i32>() & 3));
         }),
+        line_reduction(16, 64),
+        line_reduction(1, 4096),
         kernel("tiny_block", &io, |a| {
             let offs = arange(8);
             let x = load(a[0] + offs);
             store(a[1] + offs, x.round().floor() + fma(x, x, x));
         }),
     ]
+}
+
+/// The max (f32) and argmin (i64 states are 64-bit shuffles) of each line of a
+/// `[lines, n]` block: on T threads, a split reduction with `S = min(T / lines, n / 4)`
+/// threads a line (`reduce/split.rs`), or one thread a line when `lines >= T`.
+fn line_reduction(lines: u32, n: u32) -> Kernel {
+    let kinds = [ptr(F32, false), ptr(F32, true), ptr(DType::I32, true), ptr(DType::I64, false)];
+    kernel(&format!("line_reduction_{lines}x{n}"), &kinds, |a| {
+        let r = arange(lines).expand_dims(1) * n + arange(n).expand_dims(0);
+        store(a[1] + arange(lines), load(a[0] + r).max(1));
+        store(a[2] + arange(lines), load(a[3] + r).argmin(1));
+    })
+}
+
+fn count(text: &str, what: &str) -> usize {
+    text.matches(what).count()
+}
+
+#[test]
+fn split_reductions_merge_with_warp_shuffles() {
+    let text = |k: &Kernel, num_warps| {
+        let opts = CodegenOptions { target: Target::Nvptx { sm: 90, num_warps }, ..Default::default() };
+        String::from_utf8(compile(k, &opts).unwrap_or_else(|e| panic!("{e}")).object).unwrap()
+    };
+    // 16 lines on 128 threads: 8 threads a line, merged in their warp.
+    let in_warp = text(&line_reduction(16, 64), 4);
+    assert!(in_warp.contains("shfl.sync.bfly.b32"), "{in_warp}");
+    // 128 lines: one thread a line, no split. The split within a warp costs no barrier
+    // more (one after each of the two sinks).
+    let unsplit = text(&line_reduction(128, 64), 4);
+    assert!(!unsplit.contains("shfl.sync"), "{unsplit}");
+    assert_eq!(count(&in_warp, "bar.sync"), count(&unsplit, "bar.sync"), "{in_warp}");
+    // One line on 4 warps: shuffles within each warp, then shared memory and a barrier
+    // across the warps.
+    let across = text(&line_reduction(1, 4096), 4);
+    assert!(across.contains("shfl.sync.bfly.b32"), "{across}");
+    assert!(count(&across, "bar.sync") > count(&in_warp, "bar.sync"), "{across}");
+    // The same line on one warp needs no shared memory exchange.
+    let one_warp = text(&line_reduction(1, 4096), 1);
+    assert!(one_warp.contains("shfl.sync.bfly.b32"), "{one_warp}");
+    assert_eq!(count(&one_warp, "bar.sync"), count(&unsplit, "bar.sync"), "{one_warp}");
 }
 
 #[test]

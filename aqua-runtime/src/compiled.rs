@@ -13,10 +13,10 @@ use aqua_dsl::interp::{ArgValue, InterpError};
 use aqua_dsl::Kernel;
 
 use crate::backend::cpu::CpuModule;
-use crate::backend::cuda::{CudaKernel, DeviceBuffer};
+use crate::backend::cuda::{self, CudaKernel};
 use crate::backend::simt::SimtModule;
 use crate::cache::CacheKey;
-use crate::launch::{check_launch, scalar_slot, Arg, LaunchError, LaunchMode};
+use crate::launch::{check_launch, check_memory, device_memory_error, scalar_slot, Arg, LaunchError, LaunchMode};
 
 /// Which engine runs a kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -101,10 +101,11 @@ impl CompiledKernel {
     /// Checks the arguments and runs the grid, with up to `threads` host threads.
     pub(crate) fn run(&self, grid: [u32; 3], args: &mut [Arg], threads: usize) -> Result<(), LaunchError> {
         check_launch(&self.kernel, grid, args)?;
+        check_memory(&self.kernel, args, self.backend())?;
         match &self.exec {
             Exec::Cpu(module) => self.run_native(Native::Cpu(module), grid, args, threads),
             Exec::Simt(module) => self.run_native(Native::Simt(module), grid, args, threads),
-            Exec::Cuda(kernel) => self.run_cuda(kernel, grid, args),
+            Exec::Cuda(kernel) => cuda::launch::run(kernel, grid, args),
             Exec::Interpreter => self.run_interpreter(grid, args),
         }
     }
@@ -128,6 +129,9 @@ impl CompiledKernel {
                 // the verifier never lets a kernel store to.
                 Arg::Buf(b) => (b.as_ptr() as *mut c_void, b.len()),
                 Arg::BufMut(b) => (b.as_mut_ptr().cast(), b.len()),
+                Arg::DevBuf(_) | Arg::DevBufMut(_) => {
+                    return Err(device_memory_error(&self.kernel, i, arg.given(), self.backend()))
+                }
                 // SAFETY: `i < scalars.len()`, and `scalars` is not moved or resized
                 // until the launch returns.
                 Arg::Scalar(_) => (unsafe { scalar_base.add(i) }.cast(), 0),
@@ -151,41 +155,6 @@ impl CompiledKernel {
         result
     }
 
-    /// Copies the buffers to the device, launches, and copies the mutable ones back.
-    fn run_cuda(&self, kernel: &CudaKernel, grid: [u32; 3], args: &mut [Arg]) -> Result<(), LaunchError> {
-        let device = kernel.device();
-        let mut bufs: Vec<Option<DeviceBuffer>> = Vec::with_capacity(args.len());
-        for arg in args.iter() {
-            bufs.push(match arg {
-                Arg::Buf(b) => Some(DeviceBuffer::from_host(device, b.as_bytes())?),
-                Arg::BufMut(b) => Some(DeviceBuffer::from_host(device, b.as_bytes())?),
-                Arg::Scalar(_) => None,
-            });
-        }
-        // One value per parameter: a device address, or the scalar in its dtype (bool as
-        // one byte), each in an 8-byte slot the driver reads from.
-        let mut values: Vec<u64> = args
-            .iter()
-            .zip(&bufs)
-            .map(|(a, b)| match (a, b) {
-                (_, Some(buf)) => buf.address(),
-                (Arg::Scalar(c), None) => scalar_slot(c),
-                _ => 0,
-            })
-            .collect();
-        let mut params: Vec<*mut c_void> = values.iter_mut().map(|v| (v as *mut u64).cast()).collect();
-        // SAFETY: `check_launch` matched the arguments to the signature, every buffer is
-        // a device copy of the same length, and unmasked accesses are the kernel's
-        // contract (the GPU has no checked mode).
-        unsafe { kernel.launch(grid, &mut params) }?;
-        for (arg, buf) in args.iter_mut().zip(&bufs) {
-            if let (Arg::BufMut(b), Some(d)) = (arg, buf) {
-                d.to_host(b.bytes_mut())?;
-            }
-        }
-        Ok(())
-    }
-
     fn out_of_bounds(&self, fault: Fault, extents: &[u64]) -> LaunchError {
         let arg = fault.arg as usize;
         LaunchError::OutOfBounds {
@@ -205,7 +174,7 @@ impl CompiledKernel {
             .map(|a| match a {
                 Arg::Buf(b) => b.len() as u64,
                 Arg::BufMut(b) => b.len() as u64,
-                Arg::Scalar(_) => 0,
+                Arg::DevBuf(_) | Arg::DevBufMut(_) | Arg::Scalar(_) => 0,
             })
             .collect();
         // The interpreter takes every buffer mutably; read-only buffers lend it a copy.
@@ -214,12 +183,16 @@ impl CompiledKernel {
         let mut copies = copies.iter_mut();
         let mut values: Vec<ArgValue> = args
             .iter_mut()
-            .map(|a| match a {
-                Arg::Buf(_) => ArgValue::Buffer(copies.next().expect("one copy per read-only buffer")),
-                Arg::BufMut(b) => ArgValue::Buffer(b.bytes_mut()),
-                Arg::Scalar(c) => ArgValue::Scalar(*c),
+            .enumerate()
+            .map(|(i, a)| match a {
+                Arg::Buf(_) => Ok(ArgValue::Buffer(copies.next().expect("one copy per read-only buffer"))),
+                Arg::BufMut(b) => Ok(ArgValue::Buffer(b.bytes_mut())),
+                Arg::DevBuf(_) | Arg::DevBufMut(_) => {
+                    Err(device_memory_error(&self.kernel, i, a.given(), BackendKind::Interpreter))
+                }
+                Arg::Scalar(c) => Ok(ArgValue::Scalar(*c)),
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         aqua_dsl::interp::run(&self.kernel, grid, &mut values).map_err(|e| match e {
             InterpError::OutOfBounds { kernel, arg, param, offset, program, is_store, loc } => {
                 LaunchError::OutOfBounds {

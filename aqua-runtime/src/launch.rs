@@ -2,8 +2,10 @@
 //!
 //! Before any backend runs a kernel, [`check_launch`] compares every argument with the
 //! kernel's signature (count, pointer vs scalar, dtype, mutability, aliasing of mutable
-//! buffers) and the grid with what the ABI can address. A mismatch is a [`LaunchError`]
-//! naming the kernel and the parameter; nothing reaches compiled code unchecked.
+//! buffers) and the grid with what the ABI can address, and [`check_memory`] checks that
+//! the backend can reach every buffer (host buffers everywhere, device buffers on the CUDA
+//! backend only). A mismatch is a [`LaunchError`] naming the kernel and the parameter;
+//! nothing reaches compiled code unchecked. Host and device buffers are checked alike.
 //!
 //! [`LaunchMode`] says whether kernels are compiled with bounds checks: in checked mode
 //! an unmasked access outside its buffer comes back as [`LaunchError::OutOfBounds`].
@@ -14,7 +16,9 @@ use aqua_dsl::ir::{Const, Lit, Loc, Param, ParamKind};
 use aqua_dsl::{DType, Kernel};
 use half::{bf16, f16};
 
+use crate::backend::cuda::DeviceBuffer;
 use crate::buffer::HostBuffer;
+use crate::compiled::BackendKind;
 
 /// One launch argument, matched by position to the kernel's parameters.
 #[derive(Debug)]
@@ -23,6 +27,10 @@ pub enum Arg<'a> {
     Buf(&'a HostBuffer),
     /// A buffer the kernel may write (for a `ptr<T> mut` or `ptr<T>` parameter).
     BufMut(&'a mut HostBuffer),
+    /// A device buffer the kernel may only read (CUDA runtime only; passed without a copy).
+    DevBuf(&'a DeviceBuffer),
+    /// A device buffer the kernel may write (CUDA runtime only; passed without a copy).
+    DevBufMut(&'a mut DeviceBuffer),
     /// A scalar passed by value; its dtype must be the parameter's.
     Scalar(Const),
 }
@@ -57,29 +65,62 @@ impl<'a> Arg<'a> {
 
     /// What this argument is, for error messages.
     pub fn given(&self) -> Given {
+        self.view().given
+    }
+
+    /// What the checks need to know of this argument.
+    fn view(&self) -> ArgView {
+        let buffer = |dtype, mutable, memory, start: u64, bytes| ArgView {
+            given: Given::Buffer { dtype, mutable, memory },
+            start: start as usize,
+            bytes,
+        };
         match self {
-            Arg::Buf(b) => Given::Buffer { dtype: b.dtype(), mutable: false },
-            Arg::BufMut(b) => Given::Buffer { dtype: b.dtype(), mutable: true },
-            Arg::Scalar(c) => Given::Scalar(c.dtype),
+            Arg::Buf(b) => buffer(b.dtype(), false, Memory::Host, b.as_ptr() as u64, b.size_bytes()),
+            Arg::BufMut(b) => buffer(b.dtype(), true, Memory::Host, b.as_ptr() as u64, b.size_bytes()),
+            Arg::DevBuf(d) => buffer(d.dtype(), false, Memory::Device, d.address(), d.size_bytes()),
+            Arg::DevBufMut(d) => buffer(d.dtype(), true, Memory::Device, d.address(), d.size_bytes()),
+            Arg::Scalar(c) => ArgView { given: Given::Scalar(c.dtype), start: 0, bytes: 0 },
         }
     }
+}
+
+/// Where a buffer's elements live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Memory {
+    /// A [`HostBuffer`].
+    Host,
+    /// A [`DeviceBuffer`] in GPU memory.
+    Device,
 }
 
 /// The kind of a given argument, as error messages describe it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Given {
-    Buffer { dtype: DType, mutable: bool },
+    Buffer { dtype: DType, mutable: bool, memory: Memory },
     Scalar(DType),
 }
 
 impl fmt::Display for Given {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Given::Buffer { dtype, mutable: true } => write!(f, "a mutable {dtype} buffer"),
-            Given::Buffer { dtype, mutable: false } => write!(f, "a read-only {dtype} buffer"),
+            Given::Buffer { dtype, mutable, memory } => {
+                let access = if *mutable { "mutable" } else { "read-only" };
+                let place = if *memory == Memory::Device { "device " } else { "" };
+                write!(f, "a {access} {dtype} {place}buffer")
+            }
             Given::Scalar(d) => write!(f, "a {d} scalar"),
         }
     }
+}
+
+/// One argument as the checks see it: its kind, and for a buffer where it lies (an
+/// address in its memory, and its size in bytes).
+#[derive(Clone, Copy, Debug)]
+struct ArgView {
+    given: Given,
+    start: usize,
+    bytes: usize,
 }
 
 /// Whether kernels are compiled with bounds checks on every unmasked access.
@@ -130,8 +171,11 @@ pub enum LaunchError {
     Kind { kernel: String, param: String, expected: ParamKind, given: Given },
     #[error("kernel `{kernel}`, argument `{param}`: expects {expected}, got {given}")]
     DType { kernel: String, param: String, expected: ParamKind, given: Given },
-    #[error("kernel `{kernel}`, argument `{param}`: the kernel writes it ({expected}), so pass it as `Arg::BufMut`, not a read-only buffer")]
-    ReadOnly { kernel: String, param: String, expected: ParamKind },
+    #[error("kernel `{kernel}`, argument `{param}`: the kernel writes it ({expected}), so pass it as `Arg::{}`, not a read-only buffer", if *.memory == Memory::Device { "DevBufMut" } else { "BufMut" })]
+    ReadOnly { kernel: String, param: String, expected: ParamKind, memory: Memory },
+    /// A device buffer given to a backend that runs on host memory.
+    #[error("kernel `{kernel}`, argument `{param}`: got {given}, but the {backend} backend runs on host memory (pass a HostBuffer; `Runtime::download` copies a device buffer to one)")]
+    Memory { kernel: String, param: String, given: Given, backend: BackendKind },
     #[error("kernel `{kernel}`: arguments `{first}` and `{second}` are the same buffer, and the kernel may write one of them")]
     Aliased { kernel: String, first: String, second: String },
     #[error("kernel `{kernel}`: grid {grid:?} has an empty axis (every axis needs at least one program)")]
@@ -167,6 +211,40 @@ fn signature(params: &[Param]) -> String {
 /// argument has the parameter's dtype, every written buffer is mutable and unaliased, and
 /// every scalar has the parameter's dtype.
 pub fn check_launch(kernel: &Kernel, grid: [u32; 3], args: &[Arg]) -> Result<(), LaunchError> {
+    check_views(kernel, grid, &args.iter().map(Arg::view).collect::<Vec<_>>())
+}
+
+/// Checks that `backend` can reach every buffer of `args`: the CUDA backend takes host
+/// buffers (through copies) and device buffers, the others host buffers only.
+pub fn check_memory(kernel: &Kernel, args: &[Arg], backend: BackendKind) -> Result<(), LaunchError> {
+    check_memory_of(kernel, args.iter().map(Arg::given), backend)
+}
+
+fn check_memory_of(
+    kernel: &Kernel,
+    given: impl Iterator<Item = Given>,
+    backend: BackendKind,
+) -> Result<(), LaunchError> {
+    if backend == BackendKind::Cuda {
+        return Ok(());
+    }
+    match given.enumerate().find(|(_, g)| matches!(g, Given::Buffer { memory: Memory::Device, .. })) {
+        Some((index, g)) => Err(device_memory_error(kernel, index, g, backend)),
+        None => Ok(()),
+    }
+}
+
+/// The error for a device buffer at `index` on a host backend.
+pub(crate) fn device_memory_error(kernel: &Kernel, index: usize, given: Given, backend: BackendKind) -> LaunchError {
+    LaunchError::Memory {
+        kernel: kernel.name.clone(),
+        param: kernel.params.get(index).map_or_else(|| format!("#{index}"), |p| p.name.clone()),
+        given,
+        backend,
+    }
+}
+
+fn check_views(kernel: &Kernel, grid: [u32; 3], args: &[ArgView]) -> Result<(), LaunchError> {
     let name = || kernel.name.clone();
     if grid.contains(&0) {
         return Err(LaunchError::EmptyGrid { kernel: name(), grid });
@@ -184,20 +262,18 @@ pub fn check_launch(kernel: &Kernel, grid: [u32; 3], args: &[Arg]) -> Result<(),
         });
     }
     for (param, arg) in kernel.params.iter().zip(args) {
-        check_arg(kernel, param, arg)?;
+        check_arg(kernel, param, arg.given)?;
     }
-    let spans = args.iter().enumerate().filter_map(|(i, a)| match a {
-        Arg::Buf(b) => Some(BufferSpan { param: i, start: b.as_ptr() as usize, bytes: b.size_bytes(), mutable: false }),
-        Arg::BufMut(b) => {
-            Some(BufferSpan { param: i, start: b.as_ptr() as usize, bytes: b.size_bytes(), mutable: true })
+    let spans = args.iter().enumerate().filter_map(|(i, a)| match a.given {
+        Given::Buffer { mutable, memory, .. } => {
+            Some(BufferSpan { param: i, start: a.start, bytes: a.bytes, mutable, memory })
         }
-        Arg::Scalar(_) => None,
+        Given::Scalar(_) => None,
     });
     check_aliasing(kernel, &spans.collect::<Vec<_>>())
 }
 
-fn check_arg(kernel: &Kernel, param: &Param, arg: &Arg) -> Result<(), LaunchError> {
-    let given = arg.given();
+fn check_arg(kernel: &Kernel, param: &Param, given: Given) -> Result<(), LaunchError> {
     let kind_err = || LaunchError::Kind {
         kernel: kernel.name.clone(),
         param: param.name.clone(),
@@ -211,7 +287,7 @@ fn check_arg(kernel: &Kernel, param: &Param, arg: &Arg) -> Result<(), LaunchErro
         given,
     };
     match (&param.kind, given) {
-        (ParamKind::Ptr { dtype, mutable }, Given::Buffer { dtype: d, mutable: m }) => {
+        (ParamKind::Ptr { dtype, mutable }, Given::Buffer { dtype: d, mutable: m, memory }) => {
             if *dtype != d {
                 Err(dtype_err())
             } else if *mutable && !m {
@@ -219,6 +295,7 @@ fn check_arg(kernel: &Kernel, param: &Param, arg: &Arg) -> Result<(), LaunchErro
                     kernel: kernel.name.clone(),
                     param: param.name.clone(),
                     expected: param.kind.clone(),
+                    memory,
                 })
             } else {
                 Ok(())
@@ -237,15 +314,16 @@ struct BufferSpan {
     start: usize,
     bytes: usize,
     mutable: bool,
+    memory: Memory,
 }
 
-/// Rejects two buffer arguments that overlap when either is mutable. Safe Rust cannot
-/// build such a list (two `&mut` to one buffer), but a launch must not rely on the
-/// caller's unsafe code being right.
+/// Rejects two buffer arguments in the same memory that overlap when either is mutable.
+/// Safe Rust cannot build such a list (two `&mut` to one buffer), but a launch must not
+/// rely on the caller's unsafe code being right.
 fn check_aliasing(kernel: &Kernel, spans: &[BufferSpan]) -> Result<(), LaunchError> {
     for (i, a) in spans.iter().enumerate() {
         for b in &spans[i + 1..] {
-            let overlap = a.start < b.start + b.bytes && b.start < a.start + a.bytes;
+            let overlap = a.memory == b.memory && a.start < b.start + b.bytes && b.start < a.start + a.bytes;
             if overlap && (a.mutable || b.mutable) {
                 return Err(LaunchError::Aliased {
                     kernel: kernel.name.clone(),
@@ -296,13 +374,82 @@ mod tests {
     fn overlapping_spans_with_a_writer_are_rejected() {
         let ptr = |mutable| ParamKind::Ptr { dtype: DType::F32, mutable };
         let k = kernel(vec![("a", ptr(true)), ("b", ptr(false)), ("c", ptr(false))]);
-        let span = |param, start, bytes, mutable| BufferSpan { param, start, bytes, mutable };
-        let e = check_aliasing(&k, &[span(0, 64, 128, true), span(1, 128, 64, false)]).unwrap_err();
-        assert!(matches!(&e, LaunchError::Aliased { first, second, .. } if first == "a" && second == "b"), "{e}");
-        // Two readers may share a buffer; adjacent and empty buffers never overlap.
-        check_aliasing(&k, &[span(1, 64, 128, false), span(2, 64, 128, false)]).unwrap();
-        check_aliasing(&k, &[span(0, 64, 64, true), span(1, 128, 64, false)]).unwrap();
-        check_aliasing(&k, &[span(0, 64, 0, true), span(1, 64, 0, false)]).unwrap();
+        for memory in [Memory::Host, Memory::Device] {
+            let span = |param, start, bytes, mutable| BufferSpan { param, start, bytes, mutable, memory };
+            let e = check_aliasing(&k, &[span(0, 64, 128, true), span(1, 128, 64, false)]).unwrap_err();
+            assert!(matches!(&e, LaunchError::Aliased { first, second, .. } if first == "a" && second == "b"), "{e}");
+            // Two readers may share a buffer; adjacent and empty buffers never overlap.
+            check_aliasing(&k, &[span(1, 64, 128, false), span(2, 64, 128, false)]).unwrap();
+            check_aliasing(&k, &[span(0, 64, 64, true), span(1, 128, 64, false)]).unwrap();
+            check_aliasing(&k, &[span(0, 64, 0, true), span(1, 64, 0, false)]).unwrap();
+        }
+        // Host and device addresses are different memories, whatever their values.
+        let host = BufferSpan { param: 0, start: 64, bytes: 128, mutable: true, memory: Memory::Host };
+        check_aliasing(&k, &[host, BufferSpan { param: 1, memory: Memory::Device, ..host }]).unwrap();
+    }
+
+    /// `axpy(x: ptr<f32>, y: ptr<f32> mut, a: f32)` and views of device buffers (which
+    /// need a GPU to allocate): the checks see device buffers exactly as host ones.
+    fn axpy() -> Kernel {
+        let ptr = |mutable| ParamKind::Ptr { dtype: DType::F32, mutable };
+        kernel(vec![("x", ptr(false)), ("y", ptr(true)), ("a", ParamKind::Scalar(DType::F32))])
+    }
+
+    fn device(dtype: DType, mutable: bool, start: usize) -> ArgView {
+        ArgView { given: Given::Buffer { dtype, mutable, memory: Memory::Device }, start, bytes: 256 }
+    }
+
+    fn scalar(dtype: DType) -> ArgView {
+        ArgView { given: Given::Scalar(dtype), start: 0, bytes: 0 }
+    }
+
+    #[test]
+    fn device_buffers_pass_the_same_checks_as_host_buffers() {
+        let k = axpy();
+        let grid = [1, 1, 1];
+        let good = [device(DType::F32, false, 0), device(DType::F32, true, 256), scalar(DType::F32)];
+        check_views(&k, grid, &good).unwrap();
+        // A read-only parameter also takes a mutable device buffer.
+        check_views(&k, grid, &[device(DType::F32, true, 512), good[1], good[2]]).unwrap();
+
+        let e = check_views(&k, grid, &good[..2]).unwrap_err();
+        assert!(matches!(e, LaunchError::ArgCount { expected: 3, given: 2, .. }), "{e:?}");
+
+        let e = check_views(&k, grid, &[device(DType::F16, false, 0), good[1], good[2]]).unwrap_err();
+        assert_eq!(e.to_string(), "kernel `k`, argument `x`: expects ptr<f32>, got a read-only f16 device buffer");
+
+        let e = check_views(&k, grid, &[good[0], device(DType::F32, false, 256), good[2]]).unwrap_err();
+        assert!(matches!(&e, LaunchError::ReadOnly { param, memory: Memory::Device, .. } if param == "y"), "{e:?}");
+        assert!(e.to_string().contains("`Arg::DevBufMut`"), "{e}");
+
+        let e = check_views(&k, grid, &[good[0], good[1], device(DType::F32, false, 512)]).unwrap_err();
+        assert_eq!(e.to_string(), "kernel `k`, argument `a`: expects f32, got a read-only f32 device buffer");
+
+        let e = check_views(&k, grid, &[good[0], device(DType::F32, true, 128), good[2]]).unwrap_err();
+        assert!(matches!(&e, LaunchError::Aliased { first, second, .. } if first == "x" && second == "y"), "{e:?}");
+
+        let e = check_views(&k, [0, 1, 1], &good).unwrap_err();
+        assert!(matches!(e, LaunchError::EmptyGrid { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn only_the_cuda_backend_takes_device_buffers() {
+        let k = axpy();
+        let host = Given::Buffer { dtype: DType::F32, mutable: true, memory: Memory::Host };
+        let givens = [host, device(DType::F32, true, 0).given, Given::Scalar(DType::F32)];
+        check_memory_of(&k, givens.into_iter(), BackendKind::Cuda).unwrap();
+        for backend in [BackendKind::Cpu, BackendKind::Simt, BackendKind::Interpreter] {
+            let e = check_memory_of(&k, givens.into_iter(), backend).unwrap_err();
+            assert!(matches!(&e, LaunchError::Memory { param, backend: b, .. } if param == "y" && *b == backend));
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "kernel `k`, argument `y`: got a mutable f32 device buffer, but the {backend} backend runs on \
+                     host memory (pass a HostBuffer; `Runtime::download` copies a device buffer to one)"
+                )
+            );
+            check_memory_of(&k, [host, host, Given::Scalar(DType::F32)].into_iter(), backend).unwrap();
+        }
     }
 
     #[test]

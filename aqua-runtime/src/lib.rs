@@ -1,5 +1,6 @@
-//! aqua-runtime: compile aqua kernels for the host CPU, cache them (in memory and on
-//! disk), and launch them on typed host buffers with every argument checked.
+//! aqua-runtime: compile aqua kernels for the host CPU or an NVIDIA GPU, cache them (in
+//! memory and on disk), and launch them on typed host (or, on the GPU, device) buffers
+//! with every argument checked.
 //!
 //! ```no_run
 //! # use aqua_runtime::{Arg, HostBuffer, Runtime};
@@ -25,10 +26,11 @@ mod native;
 mod report;
 mod runtime;
 
+pub use backend::cuda::DeviceBuffer;
 pub use buffer::{BufferError, Element, HostBuffer};
 pub use cache::CacheKey;
 pub use compiled::{BackendKind, CompiledKernel};
 pub use error::Error;
-pub use launch::{Arg, LaunchError, LaunchMode};
+pub use launch::{Arg, LaunchError, LaunchMode, Memory};
 pub use report::{CacheOutcome, CompileReport};
 pub use runtime::{CacheStats, Input, Runtime, RuntimeOptions};

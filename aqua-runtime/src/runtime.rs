@@ -23,7 +23,7 @@ use crate::compiled::{BackendKind, CompiledKernel, Exec};
 use crate::dump;
 use crate::error::Error;
 use crate::launch::{Arg, LaunchError, LaunchMode};
-use crate::native::SharedObject;
+use crate::native::NativeCode;
 use crate::report::{CacheOutcome, CompileReport};
 
 mod cuda;
@@ -377,17 +377,24 @@ impl Runtime {
         let name = kernel.name.clone();
         // While dumping, skip disk hits so every kernel this process uses gets dumped.
         if let Some(disk) = self.disk.as_ref().filter(|_| self.dump_dir.is_none()) {
-            match timed(report, "disk lookup", || disk.load(&key)) {
+            let lookup = match timed(report, "disk lookup", || disk.load(&key)) {
                 Lookup::Hit(payload) => {
-                    let exec = timed(report, "load", || self.load(&SharedObject::from_bytes(payload)?, &name))?;
-                    report.outcome = CacheOutcome::DiskHit;
-                    return Ok(CompiledKernel::new(kernel, mode, Some(key), exec));
+                    let loaded = timed(report, "load", || {
+                        NativeCode::unpack(&payload).and_then(|code| self.load(&code, &name).map_err(|e| e.to_string()))
+                    });
+                    match loaded {
+                        Ok(exec) => {
+                            report.outcome = CacheOutcome::DiskHit;
+                            return Ok(CompiledKernel::new(kernel, mode, Some(key), exec));
+                        }
+                        Err(reason) => disk.reject(&key, reason),
+                    }
                 }
-                Lookup::Dropped { reason } => {
-                    self.counters.dropped_entries.fetch_add(1, Ordering::Relaxed);
-                    report.dropped_entry = Some(reason);
-                }
-                Lookup::Miss => {}
+                other => other,
+            };
+            if let Lookup::Dropped { reason } = lookup {
+                self.counters.dropped_entries.fetch_add(1, Ordering::Relaxed);
+                report.dropped_entry = Some(reason);
             }
         }
         report.outcome = CacheOutcome::Compiled;
@@ -397,20 +404,20 @@ impl Runtime {
         if let Some(dir) = &self.dump_dir {
             dump::write_dumps(dir, &name, &key, ir, &artifact.llvm_ir, &artifact.asm);
         }
-        let shared = timed(report, "link", || SharedObject::link(&name, &artifact.object))?;
+        let code = NativeCode::new(&artifact.objects());
+        let exec = timed(report, "link", || self.load(&code, &name))?;
         if let Some(disk) = &self.disk {
-            if let Err(e) = timed(report, "cache write", || disk.store(&key, shared.bytes())) {
+            if let Err(e) = timed(report, "cache write", || disk.store(&key, &code.pack())) {
                 eprintln!("aqua: warning: cannot write cache entry {}: {e}", disk.entry_path(&key).display());
             }
         }
-        let exec = timed(report, "load", || self.load(&shared, &name))?;
         Ok(CompiledKernel::new(kernel, mode, Some(key), exec))
     }
 
-    fn load(&self, shared: &SharedObject, name: &str) -> Result<Exec, Error> {
+    fn load(&self, code: &NativeCode, name: &str) -> Result<Exec, Error> {
         Ok(match self.backend {
-            BackendKind::Simt => Exec::Simt(shared.load_simt(name)?),
-            _ => Exec::Cpu(shared.load(name)?),
+            BackendKind::Simt => Exec::Simt(code.load_simt(name)?),
+            _ => Exec::Cpu(code.load(name)?),
         })
     }
 }

@@ -98,6 +98,14 @@ fn variants_and_modes_get_their_own_entries() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
 }
 
+/// A well-formed cache entry for `key` holding `payload`.
+fn entry_holding(key: &aqua_runtime::cache::CacheKey, payload: &[u8]) -> Vec<u8> {
+    let scratch = tempfile::tempdir().unwrap();
+    let cache = DiskCache::new(scratch.path());
+    cache.store(key, payload).unwrap();
+    std::fs::read(cache.entry_path(key)).unwrap()
+}
+
 #[test]
 fn damaged_entries_are_dropped_and_rebuilt() {
     let dir = tempfile::tempdir().unwrap();
@@ -116,9 +124,19 @@ fn damaged_entries_are_dropped_and_rebuilt() {
         ("header only", good[..40].to_vec()),
         ("empty", vec![]),
         ("garbage", (0..good.len()).map(|i| (i * 7 + 3) as u8).collect()),
-        ("a bit flipped in the shared object", flipped),
+        ("a bit flipped in the objects", flipped),
         ("another key's entry", other_entry),
     ];
+    // Entries whose checksum and key are right but whose code cannot be used: an older
+    // aqua's shared library, an object that does not link.
+    let key = compile(&runtime(dir.path()), &Params::new()).0.key().unwrap().clone();
+    let mut unlinkable = b"AQOBJ1".to_vec();
+    unlinkable.extend(1u32.to_le_bytes());
+    unlinkable.extend(8u64.to_le_bytes());
+    unlinkable.extend(b"\x7fELFjunk");
+    let mut damage = damage;
+    damage.push(("a payload of another format", entry_holding(&key, b"\x7fELF, not packed objects")));
+    damage.push(("an object that does not link", entry_holding(&key, &unlinkable)));
     for (what, bytes) in damage {
         std::fs::write(&key_path, &bytes).unwrap();
         let rt = runtime(dir.path());

@@ -64,7 +64,7 @@ fn cold_compile_timings_show_llvm_phases() {
         cache.path(),
     );
     assert!(err.contains("compiled (cache miss)"), "{err}");
-    for phase in ["build", "verify", "llvm", "link", "cache write", "load"] {
+    for phase in ["build", "verify", "llvm optimize", "llvm general optimize", "link", "cache write"] {
         assert!(err.contains(phase), "timings lack `{phase}`: {err}");
     }
 }

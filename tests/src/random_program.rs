@@ -2,7 +2,8 @@
 //!
 //! A generated kernel loads masked blocks from typed inputs, applies a random sequence of
 //! ops (element-wise, casts, shape ops, reductions, gathers, dot, runtime loops and
-//! branches), and stores a few results. Every value carries an *exactness* flag: results
+//! branches), and stores a few results; a quarter of them do it as a specialized branch
+//! (unmasked on full blocks, masked on the last one). Every value carries an *exactness* flag: results
 //! of ops whose rounding backends may legitimately differ in (sums, dots, exp, log, f16
 //! fma) are inexact, and inexact values never feed discontinuous ops (compare, floor,
 //! cast to int, argmax...), so an exact output must match bit for bit and an inexact one
@@ -385,6 +386,56 @@ fn random_input(rng: &mut StdRng, dtype: DType, len: usize) -> Vec<u8> {
     out
 }
 
+/// What every form of a program body sees.
+struct Frame<'a> {
+    args: &'a [Value],
+    offs: Value,
+    mask: Value,
+    block: u32,
+    programs: u32,
+}
+
+impl Frame<'_> {
+    /// Loads the inputs, applies random ops and stores results; the loads and stores are
+    /// masked, or (`masked` false: a block inside `n`) not. Returns which store slots of
+    /// `out_f` and `out_i` hold exact values.
+    fn body(&self, rng: &mut StdRng, masked: bool) -> (Vec<bool>, Vec<bool>) {
+        let (args, offs, mask, block, programs) = (self.args, self.offs, self.mask, self.block, self.programs);
+        let (mut exact_f, mut exact_i) = (Vec::new(), Vec::new());
+        let mut g = Gen { rng, pool: Vec::new(), block };
+        g.push(offs, true);
+        g.push(mask, true);
+        g.push(args[6], true);
+        for (i, &d) in INPUT_DTYPES.iter().enumerate() {
+            let other = if d.is_float() { build::Operand::Float(1.5) } else { build::Operand::Int(3) };
+            let x = if masked { build::load_masked_or(args[i] + offs, mask, other) } else { build::load(args[i] + offs) };
+            g.push(x, true);
+        }
+        let steps = g.rng.random_range(3..25);
+        for _ in 0..steps {
+            g.step();
+        }
+        // Store the newest values first: they depend on the most ops.
+        let mut candidates: Vec<PV> = g.pool.iter().rev().copied().collect();
+        candidates.truncate(SLOTS * 2);
+        let store = |at: Value, v: Value| if masked { build::store_masked(at, v, mask) } else { build::store(at, v) };
+        for pv in candidates {
+            let row = g.to_row(pv.v);
+            let d = row.dtype();
+            if d.is_float() && exact_f.len() < SLOTS {
+                let slot = exact_f.len() as u32;
+                store(args[4] + (offs + slot * block * programs), row.cast::<f32>());
+                exact_f.push(pv.exact);
+            } else if !d.is_float() && exact_i.len() < SLOTS {
+                let slot = exact_i.len() as u32;
+                store(args[5] + (offs + slot * block * programs), row.cast::<i32>());
+                exact_i.push(pv.exact);
+            }
+        }
+        (exact_f, exact_i)
+    }
+}
+
 /// Generates the random kernel of `seed`.
 pub fn generate(seed: u64) -> Result<RandomProgram, KernelError> {
     let mut rng = StdRng::seed_from_u64(seed);
@@ -402,38 +453,31 @@ pub fn generate(seed: u64) -> Result<RandomProgram, KernelError> {
     params.push(Param { name: "out_i".into(), kind: ParamKind::Ptr { dtype: DType::I32, mutable: true } });
     params.push(Param { name: "n".into(), kind: ParamKind::Scalar(DType::I32) });
 
+    // A quarter of the programs run their body as a specialized branch, as the quantizers
+    // do: unmasked where the program's block lies inside `n`, masked otherwise.
+    let specialized = rng.random_bool(0.25);
+    let body_seed: u64 = rng.random();
     let (mut exact_f, mut exact_i) = (Vec::new(), Vec::new());
     let kernel = build::build_kernel(&format!("random_{seed}"), params, |args| {
-        let mut g = Gen { rng: &mut rng, pool: Vec::new(), block };
         let offs = build::program_id(0) * block + build::arange(block);
         let mask = offs.lt(args[6]);
-        g.push(offs, true);
-        g.push(mask, true);
-        g.push(args[6], true);
-        for (i, &d) in INPUT_DTYPES.iter().enumerate() {
-            let other = if d.is_float() { build::Operand::Float(1.5) } else { build::Operand::Int(3) };
-            let x = build::load_masked_or(args[i] + offs, mask, other);
-            g.push(x, true);
-        }
-        let steps = g.rng.random_range(3..25);
-        for _ in 0..steps {
-            g.step();
-        }
-        // Store the newest values first: they depend on the most ops.
-        let mut candidates: Vec<PV> = g.pool.iter().rev().copied().collect();
-        candidates.truncate(SLOTS * 2);
-        for pv in candidates {
-            let row = g.to_row(pv.v);
-            let d = row.dtype();
-            if d.is_float() && exact_f.len() < SLOTS {
-                let slot = exact_f.len() as u32;
-                build::store_masked(args[4] + (offs + slot * block * programs), row.cast::<f32>(), mask);
-                exact_f.push(pv.exact);
-            } else if !d.is_float() && exact_i.len() < SLOTS {
-                let slot = exact_i.len() as u32;
-                build::store_masked(args[5] + (offs + slot * block * programs), row.cast::<i32>(), mask);
-                exact_i.push(pv.exact);
-            }
+        let frame = Frame { args, offs, mask, block, programs };
+        if specialized {
+            let full = ((build::program_id(0) + 1) * block).le(args[6]);
+            // Both forms draw the same ops, from generators seeded alike.
+            build::specialize(
+                full,
+                || {
+                    frame.body(&mut StdRng::seed_from_u64(body_seed), false);
+                    vec![]
+                },
+                || {
+                    (exact_f, exact_i) = frame.body(&mut StdRng::seed_from_u64(body_seed), true);
+                    vec![]
+                },
+            );
+        } else {
+            (exact_f, exact_i) = frame.body(&mut StdRng::seed_from_u64(body_seed), true);
         }
     })?;
     let inputs = INPUT_DTYPES.iter().map(|&d| random_input(&mut rng, d, len)).collect();

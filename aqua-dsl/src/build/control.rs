@@ -78,6 +78,30 @@ pub fn if_else(
     then_branch: impl FnOnce() -> Vec<Value>,
     else_branch: impl FnOnce() -> Vec<Value>,
 ) -> Vec<Value> {
+    branch(cond, then_branch, else_branch, false)
+}
+
+/// `fast()` when `cond` holds, else `general()`, with the promise that `general` is
+/// correct whatever `cond` is and that `fast` does the same (same stores, same results)
+/// when `cond` holds: the way a kernel runs an unmasked body on the tiles inside a tensor
+/// and a masked one on the last tile. Backends may compile `general` for size, outline it,
+/// or run it always (a GPU, whose per-access masks are cheap); the interpreter branches.
+#[track_caller]
+pub fn specialize(
+    cond: impl IntoOperand,
+    fast: impl FnOnce() -> Vec<Value>,
+    general: impl FnOnce() -> Vec<Value>,
+) -> Vec<Value> {
+    branch(cond, fast, general, true)
+}
+
+#[track_caller]
+fn branch(
+    cond: impl IntoOperand,
+    then_branch: impl FnOnce() -> Vec<Value>,
+    else_branch: impl FnOnce() -> Vec<Value>,
+    specialized: bool,
+) -> Vec<Value> {
     let loc = Loc::caller();
     let cond = cond.into_operand();
     let cond: ValueId = context::with(|b| {
@@ -106,7 +130,7 @@ pub fn if_else(
         let else_body = b.close_region();
         let results: Vec<Value> = types.iter().map(|t| b.new_value(t.clone())).collect();
         b.push(Inst {
-            op: Op::If { cond, then_body, else_body },
+            op: Op::If { cond, then_body, else_body, specialized },
             results: results.iter().map(|v| v.id).collect(),
             loc,
         });

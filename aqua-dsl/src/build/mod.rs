@@ -14,7 +14,7 @@ mod source;
 mod value;
 
 pub use context::{abandon, begin, finish, report};
-pub use control::{for_range, if_else, if_then};
+pub use control::{for_range, if_else, if_then, specialize};
 pub use elementwise::*;
 pub use memory::{
     const_table, load, load_masked, load_masked_or, num_programs, program_id, store, store_masked,

@@ -70,7 +70,10 @@ pub struct Fault {
 /// `tid` the thread's index in it (`0..SIMT_THREADS_SYMBOL`). `smem` is the CTA's shared
 /// memory (at least [`SIMT_SHARED_BYTES_SYMBOL`] bytes, 16-byte aligned), the same for
 /// every thread of the CTA. Every thread of the CTA must run at once: `barrier(ctx)`
-/// returns once all of them have called it (a `bar.sync`). No bounds checks.
+/// returns once all of them have called it (a `bar.sync`). Warp shuffles need nothing
+/// more: the code emulates them with slots in `smem` and `barrier` (counted in
+/// [`SIMT_SHARED_BYTES_SYMBOL`], so the emulation may need more shared memory than the
+/// GPU). No bounds checks.
 pub const SIMT_ENTRY_SYMBOL: &str = "aqua_simt_entry";
 /// A `u64` constant: the shared memory bytes one CTA needs.
 pub const SIMT_SHARED_BYTES_SYMBOL: &str = "aqua_simt_shared_bytes";

@@ -1,22 +1,23 @@
 //! Code generation: IR -> LLVM IR -> target machine code.
 //!
-//! [`compile`] runs the stages one after another and keeps each one's output and time:
-//! `lower` (the block IR to LLVM IR, `llvm/`, shared by targets), `verify` (LLVM's module
-//! verifier: a lowering bug becomes an error, not a crash in a later pass), `optimize`
-//! (the target's pipeline), `emit` (the object file) and, when asked, `text` (optimized
-//! LLVM IR and assembly, for dumps). `target/` holds what differs per target. See `docs/codegen.md` for the
+//! [`compile`] runs the stages of `pipeline.rs` (lower, verify, optimize, emit, and text
+//! when asked) on one module, or on two at once when the host CPU outlines a kernel's
+//! specialized branch; `llvm/` is the lowering shared by targets, `target/` holds what
+//! differs per target. See `docs/codegen.md` for the
 //! generated code's shape and the orders of float sums, and `docs/gpu.md` for the GPU.
 
 pub mod abi;
 mod error;
 mod llvm;
+mod pipeline;
 pub mod ptxas;
 mod target;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use inkwell::context::Context;
-use inkwell::targets::FileType;
+
+use pipeline::Frames;
 
 pub use error::CodegenError;
 pub use target::nvptx::SUPPORTED_SM;
@@ -77,6 +78,10 @@ pub struct Artifact {
     /// addresses, scalars by value, bool as one byte). SIMT: an ELF object exporting
     /// [`abi::SIMT_ENTRY_SYMBOL`] and its two constants.
     pub object: Vec<u8>,
+    /// CPU, for a kernel whose specialized branch was outlined (`llvm/specialized.rs`):
+    /// the object defining its general form, which [`Artifact::object`] calls; the two
+    /// are linked together ([`Artifact::objects`]).
+    pub general_object: Option<Vec<u8>>,
     /// GPU and SIMT: threads per CTA to launch with (the kernel is written for exactly
     /// this many); 1 on the CPU.
     pub block_threads: u32,
@@ -92,87 +97,70 @@ pub struct Artifact {
 }
 
 /// Compiles a verified kernel.
+///
+/// On the host CPU a kernel with a specialized branch (`ir::Op::If`) is compiled as two
+/// modules on two threads: the main one and the outlined general form it calls (see
+/// `llvm/specialized.rs`), whose object is [`Artifact::general_object`].
 pub fn compile(kernel: &Kernel, opts: &CodegenOptions) -> Result<Artifact, CodegenError> {
-    let mut timings = Vec::new();
-    let mut stage = |name: &'static str, start: Instant| timings.push((name, start.elapsed()));
-    let llvm_err =
-        |stage: &'static str| move |message: String| CodegenError::Llvm { kernel: kernel.name.clone(), stage, message };
-
-    let t = Instant::now();
-    let machine = match opts.target {
-        Target::HostCpu => Machine::Cpu(target::cpu::HostCpu::new(opts.opt_level)?),
-        Target::Nvptx { sm, num_warps } => Machine::Gpu(target::nvptx::Nvptx::new(sm, num_warps, opts.opt_level)?),
-        Target::Simt { .. } => Machine::Cpu(target::cpu::HostCpu::new(opts.opt_level)?),
+    let split = match opts.target {
+        Target::HostCpu => llvm::split_point(kernel),
+        Target::Nvptx { .. } | Target::Simt { .. } => None,
     };
-    let cx = Context::create();
-    quiet(&cx);
-    let module = cx.create_module(&kernel.name);
-    let simt_info;
-    let info = match &machine {
-        Machine::Cpu(m) => {
-            m.configure(&module);
-            match opts.target {
-                Target::Simt { num_warps } => {
-                    let threads = target::nvptx::check_warps("simt", num_warps)?;
-                    simt_info = llvm::TargetInfo {
-                        name: "simt".into(),
-                        gpu: Some(llvm::GpuInfo { threads, simt: true }),
-                        ..m.info().clone()
-                    };
-                    &simt_info
-                }
-                _ => m.info(),
-            }
-        }
-        Machine::Gpu(m) => {
-            m.configure(&module);
-            m.info()
-        }
+    let Some(at) = split else {
+        return pipeline::run(kernel, opts, llvm::Unit::Whole, Frames::Alone).map(|p| Artifact::new(p, None));
     };
-    let block_threads = info.gpu.map_or(1, |g| g.threads);
-    let lowered = llvm::lower(&cx, &module, kernel, info, opts.checked)?;
-    stage("lower", t);
-
-    let t = Instant::now();
-    module.verify().map_err(|m| llvm_err("verification")(m.to_string()))?;
-    stage("verify", t);
-
-    let t = Instant::now();
-    match &machine {
-        Machine::Cpu(m) => m.optimize(&module, opts.opt_level),
-        Machine::Gpu(m) => m.optimize(&module, opts.opt_level),
-    }
-    .map_err(llvm_err("optimization"))?;
-    stage("optimize", t);
-
-    let t = Instant::now();
-    let object = match &machine {
-        Machine::Cpu(m) => m.emit(&module, FileType::Object),
-        Machine::Gpu(m) => m.emit(&module),
-    }
-    .map_err(llvm_err("object emission"))?;
-    stage("emit", t);
-
-    let (mut llvm_ir, mut asm) = (String::new(), String::new());
-    if opts.emit_text {
-        let t = Instant::now();
-        llvm_ir = module.print_to_string().to_string();
-        asm = match &machine {
-            Machine::Cpu(m) => {
-                let text = m.emit(&module, FileType::Assembly).map_err(llvm_err("assembly emission"))?;
-                String::from_utf8_lossy(&text).into_owned()
-            }
-            // The PTX is the object already.
-            Machine::Gpu(_) => String::from_utf8_lossy(&object).into_owned(),
+    let (frame_tx, frame_rx) = std::sync::mpsc::channel();
+    let (fast, general) = std::thread::scope(|s| {
+        let general = s.spawn(move || pipeline::run(kernel, opts, llvm::Unit::General { at }, Frames::Report(frame_tx)));
+        let general_frame = || {
+            frame_rx.recv().unwrap_or_else(|_| {
+                // The general module's thread ended without a frame: its error says why.
+                Err(CodegenError::Llvm {
+                    kernel: kernel.name.clone(),
+                    stage: "lowering",
+                    message: "the outlined general form was not lowered".into(),
+                })
+            })
         };
-        stage("text", t);
-    }
-    Ok(Artifact { object, block_threads, shared_bytes: lowered.shared_bytes, llvm_ir, asm, timings })
+        let fast = pipeline::run(kernel, opts, llvm::Unit::Fast { at }, Frames::Await(&general_frame));
+        let t = std::time::Instant::now();
+        let general = general.join();
+        (fast.map(|mut f| {
+            f.timings.push(("join", t.elapsed()));
+            f
+        }), general)
+    });
+    let general = general.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+    Ok(Artifact::new(fast?, Some(general)))
 }
 
-enum Machine {
-    Cpu(target::cpu::HostCpu),
-    Gpu(target::nvptx::Nvptx),
+impl Artifact {
+    fn new(main: pipeline::Part, general: Option<pipeline::Part>) -> Artifact {
+        let mut a = Artifact {
+            object: main.object,
+            general_object: None,
+            block_threads: main.block_threads,
+            shared_bytes: main.shared_bytes,
+            llvm_ir: main.llvm_ir,
+            asm: main.asm,
+            timings: main.timings,
+        };
+        if let Some(g) = general {
+            a.general_object = Some(g.object);
+            a.timings.extend(g.timings);
+            if !g.llvm_ir.is_empty() {
+                a.llvm_ir = format!("{}\n; ---- {} (outlined general form) ----\n{}", a.llvm_ir, llvm::GENERAL_SYMBOL, g.llvm_ir);
+                a.asm = format!("{}\n# ---- {} (outlined general form) ----\n{}", a.asm, llvm::GENERAL_SYMBOL, g.asm);
+            }
+        }
+        a
+    }
+
+    /// The objects to link into one shared library (CPU and SIMT): [`Artifact::object`]
+    /// and, when present, [`Artifact::general_object`].
+    pub fn objects(&self) -> Vec<&[u8]> {
+        std::iter::once(&self.object).chain(&self.general_object).map(Vec::as_slice).collect()
+    }
 }
 
 /// Keeps LLVM from printing remarks and warnings (a vectorization hint it could not

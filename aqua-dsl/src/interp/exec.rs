@@ -96,6 +96,7 @@ impl<'k, 'm> Machine<'k, 'm> {
                 cond,
                 then_body,
                 else_body,
+                ..
             } => self.exec_if(inst, *cond, then_body, else_body),
             op => {
                 let out = self.eval(op).map_err(|e| self.op_error(inst, e))?;

@@ -192,6 +192,7 @@ impl Parser {
                 }
             }
             "if" => {
+                let specialized = self.eat_ident("specialized");
                 let cond = self.operand()?;
                 let then_body = self.region()?;
                 self.keyword("else")?;
@@ -199,6 +200,7 @@ impl Parser {
                     cond,
                     then_body,
                     else_body: self.region()?,
+                    specialized,
                 }
             }
             "yield" => Op::Yield(self.operand_list()?),

@@ -261,8 +261,10 @@ impl<'k> Printer<'k> {
                 cond,
                 then_body,
                 else_body,
+                specialized,
             } => {
-                write!(f, " {} {{", self.v(*cond))?;
+                let kind = if *specialized { " specialized" } else { "" };
+                write!(f, "{kind} {} {{", self.v(*cond))?;
                 self.loc(f, inst)?;
                 f.write_char('\n')?;
                 self.region(f, then_body, depth + 1)?;

@@ -160,6 +160,7 @@ fn runtime_if_with_results() {
         cond,
         then_body,
         else_body,
+        specialized: false,
     } = &ifs[0].op
     else {
         unreachable!()

@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 use super::CacheKey;
 
 const MAGIC: &[u8; 8] = b"AQUAKC\r\n";
-const FORMAT_VERSION: u32 = 1;
+/// 2: CPU and SIMT payloads hold packed objects (`native.rs`), no longer a shared library.
+const FORMAT_VERSION: u32 = 2;
 const HEADER_LEN: usize = 8 + 4 + 32 + 8 + 32;
 
 /// What a lookup found.
@@ -90,6 +91,12 @@ impl DiskCache {
         tmp.write_all(payload)?;
         tmp.persist(self.entry_path(key)).map_err(|e| e.error)?;
         Ok(())
+    }
+
+    /// Removes `key`'s entry, which verified but could not be used (code that does not
+    /// link, say), and reports it like a corrupt one.
+    pub fn reject(&self, key: &CacheKey, reason: String) -> Lookup {
+        self.drop_entry(&self.entry_path(key), reason)
     }
 
     fn drop_entry(&self, path: &Path, reason: String) -> Lookup {

@@ -1,14 +1,17 @@
-//! The CUDA backend's side of compiling: a memory miss goes to the disk cache (a cubin or
-//! PTX with its launch shape), else to LLVM and, where ptxas was found, ptxas; the image
-//! is loaded into the device's context.
+//! The CUDA runtime's own parts: compiling (a memory miss goes to the disk cache, a cubin
+//! or PTX with its launch shape, else to LLVM and, where ptxas was found, ptxas; the
+//! image is loaded into the device's context) and device-resident buffers (allocate,
+//! upload, download, wait), which other runtimes refuse with a clear error.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use aqua_dsl::codegen::{self, Target};
-use aqua_dsl::Kernel;
+use aqua_dsl::{DType, Kernel};
 
 use super::{timed, Runtime};
-use crate::backend::cuda::{CudaError, CudaKernel};
+use crate::backend::cuda::{CudaDevice, CudaError, CudaKernel, DeviceBuffer};
+use crate::buffer::HostBuffer;
 use crate::cache::{CacheKey, Lookup};
 use crate::compiled::{CompiledKernel, Exec};
 use crate::dump;
@@ -17,6 +20,41 @@ use crate::launch::LaunchMode;
 use crate::report::{CacheOutcome, CompileReport};
 
 impl Runtime {
+    /// `len` zeros of `dtype` in GPU memory, to pass to launches as `Arg::DevBuf` or
+    /// `Arg::DevBufMut` (no copies). CUDA runtime only: other runtimes return
+    /// [`CudaError::NotCuda`].
+    pub fn alloc(&self, dtype: DType, len: usize) -> Result<DeviceBuffer, Error> {
+        Ok(DeviceBuffer::zeros(self.gpu()?, dtype, len)?)
+    }
+
+    /// A copy of `host` in GPU memory (CUDA runtime only).
+    pub fn upload(&self, host: &HostBuffer) -> Result<DeviceBuffer, Error> {
+        Ok(DeviceBuffer::from_host(self.gpu()?, host)?)
+    }
+
+    /// A host copy of `buffer`, after the kernels already queued (so it holds what they
+    /// wrote, and a fault of theirs is reported here with the kernel's name).
+    pub fn download(&self, buffer: &DeviceBuffer) -> Result<HostBuffer, Error> {
+        let mut host = HostBuffer::zeros(buffer.dtype(), buffer.len());
+        buffer.copy_to_host(&mut host)?;
+        Ok(host)
+    }
+
+    /// Waits for every kernel and copy queued on the GPU; a fault is reported with the
+    /// kernel's name. Launches on device buffers only do not wait, so time them with
+    /// this. On the host backends, where launches always wait, it returns at once.
+    pub fn synchronize(&self) -> Result<(), Error> {
+        match &self.device {
+            Some(device) => Ok(device.synchronize()?),
+            None => Ok(()),
+        }
+    }
+
+    /// The GPU, or why this runtime has none.
+    fn gpu(&self) -> Result<&Arc<CudaDevice>, CudaError> {
+        self.device.as_ref().ok_or(CudaError::NotCuda { backend: self.backend })
+    }
+
     /// The CUDA backend's memory miss: the disk cache (a cubin or PTX, with the launch
     /// shape), else LLVM (and ptxas when present).
     pub(super) fn compile_cuda(

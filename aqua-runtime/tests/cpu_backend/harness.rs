@@ -8,7 +8,7 @@ use aqua_dsl::codegen::abi::Fault;
 use aqua_dsl::codegen::{compile, CodegenOptions};
 use aqua_dsl::interp::{self, ArgValue, InterpError};
 use aqua_dsl::ir::{Const, DType, Kernel, Param, ParamKind};
-use aqua_runtime::backend::cpu::{link_shared_object, CpuModule};
+use aqua_runtime::backend::cpu::CpuModule;
 
 pub fn ptr(dtype: DType) -> Param {
     Param { name: String::new(), kind: ParamKind::Ptr { dtype, mutable: false } }
@@ -30,21 +30,17 @@ pub fn kernel(name: &'static str, mut params: Vec<Param>, body: impl Fn(&[Value]
     build_kernel(name, params, body).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// A compiled, linked and loaded kernel (its shared object's directory lives as long).
+/// A compiled kernel linked into the process, and its main object.
 pub struct Jit {
     pub module: CpuModule,
     pub object: Vec<u8>,
-    _dir: tempfile::TempDir,
 }
 
 pub fn jit(k: &Kernel, checked: bool) -> Jit {
     assemble_for_gpus(k);
     let art = compile(k, &CodegenOptions { checked, ..Default::default() }).unwrap_or_else(|e| panic!("{e}"));
-    let dir = tempfile::tempdir().unwrap();
-    let so = dir.path().join("k.so");
-    link_shared_object(&art.object, &so).unwrap_or_else(|e| panic!("{e}"));
-    let module = CpuModule::load(&so).unwrap_or_else(|e| panic!("{e}"));
-    Jit { module, object: art.object, _dir: dir }
+    let module = CpuModule::load(&art.objects()).unwrap_or_else(|e| panic!("{e}"));
+    Jit { module, object: art.object }
 }
 
 /// Every kernel these tests compile for the CPU must also compile to PTX that ptxas

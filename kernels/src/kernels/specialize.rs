@@ -1,15 +1,18 @@
 //! Running one tile body in two forms, chosen at run time: the unmasked form for tiles
 //! inside the tensor and the masked form for the last one (the way Triton kernels
 //! specialize on even sizes). Masks on every access cost about as much as a quantizer's
-//! arithmetic, so this makes the common tile about 1.5x faster, for a kernel about twice
-//! as large to compile. Also the loads and stores that take either form.
+//! arithmetic, so this makes the common tile about 1.5x faster. It is an IR
+//! `if specialized`: the CPU compiles the masked form in a second module on a second
+//! thread, and GPU targets, whose masks are cheap, keep only the masked form
+//! (`docs/codegen.md`). Also the loads and stores that take either form.
 
 use aqua_dsl::build::*;
 
-/// `if full { inside() } else { edge() }` as an IR branch without results.
+/// `inside()` when `full` holds, else `edge()`, as a specialized IR branch
+/// ([`aqua_dsl::build::specialize`]): `edge` is the masked body, correct on any tile.
 #[track_caller]
 pub fn specialize(full: Value, inside: impl FnOnce(), edge: impl FnOnce()) {
-    if_else(
+    aqua_dsl::build::specialize(
         full,
         || {
             inside();

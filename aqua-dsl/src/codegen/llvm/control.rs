@@ -8,10 +8,11 @@
 //! yielded value sees the previous iteration's state. `if` results are phis (scalars)
 //! or a buffer each branch writes.
 
-use inkwell::values::{BasicValueEnum, IntValue, PhiValue};
+use inkwell::values::{BasicValueEnum, IntValue, PhiValue, PointerValue};
 use inkwell::IntPredicate;
 
 use super::plan::Place;
+use super::specialized::Form;
 use super::{Lowered, Lowerer};
 
 /// A loop-carried value: a phi in the loop header, or the buffer of a carried block.
@@ -268,9 +269,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     }
 
     fn emit_if(&mut self, inst: &'a Inst) -> Lower<()> {
-        let Op::If { cond, then_body, else_body } = &inst.op else {
+        let Op::If { cond, then_body, else_body, specialized } = &inst.op else {
             return Err(self.op_error(inst, "is not a branch"));
         };
+        let form = if *specialized { self.specialized_form(inst) } else { Form::Both };
         let c = self.scalar(*cond)?.into_int_value();
         let mut outs = Vec::with_capacity(inst.results.len());
         for &r in &inst.results {
@@ -278,6 +280,24 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 Place::Scalar => None,
                 _ => Some(self.alloc(self.elem_of(r), self.k.ty(r).shape.numel() as u64)?),
             });
+        }
+        match form {
+            Form::Both => {}
+            Form::General => return self.emit_one_branch(inst, else_body, &outs),
+            Form::FastElseCall(general) => {
+                let (fast_bb, general_bb) = (self.block("fast"), self.block("general"));
+                self.b.build_conditional_branch(c, fast_bb, general_bb)?;
+                self.b.position_at_end(general_bb);
+                let args: Vec<_> = self.func.get_param_iter().map(|p| p.into()).collect();
+                let status = self.b.build_call(general, &args, "general")?;
+                status.set_tail_call(true);
+                match status.try_as_basic_value() {
+                    inkwell::values::ValueKind::Basic(v) => self.b.build_return(Some(&v))?,
+                    _ => return Err(self.op_error(inst, "the general form returns no status")),
+                };
+                self.b.position_at_end(fast_bb);
+                return self.emit_one_branch(inst, then_body, &outs);
+            }
         }
         let (then_bb, else_bb, join) = (self.block("then"), self.block("else"), self.block("endif"));
         self.b.build_conditional_branch(c, then_bb, else_bb)?;
@@ -311,6 +331,28 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     }
                     k += 1;
                     self.set(r, Lowered::Scalar(phi.as_basic_value()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// An `if` of which only `region` is lowered (`specialized.rs`): its yields are the
+    /// results.
+    fn emit_one_branch(&mut self, inst: &'a Inst, region: &'a Region, outs: &[Option<PointerValue<'ctx>>]) -> Lower<()> {
+        let yielded = self.emit_region(region)?;
+        if yielded.len() != inst.results.len() {
+            return Err(self.op_error(inst, "a branch yields the wrong number of values"));
+        }
+        for ((&r, &y), out) in inst.results.iter().zip(&yielded).zip(outs) {
+            match *out {
+                Some(p) => {
+                    self.write_value(y, p)?;
+                    self.set(r, Lowered::Buffer(p));
+                }
+                None => {
+                    let v = self.scalar(y)?;
+                    self.set(r, Lowered::Scalar(v));
                 }
             }
         }

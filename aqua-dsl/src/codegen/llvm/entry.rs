@@ -9,11 +9,13 @@
 use inkwell::attributes::{Attribute, AttributeLoc};
 use inkwell::context::Context;
 use inkwell::module::{Linkage, Module};
+use inkwell::GlobalVisibility;
 use inkwell::types::BasicMetadataTypeEnum;
 use inkwell::values::{BasicValueEnum, FunctionValue, IntValue, PointerValue};
 use inkwell::AddressSpace;
 use inkwell::IntPredicate;
 
+use super::specialized::{Unit, GENERAL_SYMBOL};
 use super::{types, ParamVal, TargetInfo};
 use crate::codegen::abi;
 use crate::codegen::error::Lower;
@@ -55,6 +57,7 @@ pub(crate) fn declare_program<'ctx>(
     k: &Kernel,
     checked: bool,
     target: &TargetInfo,
+    unit: Unit,
 ) -> Program<'ctx> {
     let ptr = cx.ptr_type(AddressSpace::default());
     let mut tys: Vec<BasicMetadataTypeEnum> = k
@@ -76,7 +79,15 @@ pub(crate) fn declare_program<'ctx>(
         tys.push(cx.i32_type().into());
         tys.extend([BasicMetadataTypeEnum::from(ptr); 3]);
     }
-    let func = module.add_function("aqua_program", cx.i32_type().fn_type(&tys, false), Some(Linkage::Internal));
+    let fty = cx.i32_type().fn_type(&tys, false);
+    let func = match unit {
+        Unit::General { .. } => {
+            let f = module.add_function(GENERAL_SYMBOL, fty, Some(Linkage::External));
+            f.as_global_value().set_visibility(GlobalVisibility::Hidden);
+            f
+        }
+        Unit::Whole | Unit::Fast { .. } => module.add_function("aqua_program", fty, Some(Linkage::Internal)),
+    };
     target_attrs(cx, func, target);
     if target.gpu.is_none() {
         // Kept out of `aqua_entry`'s loop: inlined, the whole body went through the
@@ -124,6 +135,13 @@ pub(crate) fn declare_program<'ctx>(
         grid: [int(3), int(4), int(5)],
         fault: func.get_nth_param(base + 6).expect("declared above").into_pointer_value(),
     }
+}
+
+/// Declares the outlined general form, with `program`'s signature (`specialized.rs`).
+pub(crate) fn declare_general<'ctx>(module: &Module<'ctx>, program: FunctionValue<'ctx>) -> FunctionValue<'ctx> {
+    let f = module.add_function(GENERAL_SYMBOL, program.get_type(), Some(Linkage::External));
+    f.as_global_value().set_visibility(GlobalVisibility::Hidden);
+    f
 }
 
 /// Defines `aqua_entry` (the loop over programs) and the frame-size constant.

@@ -23,15 +23,18 @@
 //!   uniform over the CTA and the barriers inside them are reached by every thread.
 //! - **Reductions.** A line is reduced by the thread that owns its output, in the CPU's
 //!   order (so results match the CPU bit for bit), or, with fewer lines than threads and
-//!   no float sum, split over several threads and merged through shared memory
-//!   (`reduce/split.rs`); a reduction to a scalar is finished by every thread.
+//!   no float sum, split over several threads: thread-local, then warp shuffles
+//!   (`shuffle.rs`), then shared memory across warps (`reduce/split.rs`); a reduction to
+//!   a scalar is finished by every thread. Shuffles, like barriers, are only emitted
+//!   where control flow is uniform over the CTA.
 //!
 //! Within one store, lanes that alias the same address from different threads have an
 //! unspecified winner (the CPU's "highest lane wins" needs one thread per store).
 //!
 //! The SIMT emulation (`GpuInfo::simt`) compiles this very program for the host: the
 //! thread id, shared memory and barrier come from parameters instead of `%tid`,
-//! `aqua_smem` and `bar.sync` (`codegen::abi::SIMT_ENTRY_SYMBOL`).
+//! `aqua_smem` and `bar.sync` (`codegen::abi::SIMT_ENTRY_SYMBOL`), and a warp shuffle is
+//! an exchange through shared memory slots with a barrier (`shuffle.rs`).
 
 use inkwell::attributes::{Attribute, AttributeLoc};
 use inkwell::context::Context;

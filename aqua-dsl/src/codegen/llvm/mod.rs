@@ -26,7 +26,9 @@ mod memory;
 mod plan;
 mod reduce;
 mod shape;
+mod shuffle;
 mod smem;
+mod specialized;
 mod types;
 mod vector;
 
@@ -45,6 +47,7 @@ use crate::analysis::{pointer_bases, PointerBases};
 use crate::ir::{DType, Elem, Inst, Kernel, ValueId};
 
 pub(crate) use gpu::GpuInfo;
+pub(crate) use specialized::{split_point, Unit, GENERAL_SYMBOL};
 use plan::{Place, Plan};
 
 /// What the target tells the lowering about itself.
@@ -66,15 +69,21 @@ pub(crate) struct TargetInfo {
 pub(crate) struct LoweredModule {
     /// Dynamic shared memory per CTA (GPU targets; 0 on the CPU).
     pub shared_bytes: u64,
+    /// Stack bytes of the program function's buffers (CPU).
+    pub frame_bytes: u64,
 }
 
-/// Lowers `kernel` into `module` (which has its triple and data layout set).
+/// Lowers the `unit` part of `kernel` into `module` (which has its triple and data layout
+/// set). A [`Unit::Fast`] module's entry reserves `general_frame()` more bytes of stack for
+/// the outlined general form it calls (asked for once its own body is lowered).
 pub(crate) fn lower<'ctx>(
     cx: &'ctx Context,
     module: &Module<'ctx>,
     kernel: &Kernel,
     target: &TargetInfo,
     checked: bool,
+    unit: Unit,
+    general_frame: &dyn Fn() -> Result<u64, CodegenError>,
 ) -> Result<LoweredModule, CodegenError> {
     let bases = pointer_bases(kernel).map_err(|(loc, message)| {
         // The analysis names the location; the op there is the one to blame.
@@ -99,20 +108,29 @@ pub(crate) fn lower<'ctx>(
         });
     }
     let plan = plan::plan(kernel, &bases);
-    let program = entry::declare_program(cx, module, kernel, checked, target);
+    let program = entry::declare_program(cx, module, kernel, checked, target, unit);
     let func = program.func;
     let releases = if target.gpu.is_some() { smem::release_points(kernel, &plan) } else { HashMap::new() };
     let mut l = Lowerer::new(cx, module, kernel, program, plan, bases, checked);
     l.releases = releases;
+    l.unit = unit;
+    if let Unit::Fast { .. } = unit {
+        l.general_fn = Some(entry::declare_general(module, func));
+    }
     let frame = l.emit_program(target.gpu).map_err(|e| e.into_codegen(&kernel.name))?;
     let shared_bytes = l.arena.high;
-    match target.gpu {
-        None => entry::define_entry(cx, module, kernel, func, checked, target, frame),
-        Some(g) if g.simt => gpu::define_simt_entry(cx, module, kernel, func, target, shared_bytes),
-        Some(_) => gpu::define_kernel(cx, module, kernel, func, target),
+    match (target.gpu, unit) {
+        (_, Unit::General { .. }) => Ok(()),
+        (None, Unit::Fast { .. }) => {
+            let frame = frame + general_frame()?;
+            entry::define_entry(cx, module, kernel, func, checked, target, frame)
+        }
+        (None, Unit::Whole) => entry::define_entry(cx, module, kernel, func, checked, target, frame),
+        (Some(g), _) if g.simt => gpu::define_simt_entry(cx, module, kernel, func, target, shared_bytes),
+        (Some(_), _) => gpu::define_kernel(cx, module, kernel, func, target),
     }
     .map_err(|e| e.into_codegen(&kernel.name))?;
-    Ok(LoweredModule { shared_bytes })
+    Ok(LoweredModule { shared_bytes, frame_bytes: frame })
 }
 
 /// Where a value lives once lowered.
@@ -169,6 +187,10 @@ pub(crate) struct Lowerer<'a, 'ctx> {
     vals: Vec<Option<Lowered<'ctx>>>,
     memo: HashMap<MemoKey, BasicValueEnum<'ctx>>,
     tables: HashMap<u32, GlobalValue<'ctx>>,
+    /// The part of the kernel this module holds, and (in a [`Unit::Fast`] module) the
+    /// outlined general form it calls (`specialized.rs`).
+    unit: Unit,
+    general_fn: Option<FunctionValue<'ctx>>,
 }
 
 impl<'a, 'ctx> Lowerer<'a, 'ctx> {
@@ -217,6 +239,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             vals: vec![None; k.values.len()],
             memo: HashMap::new(),
             tables: HashMap::new(),
+            unit: Unit::Whole,
+            general_fn: None,
         }
     }
 

@@ -85,7 +85,13 @@ pub enum Op {
     For { lo: ValueId, hi: ValueId, step: ValueId, init: Vec<ValueId>, body: Region },
     /// Runtime branch on a scalar `bool`. Both regions have no args and end in `Yield` of
     /// values of the op's result types.
-    If { cond: ValueId, then_body: Region, else_body: Region },
+    ///
+    /// `specialized`: the author promises that `else_body` is correct whatever `cond` is,
+    /// and that `then_body` is a faster form of it for when `cond` holds (same stores, same
+    /// results), like a kernel's unmasked body for tiles inside the tensor next to its
+    /// masked body for the last one. The interpreter branches as usual; a backend may
+    /// compile the general form for size, outline it, or run it always (`docs/semantics.md`).
+    If { cond: ValueId, then_body: Region, else_body: Region, specialized: bool },
     /// Ends a `For` body or an `If` branch.
     Yield(Vec<ValueId>),
 }

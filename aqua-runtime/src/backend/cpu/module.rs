@@ -1,4 +1,4 @@
-//! A loaded kernel shared library and the launch of a grid on host threads.
+//! A linked kernel and the launch of a grid on host threads.
 //!
 //! A grid of one program (or a launch with one thread) runs on the caller's thread: no
 //! thread is started, so a launch costs a function call. Larger grids are cut into one
@@ -8,13 +8,12 @@
 //! threads started with a stack large enough.
 
 use std::ffi::c_void;
-use std::path::Path;
 use std::sync::OnceLock;
 
 use aqua_dsl::codegen::abi::{self, EntryFn, Fault};
 use rayon::prelude::*;
 
-use super::CpuError;
+use super::{CpuError, LinkedCode};
 
 /// Stack bytes a kernel may use on the caller's thread (which may be a 2 MiB Rust
 /// thread already partly used).
@@ -24,12 +23,12 @@ const POOL_STACK: usize = 64 << 20;
 /// Room left on a thread's stack for everything but the kernel's buffers.
 const STACK_MARGIN: u64 = 1 << 20;
 
-/// A kernel loaded from a shared library built by [`super::link_shared_object`].
+/// A kernel linked into the process ([`LinkedCode`]), ready to launch.
 pub struct CpuModule {
     entry: EntryFn,
     frame_bytes: u64,
     // Keeps the code mapped while `entry` may be called; dropped last.
-    _lib: libloading::Library,
+    _code: LinkedCode,
 }
 
 impl std::fmt::Debug for CpuModule {
@@ -80,22 +79,16 @@ fn pool() -> Option<&'static rayon::ThreadPool> {
 }
 
 impl CpuModule {
-    /// Loads a kernel shared library and finds its entry point.
-    pub fn load(shared_object: &Path) -> Result<CpuModule, CpuError> {
-        let path = shared_object.to_path_buf();
-        // SAFETY: loading runs the library's initializers; a kernel library has none
-        // beyond the dynamic loader's relocation of its own code.
-        let lib = unsafe { libloading::Library::new(&path) }
-            .map_err(|e| CpuError::Load { path: path.clone(), message: e.to_string() })?;
-        let missing = |symbol| CpuError::MissingSymbol { path: path.clone(), symbol };
-        // SAFETY: the symbols' types are fixed by `abi`, which every aqua object follows.
-        let entry =
-            *unsafe { lib.get::<EntryFn>(abi::ENTRY_SYMBOL.as_bytes()) }.map_err(|_| missing(abi::ENTRY_SYMBOL))?;
-        let frame = unsafe { lib.get::<*const u64>(abi::FRAME_BYTES_SYMBOL.as_bytes()) }
-            .map_err(|_| missing(abi::FRAME_BYTES_SYMBOL))?;
-        // SAFETY: the symbol is a `u64` constant in the library, mapped while `lib` lives.
-        let frame_bytes = unsafe { **frame };
-        Ok(CpuModule { entry, frame_bytes, _lib: lib })
+    /// Links a kernel's objects (`aqua_dsl::codegen::Artifact::objects`) into the process
+    /// and finds its entry point.
+    pub fn load(objects: &[&[u8]]) -> Result<CpuModule, CpuError> {
+        let code = LinkedCode::link(objects)?;
+        let entry = code.address(abi::ENTRY_SYMBOL)?;
+        let frame = code.address(abi::FRAME_BYTES_SYMBOL)?;
+        // SAFETY: the symbols' types are fixed by `abi`, which every aqua object follows;
+        // the frame size is a `u64` constant mapped while `code` lives.
+        let (entry, frame_bytes) = unsafe { (std::mem::transmute::<usize, EntryFn>(entry), *(frame as *const u64)) };
+        Ok(CpuModule { entry, frame_bytes, _code: code })
     }
 
     /// Stack bytes one program needs for its block buffers.

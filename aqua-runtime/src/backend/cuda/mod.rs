@@ -5,18 +5,26 @@
 //! dynamic loading panics when `libcuda.so.1` is missing, so the library is opened with
 //! `libloading` first, and every driver error comes back as a [`CudaError`]. A kernel is
 //! the PTX of `aqua_dsl::codegen` (`Target::Nvptx`) or, where ptxas is present, its cubin
-//! ([`CudaKernel::load`] takes either); [`CudaKernel::run`] launches it on host buffers
-//! (copied to device buffers and back) with the grid, the CTA size and the dynamic shared
-//! memory the code generator reported.
+//! ([`CudaKernel::load`] takes either). `launch::run` runs it on the arguments of a checked
+//! launch: [`DeviceBuffer`]s by address, host buffers through device copies, with the
+//! grid, the CTA size and the dynamic shared memory the code generator reported.
+//!
+//! All work goes to the context's null stream, in order. Launches on device buffers only
+//! are asynchronous; the device remembers the last kernel queued so that a fault found
+//! by a later [`CudaDevice::synchronize`] (or a copy, which synchronizes first) names it.
 
 mod buffer;
+pub(crate) mod launch;
 
 use std::ffi::{c_void, CString};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
+use aqua_dsl::DType;
 use cudarc::driver::{result, sys, DriverError};
 
 pub use buffer::DeviceBuffer;
+
+use crate::compiled::BackendKind;
 
 /// Why the GPU could not be used or a launch failed; names the kernel where there is one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,6 +39,14 @@ pub enum CudaError {
     Driver { call: &'static str, error: String },
     #[error("kernel `{kernel}` ({variant}): {call} failed: {error}")]
     Kernel { kernel: String, variant: String, call: &'static str, error: String },
+    /// Device buffers exist only on a CUDA runtime.
+    #[error(
+        "device buffers need the CUDA runtime (`Runtime::cuda()`); this runtime runs kernels on the {backend} backend"
+    )]
+    NotCuda { backend: BackendKind },
+    /// A copy between buffers of different dtypes or lengths.
+    #[error("{copy}: the device buffer holds {} {} elements, the other buffer {} {}", .device.1, .device.0, .other.1, .other.0)]
+    Shape { copy: &'static str, device: (DType, usize), other: (DType, usize) },
 }
 
 fn driver(call: &'static str) -> impl Fn(DriverError) -> CudaError {
@@ -47,6 +63,9 @@ pub struct CudaDevice {
     capability: u32,
     /// Most dynamic shared memory a CTA may opt into, in bytes.
     max_shared: u32,
+    /// The last kernel queued since the last synchronization, which a fault found by the
+    /// next one is attributed to.
+    pending: Mutex<Option<Arc<KernelName>>>,
     // Keeps the driver library loaded (cudarc loads it again, by the same name).
     _lib: Arc<libloading::Library>,
 }
@@ -84,6 +103,7 @@ impl CudaDevice {
             name,
             capability: (major * 10 + minor) as u32,
             max_shared,
+            pending: Mutex::new(None),
             _lib: Arc::new(lib),
         };
         dev.bind()?;
@@ -94,6 +114,22 @@ impl CudaDevice {
     pub(crate) fn bind(&self) -> Result<(), CudaError> {
         // SAFETY: the context was retained in `probe` and is released only on drop.
         unsafe { result::ctx::set_current(self.context) }.map_err(driver("cuCtxSetCurrent"))
+    }
+
+    /// Waits for every kernel and copy queued. A fault is reported with the last kernel
+    /// queued since the previous synchronization (the faulting one, or one after it).
+    pub fn synchronize(&self) -> Result<(), CudaError> {
+        self.bind()?;
+        let pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner).take();
+        result::ctx::synchronize().map_err(|e| match pending {
+            Some(k) => CudaError::Kernel {
+                kernel: k.kernel.clone(),
+                variant: k.variant.clone(),
+                call: "cuCtxSynchronize (this kernel, or one queued before it, faulted)",
+                error: e.to_string(),
+            },
+            None => CudaError::Driver { call: "cuCtxSynchronize", error: e.to_string() },
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -122,6 +158,13 @@ impl Drop for CudaDevice {
     }
 }
 
+/// A kernel's name and variant (the start of its cache key), as errors give them.
+#[derive(Debug)]
+struct KernelName {
+    kernel: String,
+    variant: String,
+}
+
 /// A loaded kernel: its module, entry function and launch shape.
 #[derive(Debug)]
 pub struct CudaKernel {
@@ -130,8 +173,7 @@ pub struct CudaKernel {
     function: sys::CUfunction,
     threads: u32,
     shared_bytes: u32,
-    name: String,
-    variant: String,
+    name: Arc<KernelName>,
 }
 
 // SAFETY: modules and functions belong to the context, usable from any thread bound to it.
@@ -190,35 +232,34 @@ impl CudaKernel {
             function,
             threads,
             shared_bytes: shared_bytes as u32,
-            name: name.into(),
-            variant: variant.into(),
+            name: Arc::new(KernelName { kernel: name.into(), variant: variant.into() }),
         })
     }
 
-    /// Launches `grid` CTAs with `params` (pointers to each argument's value: a device
-    /// address for a buffer, the scalar itself otherwise) and waits for the GPU.
+    /// Queues `grid` CTAs with `params` (pointers to each argument's value: a device
+    /// address for a buffer, the scalar itself otherwise) on the null stream; does not
+    /// wait ([`CudaDevice::synchronize`] does).
     ///
     /// # Safety
     /// `params` must match the kernel's signature (one pointer per parameter, to a value
-    /// of its type), and the buffers must hold every element the grid's unmasked lanes
-    /// touch.
-    pub unsafe fn launch(&self, grid: [u32; 3], params: &mut [*mut c_void]) -> Result<(), CudaError> {
-        let err = |call: &'static str| {
-            move |e: DriverError| CudaError::Kernel {
-                kernel: self.name.clone(),
-                variant: self.variant.clone(),
-                call,
-                error: e.to_string(),
-            }
-        };
+    /// of its type), the buffers must hold every element the grid's unmasked lanes touch,
+    /// and they must stay allocated until the kernel ends (device memory waits for queued
+    /// work before it is freed).
+    pub unsafe fn enqueue(&self, grid: [u32; 3], params: &mut [*mut c_void]) -> Result<(), CudaError> {
         self.device.bind()?;
         let shape = ((grid[0], grid[1], grid[2]), (self.threads, 1, 1));
         // SAFETY: the caller's contract; the null stream is the context's default one.
         unsafe {
             result::launch_kernel(self.function, shape.0, shape.1, self.shared_bytes, std::ptr::null_mut(), params)
         }
-        .map_err(err("cuLaunchKernel"))?;
-        result::ctx::synchronize().map_err(err("cuCtxSynchronize (the kernel faulted)"))
+        .map_err(|e| CudaError::Kernel {
+            kernel: self.name.kernel.clone(),
+            variant: self.name.variant.clone(),
+            call: "cuLaunchKernel",
+            error: e.to_string(),
+        })?;
+        *self.device.pending.lock().unwrap_or_else(PoisonError::into_inner) = Some(self.name.clone());
+        Ok(())
     }
 
     pub fn device(&self) -> &Arc<CudaDevice> {
@@ -229,7 +270,9 @@ impl CudaKernel {
 impl Drop for CudaKernel {
     fn drop(&mut self) {
         if self.device.bind().is_ok() {
-            // SAFETY: the module was loaded in `load` and no launch is running (launches wait).
+            // Queued launches of the module must end before it is unloaded.
+            let _ = result::ctx::synchronize();
+            // SAFETY: the module was loaded in `load` and no launch of it is running.
             let _ = unsafe { result::module::unload(self.module) };
         }
     }

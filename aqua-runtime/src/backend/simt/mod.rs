@@ -1,9 +1,11 @@
 //! The SIMT emulation: a GPU kernel's thread-level program (`Target::Simt`, the code the
 //! NVPTX target runs, compiled for the host) run with one host thread per GPU thread of
 //! a CTA, a real barrier (`std::sync::Barrier`) for `bar.sync`, and shared memory as a
-//! host buffer. It exists to test layouts, shared-memory exchanges, barriers and the
-//! GPU's math routines on machines without a GPU: a missing barrier or a wrong owner of
-//! an element shows up as a wrong result (or a race) here too.
+//! host buffer (the generated code emulates warp shuffles with both, see
+//! `aqua_dsl::codegen::abi`). It exists to test layouts, shared-memory exchanges,
+//! shuffles, barriers and the GPU's math routines on machines without a GPU: a missing
+//! barrier or a wrong owner of an element shows up as a wrong result (or a race) here
+//! too.
 //!
 //! A launch starts the CTA's threads once and runs the programs one after another in
 //! linear order (`x + gx * (y + gy * z)`, like the interpreter); the threads meet at a
@@ -11,20 +13,19 @@
 //! barrier), and meant for tests.
 
 use std::ffi::c_void;
-use std::path::Path;
 use std::sync::Barrier;
 
 use aqua_dsl::codegen::abi::{self, SimtEntryFn};
 
-use super::cpu::CpuError;
+use super::cpu::{CpuError, LinkedCode};
 
-/// A SIMT kernel loaded from a shared library built by `super::cpu::link_shared_object`.
+/// A SIMT kernel linked into the process ([`LinkedCode`]).
 pub struct SimtModule {
     entry: SimtEntryFn,
     shared_bytes: u64,
     threads: u32,
     // Keeps the code mapped while `entry` may be called; dropped last.
-    _lib: libloading::Library,
+    _code: LinkedCode,
 }
 
 impl std::fmt::Debug for SimtModule {
@@ -57,22 +58,18 @@ unsafe extern "C" fn barrier_wait(ctx: *mut c_void) {
 }
 
 impl SimtModule {
-    pub fn load(shared_object: &Path) -> Result<SimtModule, CpuError> {
-        let path = shared_object.to_path_buf();
-        // SAFETY: as for `CpuModule::load`: a kernel library has no initializers.
-        let lib = unsafe { libloading::Library::new(&path) }
-            .map_err(|e| CpuError::Load { path: path.clone(), message: e.to_string() })?;
-        let missing = |symbol| CpuError::MissingSymbol { path: path.clone(), symbol };
-        // SAFETY: the symbols' types are fixed by `abi`.
-        let entry = *unsafe { lib.get::<SimtEntryFn>(abi::SIMT_ENTRY_SYMBOL.as_bytes()) }
-            .map_err(|_| missing(abi::SIMT_ENTRY_SYMBOL))?;
-        let shared = unsafe { lib.get::<*const u64>(abi::SIMT_SHARED_BYTES_SYMBOL.as_bytes()) }
-            .map_err(|_| missing(abi::SIMT_SHARED_BYTES_SYMBOL))?;
-        let threads = unsafe { lib.get::<*const u32>(abi::SIMT_THREADS_SYMBOL.as_bytes()) }
-            .map_err(|_| missing(abi::SIMT_THREADS_SYMBOL))?;
-        // SAFETY: both are constants in the library, mapped while `lib` lives.
-        let (shared_bytes, threads) = unsafe { (**shared, **threads) };
-        Ok(SimtModule { entry, shared_bytes, threads, _lib: lib })
+    /// Links a SIMT kernel's objects into the process and finds its entry point.
+    pub fn load(objects: &[&[u8]]) -> Result<SimtModule, CpuError> {
+        let code = LinkedCode::link(objects)?;
+        let entry = code.address(abi::SIMT_ENTRY_SYMBOL)?;
+        let shared = code.address(abi::SIMT_SHARED_BYTES_SYMBOL)?;
+        let threads = code.address(abi::SIMT_THREADS_SYMBOL)?;
+        // SAFETY: the symbols' types are fixed by `abi`; the two constants are mapped while
+        // `code` lives.
+        let (entry, shared_bytes, threads) = unsafe {
+            (std::mem::transmute::<usize, SimtEntryFn>(entry), *(shared as *const u64), *(threads as *const u32))
+        };
+        Ok(SimtModule { entry, shared_bytes, threads, _code: code })
     }
 
     /// Shared memory bytes of one CTA.

@@ -8,6 +8,8 @@
 //!   of the same bytes, on one thread and on every core, with their ratios
 //!   ([`crate::bench_quant`]).
 //!
+//! With `--gpu`, the GPU's launch overhead and throughput instead ([`crate::bench_gpu`]).
+//!
 //! Figures are reported, not asserted; the targets shown are the project's (issues 2, 4).
 
 use std::path::{Path, PathBuf};
@@ -19,6 +21,7 @@ use aqua_kernels::kernels::{axpy, quantize_uniform};
 use aqua_kernels::quant::Uniform;
 use aqua_runtime::{Arg, CacheOutcome, HostBuffer, Input, LaunchMode, Runtime, RuntimeOptions};
 
+use crate::bench_gpu;
 use crate::bench_quant::{self, BenchMethod, Variant};
 use crate::error::CliError;
 
@@ -36,12 +39,17 @@ pub struct Args {
     /// Values per program of the kernel compiled for the JIT costs.
     #[arg(long, default_value_t = 1024)]
     block: u32,
-    /// Size of the f16 tensor for throughput, in MiB (the real KV slice tiled).
-    #[arg(long, default_value_t = 64)]
-    mib: usize,
+    /// Size of the f16 tensor for throughput, in MiB (the real KV slice tiled); default 64
+    /// on the CPU, 1024 on the GPU (well past its caches).
+    #[arg(long)]
+    mib: Option<usize>,
     /// Skip the JIT costs (compile, caches, launch): throughput only.
     #[arg(long)]
     throughput_only: bool,
+    /// Benchmark the GPU (CUDA) instead, on device-resident buffers: launch overhead and
+    /// throughput. Without a GPU, prints `skipped: ...` and exits 0.
+    #[arg(long, conflicts_with = "throughput_only")]
+    gpu: bool,
     /// Internal: compile once from the disk cache in DIR and print the time in ns.
     #[arg(long, hide = true)]
     disk_probe: Option<PathBuf>,
@@ -76,6 +84,9 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     if let Some(dir) = &args.disk_probe {
         return disk_probe(dir, &params);
     }
+    if args.gpu {
+        return bench_gpu::run(&variants(args), args.mib.unwrap_or(1024));
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("aqua bench: {cores} cores, {}", runtime(None, cores).describe());
     let cache = tempfile::tempdir().map_err(fail)?;
@@ -83,17 +94,6 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     if !args.throughput_only {
         jit_costs(args, &params, cache.path(), &warm_dir)?;
     }
-    let variants: Vec<Variant> = args
-        .methods
-        .iter()
-        .flat_map(|&method| {
-            let bits = args
-                .bits
-                .iter()
-                .filter(move |&&b| method != BenchMethod::Higgs || (2..=4).contains(&b));
-            bits.flat_map(move |&bits| args.groups.iter().map(move |&group| Variant { method, bits, group }))
-        })
-        .collect();
     let mut thread_counts = vec![1];
     if cores > 1 {
         thread_counts.push(cores);
@@ -102,7 +102,21 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         .into_iter()
         .map(|t| (t, runtime(Some(&warm_dir), t)))
         .collect();
-    bench_quant::run(&rts, &variants, args.mib)
+    bench_quant::run(&rts, &variants(args), args.mib.unwrap_or(64))
+}
+
+/// Every (method, bits, group) of the throughput table; HIGGS has grids of 2 to 4 bits.
+fn variants(args: &Args) -> Vec<Variant> {
+    args.methods
+        .iter()
+        .flat_map(|&method| {
+            let bits = args
+                .bits
+                .iter()
+                .filter(move |&&b| method != BenchMethod::Higgs || (2..=4).contains(&b));
+            bits.flat_map(move |&bits| args.groups.iter().map(move |&group| Variant { method, bits, group }))
+        })
+        .collect()
 }
 
 /// Compile, cache and launch costs of `quantize_uniform` with `params`, in one table.

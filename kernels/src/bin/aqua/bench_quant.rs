@@ -41,7 +41,8 @@ pub struct Variant {
 }
 
 impl Variant {
-    fn method(&self, channels: usize) -> Result<Method, String> {
+    /// The quantizer this row measures, for tokens of `channels` values.
+    pub fn method(&self, channels: usize) -> Result<Method, String> {
         let bad = |e: &dyn std::fmt::Display| format!("{:?} bits={} group={}: {e}", self.method, self.bits, self.group);
         Ok(match self.method {
             BenchMethod::Uniform | BenchMethod::Kivi => {

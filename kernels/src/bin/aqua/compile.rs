@@ -69,36 +69,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         Target::Sm90 => Some(90),
     };
     if let Some(sm) = sm {
-        let options = CodegenOptions {
-            target: CodegenTarget::nvptx(sm),
-            emit_text: true,
-            ..Default::default()
-        };
-        let a = codegen::compile(&kernel, &options).map_err(|e| CliError::failed(e.to_string()))?;
-        let text = match args.emit {
-            Emit::Ir => kernel.to_string(),
-            Emit::Llvm => a.llvm_ir,
-            Emit::Asm | Emit::Ptx => a.asm,
-        };
-        match &args.output {
-            Some(path) => std::fs::write(path, &text).map_err(|e| CliError::io(path, e))?,
-            None => print!("{text}"),
-        }
-        if args.timings {
-            eprintln!("{:?}", a.timings);
-        }
-        if args.stats {
-            let ptxas = codegen::ptxas::Ptxas::find()
-                .ok_or_else(|| CliError::failed("--stats needs ptxas: run scripts/setup.sh or set AQUA_PTXAS"))?;
-            let ptx = String::from_utf8_lossy(&a.object);
-            let cubin = ptxas.assemble(&ptx, sm).map_err(|e| CliError::failed(e.to_string()))?;
-            let threads = a.block_threads;
-            eprintln!(
-                "sm_{sm}: {}, {} B dynamic shared, {threads} threads per CTA",
-                cubin.stats, a.shared_bytes
-            );
-        }
-        return Ok(());
+        return compile_ptx(args, &kernel, sm);
     }
     let rt = Runtime::cpu();
     let (_, report) = rt
@@ -128,6 +99,48 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     }
     if args.timings {
         eprintln!("{report}");
+    }
+    Ok(())
+}
+
+/// `aqua compile --target sm_80|sm_90`: PTX (the object itself, so LLVM IR text is only
+/// produced when asked for), `--timings` as the code generator's stages plus ptxas's when
+/// `--stats` runs it.
+fn compile_ptx(args: &Args, kernel: &aqua_dsl::Kernel, sm: u32) -> Result<(), CliError> {
+    let options = CodegenOptions {
+        target: CodegenTarget::nvptx(sm),
+        emit_text: matches!(args.emit, Emit::Llvm),
+        ..Default::default()
+    };
+    let a = codegen::compile(kernel, &options).map_err(|e| CliError::failed(e.to_string()))?;
+    let ptx = String::from_utf8_lossy(&a.object).into_owned();
+    let text = match args.emit {
+        Emit::Ir => kernel.to_string(),
+        Emit::Llvm => a.llvm_ir.clone(),
+        Emit::Asm | Emit::Ptx => ptx.clone(),
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, &text).map_err(|e| CliError::io(path, e))?,
+        None => print!("{text}"),
+    }
+    let mut stages: Vec<(String, std::time::Duration)> =
+        a.timings.iter().map(|&(name, d)| (format!("llvm {name}"), d)).collect();
+    if args.stats {
+        let ptxas = codegen::ptxas::Ptxas::find()
+            .ok_or_else(|| CliError::failed("--stats needs ptxas: run scripts/setup.sh or set AQUA_PTXAS"))?;
+        let start = std::time::Instant::now();
+        let cubin = ptxas.assemble(&ptx, sm).map_err(|e| CliError::failed(e.to_string()))?;
+        stages.push(("ptxas".into(), start.elapsed()));
+        let threads = a.block_threads;
+        eprintln!("sm_{sm}: {}, {} B dynamic shared, {threads} threads per CTA", cubin.stats, a.shared_bytes);
+    }
+    if args.timings {
+        eprintln!("kernel `{}` (sm_{sm}): compiled", kernel.name);
+        for (name, d) in &stages {
+            eprintln!("  {name:<22} {:>10.3} ms", d.as_secs_f64() * 1e3);
+        }
+        let total: std::time::Duration = stages.iter().map(|s| s.1).sum();
+        eprintln!("  {:<22} {:>10.3} ms", "total", total.as_secs_f64() * 1e3);
     }
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! `aqua`: list, compile, demonstrate and benchmark aqua kernels. One module per command.
 
 mod bench;
+mod bench_gpu;
+mod bench_gpu_plan;
 mod bench_quant;
 mod compile;
 mod demo;

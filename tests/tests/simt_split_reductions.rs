@@ -1,0 +1,238 @@
+//! Split reductions on the SIMT emulation vs the reference interpreter: every reduction
+//! op on every dtype, over line shapes that split a line over S = 2 to 32 threads (merged
+//! by warp shuffles alone), S = 64 to 256 (shuffles within each warp, then shared memory
+//! across warps), lines of fewer threads than the CTA (idle threads), reductions to a
+//! scalar (which every thread needs) and one unsplit shape. Inputs are full of ties, NaN,
+//! infinities, signed zeros and each dtype's extremes, so the merge's NaN handling and
+//! tie rules (`semantics.md`: NaN skipped, an all-NaN line gives NaN and index 0, ties
+//! to the lowest index) are checked across threads and warps. Float `sum` is left out: it
+//! is never split (its order is fixed, `docs/gpu.md`).
+
+use aqua_dsl::build::*;
+use aqua_dsl::interp::{self, ArgValue};
+use aqua_dsl::ir::{DType, Param, ParamKind};
+use aqua_dsl::Kernel;
+use aqua_runtime::{Arg, HostBuffer, Runtime, RuntimeOptions};
+
+/// Programs per launch: enough for every input pattern of `input` on a one-line block
+/// (and later programs reuse the CTA's shared memory).
+const PROGRAMS: u32 = 8;
+/// Elements a scalar result is broadcast to, so that every thread stores some.
+const WIDE: u32 = 256;
+
+/// The reductions a kernel computes on `dtype`, in its output order.
+fn ops(dtype: DType) -> Vec<&'static str> {
+    match dtype {
+        DType::Bool => vec!["argmax", "argmin"],
+        d if d.is_float() => vec!["max", "min", "argmax", "argmin"],
+        _ => vec!["max", "min", "argmax", "argmin", "sum"],
+    }
+}
+
+fn reduce(x: Value, op: &str, axis: u32) -> Value {
+    match op {
+        "max" => x.max(axis),
+        "min" => x.min(axis),
+        "argmax" => x.argmax(axis),
+        "argmin" => x.argmin(axis),
+        _ => x.sum(axis),
+    }
+}
+
+fn out_dtype(dtype: DType, op: &str) -> DType {
+    if op.starts_with("arg") {
+        DType::I32
+    } else {
+        dtype
+    }
+}
+
+/// A kernel reducing each program's `[lines, n]` block of `dtype` along its lines with
+/// every op of [`ops`], one output buffer each; `lines == 0` reduces a `[n]` block to a
+/// scalar and stores it `WIDE` times.
+fn line_kernel(dtype: DType, lines: u32, n: u32) -> Kernel {
+    let ops = ops(dtype);
+    let mut params = vec![Param { name: "x".into(), kind: ParamKind::Ptr { dtype, mutable: false } }];
+    for op in &ops {
+        params.push(Param {
+            name: format!("o_{op}"),
+            kind: ParamKind::Ptr { dtype: out_dtype(dtype, op), mutable: true },
+        });
+    }
+    let name = format!("split_{dtype}_{lines}x{n}");
+    build_kernel(&name, params, |a| {
+        let pid = program_id(0);
+        if lines == 0 {
+            let x = load(a[0] + (pid * n + arange(n)));
+            for (k, op) in ops.iter().enumerate() {
+                store(a[k + 1] + (pid * WIDE + arange(WIDE)), full([WIDE], reduce(x, op, 0)));
+            }
+        } else {
+            let r = arange(lines).expand_dims(1) * n + arange(n).expand_dims(0);
+            let x = load(a[0] + (r + pid * (lines * n)));
+            for (k, op) in ops.iter().enumerate() {
+                store(a[k + 1] + (pid * lines + arange(lines)), reduce(x, op, 1));
+            }
+        }
+    })
+    .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// The values inputs are drawn from, the "worst" first (NaN, or the type's minimum):
+/// few, so ties are everywhere. 64-bit values share a low or a high word, so both halves
+/// of a shuffled state matter.
+fn pool(dtype: DType) -> Vec<f64> {
+    match dtype {
+        DType::Bool => vec![0.0, 1.0],
+        d if d.is_float() => vec![f64::NAN, f64::NEG_INFINITY, f64::INFINITY, -0.0, 0.0, 1.5, -2.0, 3.0, -65504.0],
+        DType::U8 => vec![0.0, 255.0, 1.0, 7.0, 200.0],
+        DType::U32 => vec![0.0, u32::MAX as f64, 1.0, 7.0, 4e9],
+        DType::I8 => vec![-128.0, 127.0, 0.0, -1.0, 7.0],
+        DType::I32 => vec![i32::MIN as f64, i32::MAX as f64, 0.0, -1.0, 7.0],
+        _ => vec![i64::MIN as f64, i64::MAX as f64, 0.0, -1.0, 1.0, 4294967297.0, 8589934593.0, -4294967297.0],
+    }
+}
+
+/// One element's bytes.
+fn encode(dtype: DType, v: f64, out: &mut Vec<u8>) {
+    match dtype {
+        DType::F32 => out.extend_from_slice(&(v as f32).to_le_bytes()),
+        DType::F16 => out.extend_from_slice(&half::f16::from_f64(v).to_le_bytes()),
+        DType::BF16 => out.extend_from_slice(&half::bf16::from_f64(v).to_le_bytes()),
+        DType::U32 => out.extend_from_slice(&(v as u32).to_le_bytes()),
+        d => out.extend_from_slice(&(v as i64).to_le_bytes()[..d.size_bytes()]),
+    }
+}
+
+/// Lines cycle through patterns: all the first pool value (for floats an all-NaN line),
+/// the first two mixed (NaN and -inf: max and min rescan), the first and third (NaN and
+/// +inf), the pool's values not above zero (ties of -0 and +0), the whole pool, and the
+/// pool's largest and smallest values planted once or twice at random places among the
+/// others (a merge that loses a thread's state, or takes a later tie, shows).
+fn input(dtype: DType, lines: usize, n: usize, seed: u64) -> Vec<u8> {
+    let pool = pool(dtype);
+    let numbers = pool.iter().copied().filter(|v| !v.is_nan());
+    let (lo, hi) = (numbers.clone().fold(f64::INFINITY, f64::min), numbers.fold(f64::NEG_INFINITY, f64::max));
+    let low: Vec<f64> = pool.iter().copied().filter(|v| v.is_nan() || *v <= 0.0).collect();
+    let mid: Vec<f64> = pool.iter().copied().filter(|&v| v != lo && v != hi).collect();
+    let mid = if mid.is_empty() { vec![lo] } else { mid };
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 8) as usize
+    };
+    let mut bytes = Vec::new();
+    for line in 0..lines {
+        let mut values: Vec<f64> = (0..n)
+            .map(|_| {
+                let r = next();
+                match line % 7 {
+                    0 => pool[0],
+                    1 => pool[r % 2],
+                    2 => [pool[0], pool[2 % pool.len()]][r % 2],
+                    3 => low[r % low.len()],
+                    4 => pool[r % pool.len()],
+                    _ => mid[r % mid.len()],
+                }
+            })
+            .collect();
+        if line % 7 >= 5 {
+            for _ in 0..line % 7 - 4 {
+                values[next() % n] = hi;
+                values[next() % n] = lo;
+            }
+        }
+        for v in values {
+            encode(dtype, v, &mut bytes);
+        }
+    }
+    bytes
+}
+
+/// Whether two output buffers of `dtype` agree: exactly, except that NaN matches any NaN
+/// and the sign of a zero from max/min is free (`semantics.md`).
+fn agree(dtype: DType, want: &[u8], got: &[u8]) -> Result<(), String> {
+    let size = dtype.size_bytes();
+    for (k, (w, g)) in want.chunks_exact(size).zip(got.chunks_exact(size)).enumerate() {
+        let as_f64 = |b: &[u8]| match dtype {
+            DType::F32 => f32::from_le_bytes(b.try_into().unwrap()) as f64,
+            DType::F16 => half::f16::from_le_bytes(b.try_into().unwrap()).to_f64(),
+            _ => half::bf16::from_le_bytes(b.try_into().unwrap()).to_f64(),
+        };
+        let same =
+            w == g || (dtype.is_float() && (as_f64(w) == as_f64(g) || (as_f64(w).is_nan() && as_f64(g).is_nan())));
+        if !same {
+            return Err(format!("element {k}: interpreter {w:?}, SIMT {g:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// Runs the kernel for `(lines, n)` on every dtype, on the interpreter and on `rt`;
+/// returns the disagreements.
+fn check(rt: &Runtime, lines: u32, n: u32) -> Vec<String> {
+    let mut failures = Vec::new();
+    for dtype in DType::ALL {
+        let k = line_kernel(dtype, lines, n);
+        let total = (PROGRAMS * lines.max(1) * n) as usize;
+        let x = input(dtype, (PROGRAMS * lines.max(1)) as usize, n as usize, (lines * 131 + n) as u64);
+        let outs: Vec<DType> = ops(dtype).iter().map(|op| out_dtype(dtype, op)).collect();
+        let per_program = if lines == 0 { WIDE } else { lines };
+        let fresh = |d: DType| vec![0xa5u8; (PROGRAMS * per_program) as usize * d.size_bytes()];
+        // The interpreter.
+        let mut want_x = x.clone();
+        let mut want: Vec<Vec<u8>> = outs.iter().map(|&d| fresh(d)).collect();
+        let mut args = vec![ArgValue::Buffer(&mut want_x)];
+        args.extend(want.iter_mut().map(|b| ArgValue::Buffer(b)));
+        interp::run(&k, [PROGRAMS, 1, 1], &mut args).unwrap_or_else(|e| panic!("{}: interpreter: {e}", k.name));
+        // The SIMT emulation.
+        let compiled = rt.compile_kernel(&k).unwrap_or_else(|e| panic!("{}: {e}", k.name));
+        let xb = HostBuffer::from_bytes(dtype, &x).expect("sized for the dtype");
+        assert_eq!(xb.as_bytes().len(), total * dtype.size_bytes());
+        let mut got: Vec<HostBuffer> =
+            outs.iter().map(|&d| HostBuffer::from_bytes(d, &fresh(d)).expect("sized")).collect();
+        let mut launch_args = vec![Arg::Buf(&xb)];
+        launch_args.extend(got.iter_mut().map(Arg::BufMut));
+        rt.launch(&compiled, [PROGRAMS, 1, 1], &mut launch_args).unwrap_or_else(|e| panic!("{}: {e}", k.name));
+        drop(launch_args);
+        for ((op, &d), (w, g)) in ops(dtype).iter().zip(&outs).zip(want.iter().zip(&got)) {
+            if let Err(e) = agree(d, w, g.as_bytes()) {
+                failures.push(format!("{} `{op}`: {e}", k.name));
+            }
+        }
+    }
+    failures
+}
+
+/// Checks every `(lines, n)` of `shapes` on `num_warps` warps.
+fn check_all(num_warps: u32, shapes: &[(u32, u32)]) {
+    let rt =
+        Runtime::simt_with(RuntimeOptions { cache_dir: None, dump_dir: None, ..RuntimeOptions::default() }, num_warps);
+    let failures: Vec<String> = shapes.iter().flat_map(|&(lines, n)| check(&rt, lines, n)).collect();
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// One warp: S = 2, 4, 8, 16 and 32 threads a line (4 lanes a thread), all merged by
+/// shuffles; a scalar over the whole warp, and one over 8 threads (the rest idle, so it
+/// goes through shared memory to reach them).
+#[test]
+fn splits_within_one_warp_match_the_interpreter() {
+    check_all(1, &[(16, 64), (8, 64), (4, 32), (2, 256), (1, 128), (0, 128), (0, 32)]);
+}
+
+/// Four warps: a line per warp (S = 32), S = 64 and 128 (shuffles, then shared memory
+/// across warps), scalars over the CTA and over one warp (which the other warps need),
+/// 4 threads a line on 8 of the 128 threads (the rest idle) and one thread a line (no
+/// split).
+#[test]
+fn splits_across_warps_match_the_interpreter() {
+    check_all(4, &[(4, 256), (2, 256), (1, 1024), (0, 512), (0, 128), (2, 16), (32, 16), (256, 8)]);
+}
+
+/// Eight warps: one line over all 256 threads (8 warps' states merged in order).
+#[test]
+fn a_line_over_eight_warps_matches_the_interpreter() {
+    check_all(8, &[(1, 2048)]);
+}
