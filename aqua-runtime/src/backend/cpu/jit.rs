@@ -13,14 +13,16 @@ use std::sync::OnceLock;
 use inkwell::llvm_sys::core::LLVMCreateMemoryBufferWithMemoryRangeCopy;
 use inkwell::llvm_sys::error::{LLVMDisposeErrorMessage, LLVMErrorRef, LLVMGetErrorMessage};
 use inkwell::llvm_sys::orc2::lljit::{
-    LLVMOrcCreateLLJIT, LLVMOrcDisposeLLJIT, LLVMOrcLLJITAddObjectFile, LLVMOrcLLJITGetGlobalPrefix,
-    LLVMOrcLLJITGetMainJITDylib, LLVMOrcLLJITLookup, LLVMOrcLLJITRef,
+    LLVMOrcCreateLLJIT, LLVMOrcCreateLLJITBuilder, LLVMOrcDisposeLLJIT, LLVMOrcLLJITAddObjectFile,
+    LLVMOrcLLJITBuilderSetJITTargetMachineBuilder, LLVMOrcLLJITGetGlobalPrefix, LLVMOrcLLJITGetMainJITDylib,
+    LLVMOrcLLJITLookup, LLVMOrcLLJITRef,
 };
 use inkwell::llvm_sys::orc2::{
     LLVMOrcCreateDynamicLibrarySearchGeneratorForPath, LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess,
-    LLVMOrcJITDylibAddGenerator,
+    LLVMOrcJITDylibAddGenerator, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine,
 };
-use inkwell::targets::{InitializationConfig, Target};
+use inkwell::targets::{CodeModel, InitializationConfig, RelocMode, Target, TargetMachine};
+use inkwell::OptimizationLevel;
 
 use super::CpuError;
 
@@ -54,22 +56,36 @@ fn check(what: &'static str, err: LLVMErrorRef) -> Result<(), CpuError> {
     }
 }
 
-/// LLVM's native target, initialized once per process (a disk cache hit may load kernels
-/// before anything was compiled).
-fn native_target() -> Result<(), CpuError> {
+
+/// A target machine of the host's triple with a generic CPU: linking needs no more, and
+/// LLJIT's default, the detected host CPU and its long feature list, made up most of its
+/// start-up time (detection, and expanding every feature's implications).
+fn link_machine() -> Result<TargetMachine, CpuError> {
     static INIT: OnceLock<Result<(), String>> = OnceLock::new();
-    INIT.get_or_init(|| Target::initialize_native(&InitializationConfig::default()))
-        .clone()
-        .map_err(|message| CpuError::Jit { what: "cannot initialize LLVM's native target", message })
+    let err = |message: String| CpuError::Jit { what: "cannot describe the host to LLVM's JIT", message };
+    INIT.get_or_init(|| Target::initialize_native(&InitializationConfig::default())).clone().map_err(err)?;
+    let triple = TargetMachine::get_default_triple();
+    let target = Target::from_triple(&triple).map_err(|m| err(m.to_string()))?;
+    target
+        .create_target_machine(&triple, "", "", OptimizationLevel::None, RelocMode::PIC, CodeModel::Default)
+        .ok_or_else(|| err(format!("no target machine for `{}`", triple.as_str().to_string_lossy())))
 }
 
 impl LinkedCode {
     /// Links `objects` (ELF relocatable objects for this host) together into the process.
     pub fn link(objects: &[&[u8]]) -> Result<LinkedCode, CpuError> {
-        native_target()?;
+        let machine = link_machine()?;
         let mut jit = std::ptr::null_mut();
-        // SAFETY: a null builder asks for the default (host) configuration.
-        check("cannot start LLVM's JIT", unsafe { LLVMOrcCreateLLJIT(&mut jit, std::ptr::null_mut()) })?;
+        // SAFETY: the JIT target machine builder takes the target machine over (so the
+        // wrapper must not free it), and the LLJIT builder takes both over.
+        let err = unsafe {
+            let builder = LLVMOrcCreateLLJITBuilder();
+            let jtmb = LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(machine.as_mut_ptr());
+            std::mem::forget(machine);
+            LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, jtmb);
+            LLVMOrcCreateLLJIT(&mut jit, builder)
+        };
+        check("cannot start LLVM's JIT", err)?;
         let code = LinkedCode { jit };
         // SAFETY: `jit` is live; the generators and buffers are handed over to it.
         unsafe {
