@@ -110,8 +110,15 @@ pub fn compile(kernel: &Kernel, opts: &CodegenOptions) -> Result<Artifact, Codeg
         return pipeline::run(kernel, opts, llvm::Unit::Whole, Frames::Alone).map(|p| Artifact::new(p, None));
     };
     let (frame_tx, frame_rx) = std::sync::mpsc::channel();
-    let (fast, general) = std::thread::scope(|s| {
-        let general = s.spawn(move || pipeline::run(kernel, opts, llvm::Unit::General { at }, Frames::Report(frame_tx)));
+    std::thread::scope(|s| {
+        let general = std::thread::Builder::new()
+            .name("aqua-codegen".into())
+            .stack_size(CODEGEN_STACK)
+            .spawn_scoped(s, move || pipeline::run(kernel, opts, llvm::Unit::General { at }, Frames::Report(frame_tx)));
+        // No second thread to be had (a process at its thread limit): one module.
+        let Ok(general) = general else {
+            return pipeline::run(kernel, opts, llvm::Unit::Whole, Frames::Alone).map(|p| Artifact::new(p, None));
+        };
         let general_frame = || {
             frame_rx.recv().unwrap_or_else(|_| {
                 // The general module's thread ended without a frame: its error says why.
@@ -124,15 +131,16 @@ pub fn compile(kernel: &Kernel, opts: &CodegenOptions) -> Result<Artifact, Codeg
         };
         let fast = pipeline::run(kernel, opts, llvm::Unit::Fast { at }, Frames::Await(&general_frame));
         let t = std::time::Instant::now();
-        let general = general.join();
-        (fast.map(|mut f| {
-            f.timings.push(("join", t.elapsed()));
-            f
-        }), general)
-    });
-    let general = general.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-    Ok(Artifact::new(fast?, Some(general)))
+        let general = general.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        let mut fast = fast?;
+        fast.timings.push(("join", t.elapsed()));
+        Ok(Artifact::new(fast, Some(general)))
+    })
 }
+
+/// Stack of the thread compiling an outlined general form: LLVM recurses over large
+/// functions, so the main thread's 8 MiB rather than a spawned thread's default 2 MiB.
+const CODEGEN_STACK: usize = 8 << 20;
 
 impl Artifact {
     fn new(main: pipeline::Part, general: Option<pipeline::Part>) -> Artifact {
