@@ -60,6 +60,10 @@ section "GPU benchmarks (aqua bench --gpu)" 75 cargo run --quiet -p aqua-kernels
 section "ptxas on every generated variant" 60 cargo test --quiet -p aqua-tests --test ptxas
 section "differential suite on the GPU" 150 \
     cargo test --quiet -p aqua-tests --test differential_cuda -- --include-ignored --nocapture
+# Throughput again with ptxas's full optimization (the default is --Ofast-compile=min):
+# what the faster cold compile costs at run time. Last, as the least essential.
+section "GPU benchmarks, ptxas -O3 (AQUA_PTXAS_OPT=full)" 60 \
+    env AQUA_PTXAS_OPT=full cargo run --quiet -p aqua-kernels --bin aqua -- bench --gpu --mib 256
 
 if ((${#failed[@]} == 0)); then
     echo "# all sections passed in ${SECONDS}s" | tee -a "$out"

@@ -99,7 +99,8 @@ pub struct Runtime {
     num_warps: u32,
     /// The GPU of the CUDA backend.
     device: Option<Arc<CudaDevice>>,
-    /// The ptxas the CUDA backend assembles with (cubins cached), if any, and its version.
+    /// The ptxas the CUDA backend assembles with (cubins cached), if any, and its version
+    /// and flags (`Ptxas::identity`).
     ptxas: Option<(codegen::ptxas::Ptxas, String)>,
     /// Why [`Runtime::best_available`] did not pick a GPU.
     no_gpu: Option<String>,
@@ -152,7 +153,7 @@ impl Runtime {
     /// is ignored); kernels are cached as cubins where ptxas is found, else as PTX.
     pub fn cuda_with(options: RuntimeOptions, num_warps: u32) -> Result<Runtime, Error> {
         let device = CudaDevice::probe()?;
-        let ptxas = codegen::ptxas::Ptxas::find().and_then(|p| p.version().ok().map(|v| (p, v)));
+        let ptxas = codegen::ptxas::Ptxas::find().and_then(|p| p.identity().ok().map(|v| (p, v)));
         let options = RuntimeOptions { mode: LaunchMode::Unchecked, ..options };
         Ok(Runtime { num_warps, device: Some(device), ptxas, ..Runtime::new(BackendKind::Cuda, options) })
     }

@@ -10,9 +10,17 @@
 //! [`Ptxas::assemble`] runs `ptxas -arch=sm_XX --warn-on-spills -v` and parses the
 //! resource usage it prints ([`PtxasStats`]): registers, spill bytes, static shared
 //! memory and stack frame.
+//!
+//! **Optimization.** ptxas 12.8 and later assemble with `--Ofast-compile=min`, NVIDIA's
+//! lightest fast-compile level ("minimizing some expensive optimizations", with little
+//! effect on run time): the 2-bit quantizer assembles in about 39 ms instead of 50 to 54
+//! (ptxas needs 14 to 20 ms to start at all), which keeps a cold GPU compile within the
+//! 70 ms budget; the kernels are memory-bound. `AQUA_PTXAS_OPT=full` keeps ptxas's
+//! default `-O3`. The flags are part of cubin cache keys ([`Ptxas::identity`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 /// Why assembling PTX failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,28 +65,33 @@ pub struct Cubin {
 }
 
 /// A `ptxas` executable.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Ptxas {
     path: PathBuf,
+    /// `--version`'s last line, read once.
+    version: OnceLock<Result<String, PtxasError>>,
 }
+
+/// The environment variable that selects ptxas's optimization (`full`: its default `-O3`).
+pub const OPT_ENV: &str = "AQUA_PTXAS_OPT";
 
 impl Ptxas {
     /// Finds `ptxas` (see the module docs); `None` when there is none.
     pub fn find() -> Option<Ptxas> {
         if let Some(p) = std::env::var_os("AQUA_PTXAS").filter(|p| !p.is_empty()) {
             let path = PathBuf::from(p);
-            return path.is_file().then_some(Ptxas { path });
+            return path.is_file().then(|| Ptxas::at(path));
         }
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
         let exe = std::env::current_exe().ok();
         let roots = manifest.ancestors().chain(exe.iter().flat_map(|e| e.ancestors()));
         for root in roots {
             if let Some(path) = find_under(&root.join(".tools").join("cuda"), 5) {
-                return Some(Ptxas { path });
+                return Some(Ptxas::at(path));
             }
         }
         let path_var = std::env::var_os("PATH")?;
-        std::env::split_paths(&path_var).map(|d| d.join("ptxas")).find(|p| p.is_file()).map(|path| Ptxas { path })
+        std::env::split_paths(&path_var).map(|d| d.join("ptxas")).find(|p| p.is_file()).map(Ptxas::at)
     }
 
     /// [`Ptxas::find`], or a message that says how to get it (for callers that need it,
@@ -91,16 +104,40 @@ impl Ptxas {
         })
     }
 
+    fn at(path: PathBuf) -> Ptxas {
+        Ptxas { path, version: OnceLock::new() }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// `ptxas --version`'s last line (e.g. `Cuda compilation tools, release 12.9, V12.9.86`
-    /// is the one before it): part of cache keys for cubins.
+    /// `ptxas --version`'s last line, e.g. `Build cuda_12.9.r12.9/compiler.36037853_0`
+    /// (the one before it reads `Cuda compilation tools, release 12.9, V12.9.86`).
     pub fn version(&self) -> Result<String, PtxasError> {
-        let out = Command::new(&self.path).arg("--version").output().map_err(|e| self.io(e))?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        Ok(text.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string())
+        self.version
+            .get_or_init(|| {
+                let out = Command::new(&self.path).arg("--version").output().map_err(|e| self.io(e))?;
+                let text = String::from_utf8_lossy(&out.stdout);
+                Ok(text.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string())
+            })
+            .clone()
+    }
+
+    /// The optimization flags [`Ptxas::assemble`] passes (module docs).
+    pub fn opt_flags(&self) -> Vec<&'static str> {
+        let full = std::env::var(OPT_ENV).is_ok_and(|v| v == "full");
+        let fast_compile = self.version().is_ok_and(|v| release(&v).is_some_and(|r| r >= (12, 8)));
+        if fast_compile && !full {
+            vec!["--Ofast-compile=min"]
+        } else {
+            vec![]
+        }
+    }
+
+    /// The version and the flags: what a cubin cache key needs to know about ptxas.
+    pub fn identity(&self) -> Result<String, PtxasError> {
+        Ok(format!("{} {}", self.version()?, self.opt_flags().join(" ")).trim_end().to_string())
     }
 
     /// Assembles `ptx` for `sm_<sm>`.
@@ -111,6 +148,7 @@ impl Ptxas {
         let out = Command::new(&self.path)
             .arg(format!("-arch=sm_{sm}"))
             .args(["--warn-on-spills", "-v"])
+            .args(self.opt_flags())
             .arg(&input)
             .arg("-o")
             .arg(&output)
@@ -127,6 +165,13 @@ impl Ptxas {
     fn io(&self, e: std::io::Error) -> PtxasError {
         PtxasError::Io { path: self.path.clone(), message: e.to_string() }
     }
+}
+
+/// `(major, minor)` of a `--version` line like `Build cuda_12.9.r12.9/compiler...`.
+fn release(version: &str) -> Option<(u32, u32)> {
+    let rest = &version[version.find("cuda_")? + 5..];
+    let mut parts = rest.split(|c: char| !c.is_ascii_digit());
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
 
 /// The first `bin/ptxas` at most `depth` directories below `dir`.
@@ -196,6 +241,14 @@ mod tests {
                 stack_frame_bytes: 8
             }
         );
+    }
+
+    #[test]
+    fn reads_the_release_from_the_version_line() {
+        assert_eq!(release("Build cuda_12.9.r12.9/compiler.36037853_0"), Some((12, 9)));
+        assert_eq!(release("Build cuda_12.4.r12.4/compiler.34097967_0"), Some((12, 4)));
+        assert_eq!(release("Build cuda_13.0.r13.0/compiler.1_0"), Some((13, 0)));
+        assert_eq!(release("something else"), None);
     }
 
     #[test]

@@ -132,7 +132,9 @@ fn compile_ptx(args: &Args, kernel: &aqua_dsl::Kernel, sm: u32) -> Result<(), Cl
         let cubin = ptxas.assemble(&ptx, sm).map_err(|e| CliError::failed(e.to_string()))?;
         stages.push(("ptxas".into(), start.elapsed()));
         let threads = a.block_threads;
-        eprintln!("sm_{sm}: {}, {} B dynamic shared, {threads} threads per CTA", cubin.stats, a.shared_bytes);
+        let flags = ptxas.opt_flags().join(" ");
+        let how = if flags.is_empty() { "ptxas -O3".to_string() } else { format!("ptxas {flags}") };
+        eprintln!("sm_{sm} ({how}): {}, {} B dynamic shared, {threads} threads per CTA", cubin.stats, a.shared_bytes);
     }
     if args.timings {
         eprintln!("kernel `{}` (sm_{sm}): compiled", kernel.name);
