@@ -18,8 +18,7 @@ use aqua_dsl::build::*;
 #[track_caller]
 fn halves(u: Value) -> (Value, Value) {
     let sign = (arange(2) * -2 + 1).cast::<f32>().reshape([1, 2, 1]);
-    let one = full_of::<f32>([1, 2, 1], 1.0);
-    ((u * one).sum(1), (u * sign).sum(1))
+    (u.sum(1), (u * sign).sum(1))
 }
 
 /// `[m, 2, k]` with `a: [m, k]` in row 0 of axis 1 and `b` in row 1.
@@ -112,9 +111,8 @@ fn combine(parts: &[Value]) -> Value {
 pub fn pairwise_sum(v: Value) -> Value {
     let (mut l, lanes) = dims(v);
     let mut v = v;
-    let one = full_of::<f32>([1, 2, 1], 1.0);
     while l > 1 {
-        v = (v.reshape([1, 2, l / 2 * lanes]) * one).sum(1);
+        v = v.reshape([1, 2, l / 2 * lanes]).sum(1);
         l /= 2;
     }
     v.reshape([lanes])

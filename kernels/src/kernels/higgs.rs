@@ -13,6 +13,7 @@ use aqua_dsl::build::*;
 
 use super::element::narrow;
 use super::higgs_math::{dequantize_groups, params_ok, quantize_groups};
+use super::specialize::{load_where, store_where};
 use super::tile::Tile;
 use super::variants::dtype_variants;
 
@@ -64,7 +65,7 @@ fn quantize_body(x: Value, codes: Value, scale: Value, n: Value, dim: u32, point
     Tile::of_groups(n, bits, group, group / dim, block).specialize(|tile| {
         let (q, s) = quantize_groups(tile.load(x).cast::<f32>(), grid);
         tile.store_params(scale, s);
-        tile.store_codes(codes, q, bits);
+        store_codes_by_lane(&tile, codes, q, bits);
     });
 }
 
@@ -76,7 +77,53 @@ fn dequantize_body(codes: Value, scale: Value, out: Value, n: Value, dim: u32, p
     };
     let bits = points.trailing_zeros();
     Tile::of_groups(n, bits, group, group / dim, block).specialize(|tile| {
-        let x = dequantize_groups(tile.load_codes(codes, bits), tile.load_params(scale), grid);
+        let x = dequantize_groups(load_codes_by_lane(&tile, codes, bits), tile.load_params(scale), grid);
         tile.store(out, narrow(x, out.dtype()));
     });
+}
+
+/// The words of the tile's packing units (code widths dividing 32), `[groups, words]`:
+/// a group's codes fill whole words, and a tile's units are consecutive, so word `w` of
+/// group `r` holds codes `w * 32 / bits ..` of that group.
+#[track_caller]
+fn unit_words(tile: &Tile, bits: u32) -> (Value, Option<Value>) {
+    let units = tile.unit_word.shape()[0];
+    let groups = tile.code_shape[0];
+    let idx = (tile.unit_word.expand_dims(1) + arange(bits).expand_dims(0)).reshape([groups, units * bits / groups]);
+    let live = tile
+        .masks
+        .map(|m| m.live_units.expand_dims(1).broadcast_to([units, bits]).reshape([groups, units * bits / groups]));
+    (idx, live)
+}
+
+/// Packs and stores codes given by lane, `u32[T, R]` (tuple `t` of group `r` at `[t, r]`).
+/// With widths dividing 32 the words are packed in that layout (sums along a short axis,
+/// vectorized across groups) and only the `[words, R]` block is transposed; other widths
+/// transpose the codes and pack them as the tile does.
+#[track_caller]
+fn store_codes_by_lane(tile: &Tile, codes: Value, q: Value, bits: u32) {
+    if 32 % bits != 0 || tile.code_shape[1] * bits < 32 {
+        return tile.store_codes(codes, q.trans(), bits);
+    }
+    let (t, r) = (q.shape()[0], q.shape()[1]);
+    let per_word = 32 / bits;
+    let shifts = (arange(per_word).cast::<u32>() * bits).reshape([1, per_word, 1]);
+    let words = (q.reshape([t / per_word, per_word, r]) << shifts).sum(1).trans();
+    let (idx, live) = unit_words(tile, bits);
+    store_where(codes + idx, words, live);
+}
+
+/// Loads and unpacks the tile's codes by lane, `u32[T, R]`: with widths dividing 32, the
+/// `[R, words]` block is transposed before unpacking (see [`store_codes_by_lane`]).
+#[track_caller]
+fn load_codes_by_lane(tile: &Tile, codes: Value, bits: u32) -> Value {
+    if 32 % bits != 0 || tile.code_shape[1] * bits < 32 {
+        return tile.load_codes(codes, bits).trans();
+    }
+    let [r, t] = tile.code_shape;
+    let per_word = 32 / bits;
+    let (idx, live) = unit_words(tile, bits);
+    let words = load_where(codes + idx, live).trans().reshape([t / per_word, 1, r]);
+    let shifts = (arange(per_word).cast::<u32>() * bits).reshape([1, per_word, 1]);
+    ((words >> shifts) & ((1u32 << bits) - 1)).reshape([t, r])
 }

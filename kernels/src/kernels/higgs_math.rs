@@ -65,7 +65,8 @@ pub fn max_block(dim: u32, points: u32) -> u32 {
     (MAX_DISTANCES * dim as u64 / points as u64) as u32
 }
 
-/// Codes `u32[R, H / d]` and f16 scales `[R]` of `x: f32[R, H]` (padding lanes zero).
+/// Codes by lane `u32[H / d, R]` (tuple `t` of group `r` at `[t, r]`) and f16 scales
+/// `[R]` of `x: f32[R, H]` (padding lanes zero).
 #[track_caller]
 pub fn quantize_groups(x: Value, grid: &Grid) -> (Value, Value) {
     let d = grid.dim() as u32;
@@ -77,8 +78,7 @@ pub fn quantize_groups(x: Value, grid: &Grid) -> (Value, Value) {
     // `y` would be recomputed, division included, for every grid point).
     let inv = (1.0f32 / scale.cast::<f32>()).expand_dims(0);
     let ys = forward_split(xt * inv, d);
-    let codes = nearest(&ys, grid).cast::<u32>().trans();
-    (codes, scale)
+    (nearest(&ys, grid).cast::<u32>(), scale)
 }
 
 /// The index of the nearest grid point to each tuple, `i32[T, R]`, for the tuples'
@@ -106,12 +106,12 @@ fn nearest(ys: &[Value], grid: &Grid) -> Value {
         .reshape([t, r])
 }
 
-/// `f32[R, H]`: the dequantized groups from codes `u32[R, H / d]` and f16 scales `[R]`.
+/// `f32[R, H]`: the dequantized groups from codes by lane `u32[H / d, R]` and f16
+/// scales `[R]`.
 #[track_caller]
-pub fn dequantize_groups(codes: Value, scale: Value, grid: &Grid) -> Value {
+pub fn dequantize_groups(ct: Value, scale: Value, grid: &Grid) -> Value {
     let d = grid.dim();
-    let h = codes.shape()[1] * d as u32;
-    let ct = codes.trans();
+    let h = ct.shape()[0] * d as u32;
     let parts: Vec<Value> = (0..d)
         .map(|c| {
             let coords: Vec<f32> = grid.points().iter().skip(c).step_by(d).copied().collect();

@@ -13,7 +13,7 @@ use inkwell::IntPredicate;
 
 use super::index::{self, Cuts, Term};
 use super::loops::{self, Level};
-use super::plan::Place;
+use super::plan::{self, Place};
 use super::{types, Lowerer};
 use crate::codegen::error::{Lower, LowerError};
 use crate::ir::{DType, Elem, Inst, Op, ValueId};
@@ -101,6 +101,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             }
             Op::Load { ptr, mask, other } => self.load(inst, *ptr, *mask, *other, idx),
             Op::Gather { table, index } => self.gather(inst, *table, *index, idx),
+            Op::Reduce { .. } if self.is_fused_reduce(inst) => self.fused_reduce_elem(inst, idx),
             _ => Err(self.op_error(inst, "has no element-wise form")),
         }
     }
@@ -108,6 +109,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// Fills `dst` (a buffer of `inst`'s result shape) with `inst`'s result.
     pub(crate) fn materialize(&mut self, inst: &'a Inst, dst: PointerValue<'ctx>) -> Lower<()> {
         let v = inst.results[0];
+        if let Op::Trans { arg } = inst.op {
+            if self.threads.is_none() && plan::tiled_trans(self.k, &inst.op) && self.place(arg) == Place::Buffer {
+                let dims = self.k.ty(arg).shape.dims().to_vec();
+                return self.transpose_tiles(self.buffer(arg)?, dst, (dims[0], dims[1]), self.elem_of(v));
+            }
+        }
         let elem = self.elem_of(v);
         let total = index::shape_bits(&self.k.ty(v).shape);
         let mut cuts = BTreeSet::new();
@@ -117,7 +124,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             Op::Load { mask, .. } => mask,
             _ => None,
         };
-        let moves = matches!(inst.op, Op::Trans { .. } | Op::Broadcast { .. });
+        let moves = matches!(inst.op, Op::Trans { .. } | Op::Broadcast { .. } | Op::Reduce { .. });
         let masks = self.sink_masks(&inst.op.operands(), own_mask, moves);
         // LLVM's cost model picks 4 lanes for a contiguous f16/bf16 load widened into a
         // buffer (on AVX-512 hosts); 16 made the uniform quantizer about 35% faster. Only
@@ -130,11 +137,22 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 inner.vectorize = Some(WIDEN_LANES);
             }
         }
+        // Two-iteration levels outside the innermost loop run as copies inside it (CPU):
+        // the copies share what they read in common (both outputs of a butterfly pair
+        // read the same two inputs), and a buffer's elements may be written in any order.
+        let jammed = if self.threads.is_none() { jam_levels(&mut levels) } else { Vec::new() };
         self.memo.clear();
         self.dist_nest_masked(&levels, &masks, &mut |l, idx| {
-            let x = l.compute(inst, idx)?;
-            let lin = l.linear(idx)?;
-            l.store_elem(dst, elem, lin, x)
+            for copy in 0..1u64 << jammed.len() {
+                let mut idx = idx.to_vec();
+                for (k, level) in jammed.iter().enumerate() {
+                    idx.push(Term { var: l.i64c(copy >> k & 1), lo: level.lo, bits: 1 });
+                }
+                let x = l.compute(inst, &idx)?;
+                let lin = l.linear(&idx)?;
+                l.store_elem(dst, elem, lin, x)?;
+            }
+            Ok(())
         })?;
         self.memo.clear();
         Ok(())
@@ -181,13 +199,18 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// Loop levels over bits `[lo, hi)` of a sink whose elements come from `roots`, cut
     /// where the roots' shape ops would otherwise split loop variables.
     pub(crate) fn sink_levels(&self, roots: &[ValueId], lo: u32, hi: u32) -> Lower<Vec<Level>> {
+        Ok(loops::levels(lo, hi, &self.sink_cuts(roots)?))
+    }
+
+    /// Where the roots' shape ops would split a loop variable of a sink over their shape.
+    pub(crate) fn sink_cuts(&self, roots: &[ValueId]) -> Lower<BTreeSet<u32>> {
         let mut cuts = BTreeSet::new();
         let mut seen = HashSet::new();
         let total = roots.first().map_or(0, |&r| index::shape_bits(&self.k.ty(r).shape));
         for &r in roots {
             self.cuts_of(r, &index::symbolic(total), &mut cuts, &mut seen)?;
         }
-        Ok(loops::levels(lo, hi, &cuts))
+        Ok(cuts)
     }
 
     fn cuts_of(
@@ -218,6 +241,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 self.cuts_of(*arg, &idx, cuts, seen)
             }
             Op::Splat { .. } | Op::Arange { .. } | Op::Const(_) => Ok(()),
+            Op::Reduce { arg, axis, .. } if self.is_fused_reduce(inst) => {
+                let at = self.fused_operand_index(*arg, *axis as usize, idx, cuts);
+                self.cuts_of(*arg, &at, cuts, seen)
+            }
             op => {
                 for v in op.operands() {
                     self.cuts_of(v, idx, cuts, seen)?;
@@ -309,4 +336,22 @@ pub(crate) fn set_align(x: BasicValueEnum, align: u32) -> Lower<()> {
         i.set_alignment(align).map_err(|e| LowerError::Builder(e.to_string()))?;
     }
     Ok(())
+}
+
+/// The most two-iteration levels a materialization runs as copies of its inner loop body.
+const JAMMED_LEVELS: usize = 2;
+
+/// Takes up to [`JAMMED_LEVELS`] one-bit levels other than the innermost out of `levels`.
+fn jam_levels(levels: &mut Vec<Level>) -> Vec<Level> {
+    let Some(inner) = levels.len().checked_sub(1) else { return Vec::new() };
+    let mut jammed = Vec::new();
+    let mut i = 0;
+    while i < inner - jammed.len() && jammed.len() < JAMMED_LEVELS {
+        if levels[i].bits == 1 {
+            jammed.push(levels.remove(i));
+        } else {
+            i += 1;
+        }
+    }
+    jammed
 }

@@ -29,6 +29,7 @@ mod shape;
 mod shuffle;
 mod smem;
 mod specialized;
+mod transpose;
 mod types;
 mod vector;
 

@@ -12,19 +12,37 @@
 //!   memory access, no math calls), recomputed in every sink: offsets and masks like
 //!   `pid * B + arange(B) < n` then stay affine in the loop variable, so loads and stores
 //!   through them vectorize as contiguous accesses instead of gathers;
-//! - a sink inside a `for` body that the value is defined outside of would recompute it
-//!   every iteration, so such values get a buffer;
+//! - a value whose sink would compute one of its elements several times (under a
+//!   broadcast: the inverse of a group's scale used by every value of the group; in every
+//!   iteration of a `for` it is defined outside of) gets a buffer unless it is cheap. A
+//!   broadcast along a dim of two evaluated at its sink's own index does not count: a
+//!   materialization runs such dims as copies of its loop body that share their reads
+//!   (`element.rs`), which is what a butterfly's interleaved pair needs;
 //! - a `load` must read memory as it was at its own position: it is lazy only when its
 //!   sink is in the same region and no store to the same parameter (or loop or branch
 //!   containing one) comes between them, the sink included;
-//! - `dot` reads each operand element many times, so its operands are buffers (or views).
+//! - `dot` reads each operand element many times, so its operands are buffers (or views);
+//! - a transpose of a 2-D block with both dims at least 8 is a buffer filled tile by tile
+//!   from its operand's buffer (`transpose.rs`), so consumers read it in order.
 //!
-//! Results of reductions, `dot`, `for` and `if`, and loop-carried blocks are buffers.
+//! Costs count element-wise ops (a division as [`DIVISION`], loads and math calls as too
+//! many, values built from literals and `arange` alone as one). Placement runs in rounds:
+//! the first costs every operand as recomputed, the next ones count reading an expensive
+//! op's buffer from the previous round as free (`1 / scale` with a buffer makes the
+//! values scaled by it cheap). A reshape or broadcast of a block that got a buffer
+//! anyway indexes that buffer.
+//!
+//! A reduction along a short axis (at most [`FUSED_AXIS`] long) with a block result is
+//! element-wise too: each result element combines a few elements of its operand
+//! (`reduce/fused.rs`), so it fuses like any other op (a butterfly's pair sums, a norm's
+//! halving steps). Its cost counts its operand once per element of the axis.
+//! Results of other reductions, `dot`, `for` and `if`, and loop-carried blocks are buffers.
 
 use std::collections::BTreeSet;
 
+use super::transpose::TILE;
 use crate::analysis::PointerBases;
-use crate::ir::{Inst, Kernel, Op, Region, UnOp, ValueId};
+use crate::ir::{BinOp, Inst, Kernel, Op, Region, UnOp, ValueId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Place {
@@ -125,9 +143,36 @@ impl<'k> Walk<'k> {
 /// The most element-wise ops a value may cost and still be recomputed in every sink.
 const CHEAP_OPS: u32 = 6;
 
+/// The cost of a division: a vector division takes about as long as eight other ops, so
+/// one is never worth recomputing under a broadcast (the inverse of a group's scale).
+const DIVISION: u32 = 8;
+
+/// The longest axis a reduction may have to be computed element-wise (fused).
+const FUSED_AXIS: u32 = 4;
+
+/// The length of the reduced axis when `op` is a reduction computed element-wise: a block
+/// result and an axis of at most [`FUSED_AXIS`] elements.
+pub(crate) fn fused_reduce(k: &Kernel, op: &Op) -> Option<u32> {
+    let Op::Reduce { arg, axis, .. } = op else { return None };
+    let shape = &k.ty(*arg).shape;
+    let n = *shape.dims().get(*axis as usize)?;
+    (shape.rank() >= 2 && !k.ty(*arg).is_ptr() && n <= FUSED_AXIS).then_some(n)
+}
+
+/// Whether `op` is a transpose done tile by tile (`transpose.rs`): a 2-D block with both
+/// dims at least a tile, from its operand's buffer into its own.
+pub(crate) fn tiled_trans(k: &Kernel, op: &Op) -> bool {
+    let Op::Trans { arg } = op else { return false };
+    let ty = k.ty(*arg);
+    matches!(ty.shape.dims(), &[r, c] if r >= TILE && c >= TILE) && !ty.is_ptr()
+}
+
 /// Ops whose block result can be computed element by element where it is used.
-fn is_elementwise(op: &Op) -> bool {
-    matches!(
+fn is_elementwise(k: &Kernel, op: &Op) -> bool {
+    if tiled_trans(k, op) {
+        return false;
+    }
+    fused_reduce(k, op).is_some() || matches!(
         op,
         Op::Splat { .. }
             | Op::Arange { .. }
@@ -148,22 +193,46 @@ fn is_elementwise(op: &Op) -> bool {
     )
 }
 
-pub(crate) fn plan(k: &Kernel, bases: &PointerBases) -> Plan {
-    let n = k.values.len();
-    let mut w = Walk {
-        sites: Vec::new(),
-        regions: Vec::new(),
-        def: vec![None; n],
-        uses: vec![Vec::new(); n],
-        writes: Vec::new(),
-        region_args: Vec::new(),
-    };
-    w.region(&k.body, None, false, bases);
+/// Placement rounds at most (see the module docs); they stop when one changes nothing.
+const PLAN_ROUNDS: usize = 3;
 
+pub(crate) fn plan(k: &Kernel, bases: &PointerBases) -> Plan {
+    let w = Walk::of(k, bases);
+    let free = views_of_buffers(k, &w);
     let mut place: Vec<Place> =
         k.values.iter().map(|t| if t.is_scalar() { Place::Scalar } else { Place::Buffer }).collect();
-    // Views: free to index from any number of sinks. Pre-order defines operands first.
-    let mut free = vec![false; n];
+    for round in 0..PLAN_ROUNDS {
+        let cost = costs(k, &w, &free, (round > 0).then_some(&place));
+        let next = decide(k, &w, &free, &cost, bases);
+        if next == place {
+            break;
+        }
+        place = next;
+    }
+    Plan { place }
+}
+
+impl<'k> Walk<'k> {
+    fn of(k: &'k Kernel, bases: &PointerBases) -> Walk<'k> {
+        let n = k.values.len();
+        let mut w = Walk {
+            sites: Vec::new(),
+            regions: Vec::new(),
+            def: vec![None; n],
+            uses: vec![Vec::new(); n],
+            writes: Vec::new(),
+            region_args: Vec::new(),
+        };
+        w.region(&k.body, None, false, bases);
+        w
+    }
+}
+
+/// Views of values that are always buffers (splat, arange, shape ops over reduction,
+/// `dot`, `for` and `if` results and loop-carried blocks): free to index from any number
+/// of sinks. Pre-order defines operands first.
+fn views_of_buffers(k: &Kernel, w: &Walk) -> Vec<bool> {
+    let mut free = vec![false; k.values.len()];
     for site in &w.sites {
         let Some(&v) = site.inst.results.first() else { continue };
         if k.ty(v).is_scalar() {
@@ -174,39 +243,88 @@ pub(crate) fn plan(k: &Kernel, bases: &PointerBases) -> Plan {
             free[xi]
                 || w.region_args.contains(&x)
                 || w.def[xi].is_some_and(|d| {
-                    matches!(w.sites[d].inst.op, Op::Reduce { .. } | Op::Dot { .. } | Op::For { .. } | Op::If { .. })
+                    let op = &w.sites[d].inst.op;
+                    matches!(op, Op::Reduce { .. } | Op::Dot { .. } | Op::For { .. } | Op::If { .. })
+                        && fused_reduce(k, op).is_none()
+                        || tiled_trans(k, op)
                 })
         };
         free[v.0 as usize] = match &site.inst.op {
             Op::Splat { .. } | Op::Arange { .. } => true,
+            op if tiled_trans(k, op) => false,
             Op::Broadcast { arg, .. } | Op::ExpandDims { arg, .. } | Op::Reshape { arg, .. } | Op::Trans { arg } => {
                 is_buffer(*arg, &free)
             }
             _ => false,
         };
     }
+    free
+}
 
-    // Cost of recomputing each block (element-wise ops in its tree; `u32::MAX` when it
-    // reads memory or calls a math function).
-    let mut cost = vec![0u32; n];
+/// The cost of computing each block element where it is used: element-wise ops in its
+/// tree (a fused reduction counts its operand once per element of its axis), `u32::MAX`
+/// when it reads memory or calls a math function. Reading an expensive op's block that
+/// `prior` put in a buffer costs nothing.
+fn costs(k: &Kernel, w: &Walk, free: &[bool], prior: Option<&[Place]>) -> Vec<u32> {
+    let n = k.values.len();
+    let (mut own, mut read) = (vec![0u32; n], vec![0u32; n]);
+    // Blocks computed from literals and `arange` alone: LLVM folds them (a sign pattern
+    // read at a fused reduction's fixed coordinate is a constant), so they cost one op.
+    let mut literal = vec![false; n];
     for site in &w.sites {
         let Some(&v) = site.inst.results.first() else { continue };
-        if k.ty(v).is_scalar() || free[v.0 as usize] || !is_elementwise(&site.inst.op) {
+        let vi = v.0 as usize;
+        let op = &site.inst.op;
+        let (op_cost, per_operand) = match op {
+            Op::Load { .. } | Op::Gather { .. } => (u32::MAX, 1),
+            Op::Unary { op: UnOp::Exp | UnOp::Log | UnOp::Sqrt | UnOp::Rsqrt, .. } => (u32::MAX, 1),
+            Op::Binary { op: BinOp::Div | BinOp::Rem, .. } => (DIVISION, 1),
+            op => fused_reduce(k, op).map_or((1, 1), |n| (n, n)),
+        };
+        literal[vi] = match op {
+            Op::Const(_) | Op::Arange { .. } => true,
+            _ => {
+                op_cost == 1 && is_elementwise(k, op) && op.operands().iter().all(|o| literal[o.0 as usize])
+            }
+        };
+        if k.ty(v).is_scalar() || free[vi] || !is_elementwise(k, op) {
             continue;
         }
-        let own = match &site.inst.op {
-            Op::Load { .. } | Op::Gather { .. } => u32::MAX,
-            Op::Unary { op: UnOp::Exp | UnOp::Log | UnOp::Sqrt | UnOp::Rsqrt, .. } => u32::MAX,
-            _ => 1,
-        };
-        cost[v.0 as usize] = site.inst.op.operands().iter().fold(own, |c, o| c.saturating_add(cost[o.0 as usize]));
+        if literal[vi] {
+            (own[vi], read[vi]) = (1, 1);
+            continue;
+        }
+        own[vi] = site
+            .inst
+            .op
+            .operands()
+            .iter()
+            .fold(op_cost, |c, o| c.saturating_add(read[o.0 as usize].saturating_mul(per_operand)));
+        // Only expensive ops' buffers are free to read: cheap ones may be recomputed in
+        // the next round after all (and placement would then flip back and forth).
+        let buffered = prior.is_some_and(|p| p[vi] == Place::Buffer) && op_cost >= DIVISION;
+        read[vi] = if buffered { 0 } else { own[vi] };
     }
+    own
+}
 
-    // Sinks, decided from the last instruction back, so every use is decided first.
+/// Places every block given the costs: sinks decided from the last instruction back, so
+/// every use is decided first.
+fn decide(k: &Kernel, w: &Walk, free: &[bool], cost: &[u32], bases: &PointerBases) -> Vec<Place> {
+    let n = k.values.len();
+    let mut place: Vec<Place> =
+        k.values.iter().map(|t| if t.is_scalar() { Place::Scalar } else { Place::Buffer }).collect();
+    // `evals[v]`: how many element evaluations of `v` its sinks would make if it is lazy
+    // (uses at the same index in one sink count once, see `Lowerer::elem`).
+    let numel = |v: ValueId| k.ty(v).shape.numel() as u64;
     let mut sinks: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut evals = vec![0u64; n];
+    // `direct[v]`: `v` is only evaluated at its sinks' own indices (through ops that
+    // keep the index).
+    let mut direct = vec![true; n];
     for site_id in (0..w.sites.len()).rev() {
         let site = &w.sites[site_id];
-        if site.inst.results.len() != 1 || !is_elementwise(&site.inst.op) {
+        if site.inst.results.len() != 1 || !is_elementwise(k, &site.inst.op) {
             for v in &site.inst.results {
                 sinks[v.0 as usize] = vec![site_id];
             }
@@ -222,25 +340,44 @@ pub(crate) fn plan(k: &Kernel, bases: &PointerBases) -> Plan {
         let mut needs_buffer = false;
         for &u in &w.uses[vi] {
             let user = w.sites[u].inst;
-            if matches!(user.op, Op::Dot { .. }) {
+            if matches!(user.op, Op::Dot { .. }) || tiled_trans(k, &user.op) {
                 needs_buffer = true;
             }
-            match user.results.first() {
+            // A fused reduction reads `fan` elements of its operand per element; a
+            // broadcast repeats each of them, except along dims of two when it is
+            // evaluated at its sink's own index: materializations run such dims as
+            // copies of their loop body, which share their reads (`element.rs`).
+            let fan = fused_reduce(k, &user.op).unwrap_or(1) as u64;
+            let reads = match user.results.first() {
                 Some(r) if user.results.len() == 1 && place[r.0 as usize] == Place::Lazy => {
-                    set.extend(sinks[r.0 as usize].iter().copied());
+                    let ri = r.0 as usize;
+                    set.extend(sinks[ri].iter().copied());
+                    direct[vi] &= direct[ri] && same_index(&user.op);
+                    let shared = if direct[ri] { pair_broadcast(k, user) } else { 1 };
+                    evals[ri].saturating_mul(fan) / shared
+                }
+                Some(r) if user.results.len() == 1 && is_elementwise(k, &user.op) => {
+                    set.insert(u);
+                    direct[vi] &= same_index(&user.op);
+                    numel(*r).saturating_mul(fan) / pair_broadcast(k, user)
                 }
                 _ => {
                     set.insert(u);
+                    numel(v)
                 }
-            }
+            };
+            evals[vi] = evals[vi].max(reads);
         }
+        // Computing an element several times (under a broadcast; the pair of a butterfly
+        // read by both of its outputs) is only worth it for cheap values.
+        let repeated = evals[vi] > numel(v);
         let lazy = if free[vi] || (cost[vi] <= CHEAP_OPS && !needs_buffer) {
             true
-        } else if needs_buffer || set.len() > 1 {
+        } else if needs_buffer || set.len() > 1 || repeated {
             false
         } else if let Some(&s) = set.first() {
             match &site.inst.op {
-                Op::Load { ptr, .. } => load_can_move(&w, site_id, s, bases.get(ptr).copied()),
+                Op::Load { ptr, .. } => load_can_move(w, site_id, s, bases.get(ptr).copied()),
                 _ => w.same_loop_level(site.region, w.sites[s].region),
             }
         } else {
@@ -253,7 +390,39 @@ pub(crate) fn plan(k: &Kernel, bases: &PointerBases) -> Plan {
             sinks[vi] = vec![site_id];
         }
     }
-    Plan { place }
+    index_buffers_in_place(w, free, &mut place);
+    place
+}
+
+/// A reshape or broadcast of a value that got a buffer anyway indexes that buffer instead
+/// of copying it. (A transpose keeps its copy: its consumers then read it in order.)
+fn index_buffers_in_place(w: &Walk, free: &[bool], place: &mut [Place]) {
+    let mut indexes_buffer = free.to_vec();
+    for site in &w.sites {
+        let Some(&v) = site.inst.results.first() else { continue };
+        if let Op::Broadcast { arg, .. } | Op::ExpandDims { arg, .. } | Op::Reshape { arg, .. } = &site.inst.op {
+            let a = arg.0 as usize;
+            if place[v.0 as usize] == Place::Buffer && (place[a] == Place::Buffer || indexes_buffer[a]) {
+                place[v.0 as usize] = Place::Lazy;
+                indexes_buffer[v.0 as usize] = true;
+            }
+        }
+    }
+}
+
+/// Whether an element-wise op reads its operands at its own index (not a shape op or a
+/// fused reduction).
+fn same_index(op: &Op) -> bool {
+    // Reshape and expand_dims keep the row-major linear index.
+    !matches!(op, Op::Broadcast { .. } | Op::Trans { .. } | Op::Reduce { .. })
+}
+
+/// The elements a broadcast makes of each of its operand's along dims of two (1 for
+/// other ops).
+fn pair_broadcast(k: &Kernel, inst: &Inst) -> u64 {
+    let Op::Broadcast { arg, .. } = &inst.op else { return 1 };
+    let (from, to) = (k.ty(*arg).shape.dims(), k.ty(inst.results[0]).shape.dims());
+    from.iter().zip(to).filter(|&(&f, &t)| f == 1 && t == 2).map(|_| 2).product()
 }
 
 /// Whether a load at `def` may be performed at `sink` instead: same region, and nothing
@@ -358,6 +527,51 @@ mod tests {
             vec![ptr("y", DType::F32, true)],
         );
         assert_eq!(place_of(&k, &p, "load"), vec![Place::Buffer]);
+    }
+
+    #[test]
+    fn a_short_axis_reduction_fuses_into_its_consumer() {
+        let (k, p) = places(
+            |a| {
+                let x = load(a[0] + arange(1024)).reshape([32, 2, 16]);
+                store(a[1] + arange(512), (x.sum(1) * 2.0).reshape([512]));
+                store(a[1] + arange(64), x.reshape([64, 16]).sum(1));
+            },
+            vec![ptr("x", DType::F32, false), ptr("y", DType::F32, true)],
+        );
+        // Along 2 elements: computed in the store's loop. Along 16: a buffer.
+        let reductions = place_of(&k, &p, "reduce_sum");
+        assert_eq!(reductions, vec![Place::Lazy, Place::Buffer]);
+    }
+
+    #[test]
+    fn a_transpose_is_a_tiled_copy_of_its_operands_buffer() {
+        let (k, p) = places(
+            |a| {
+                let x = load(a[0] + arange(1024)).reshape([16, 64]).cast::<f32>();
+                store(a[1] + arange(1024), x.trans().reshape([1024]));
+            },
+            vec![ptr("x", DType::F16, false), ptr("y", DType::F32, true)],
+        );
+        assert_eq!(place_of(&k, &p, "trans"), vec![Place::Buffer]);
+        assert_eq!(place_of(&k, &p, "cast"), vec![Place::Buffer]);
+    }
+
+    #[test]
+    fn a_division_under_a_broadcast_gets_a_buffer() {
+        let (k, p) = places(
+            |a| {
+                let x = load(a[0] + arange(1024)).reshape([16, 64]);
+                let inv = 1.0f32 / x.max(1);
+                store((a[1] + arange(1024)).reshape([16, 64]), x * inv.expand_dims(1));
+            },
+            vec![ptr("x", DType::F32, false), ptr("y", DType::F32, true)],
+        );
+        // One division per row, not one per element: the quotient or its expand_dims
+        // (which computes it once per element of its own) gets a buffer.
+        let row_buffers = [place_of(&k, &p, "div"), place_of(&k, &p, "expand_dims")].concat();
+        assert!(row_buffers.contains(&Place::Buffer), "{row_buffers:?}");
+        assert_eq!(place_of(&k, &p, "broadcast"), vec![Place::Lazy]);
     }
 
     #[test]

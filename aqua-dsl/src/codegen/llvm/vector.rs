@@ -27,10 +27,10 @@ const GROUP_BITS: u32 = 3;
 impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// The masks of the loads computed inside a sink whose elements come from `roots`
     /// (through lazy values), plus `extra` (a store's own mask); empty (no versioning)
-    /// when a masked load is reached through a shape op that moves elements (`trans`,
-    /// `broadcast`), `moved` saying whether the sink itself is one: its mask would be
-    /// checked at the wrong lanes. Reshapes and `expand_dims` keep linear positions, so
-    /// they are followed.
+    /// when a masked load is reached through an op that moves elements (`trans`,
+    /// `broadcast`, a fused reduction), `moved` saying whether the sink itself is one:
+    /// its mask would be checked at the wrong lanes. Reshapes and `expand_dims` keep
+    /// linear positions, so they are followed.
     pub(crate) fn sink_masks(&self, roots: &[ValueId], extra: Option<ValueId>, moved: bool) -> Vec<ValueId> {
         if self.threads.is_none() {
             return vec![];
@@ -50,7 +50,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 }
                 masks.push(m);
             }
-            let moves = matches!(inst.op, Op::Trans { .. } | Op::Broadcast { .. });
+            let moves = matches!(inst.op, Op::Trans { .. } | Op::Broadcast { .. } | Op::Reduce { .. });
             todo.extend(inst.op.operands().into_iter().map(|o| (o, moved || moves)));
         }
         masks

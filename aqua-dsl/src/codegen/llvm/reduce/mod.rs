@@ -14,11 +14,14 @@
 //! no reassociation flag is ever used. For `max`/`min` (IEEE maxNum/minNum), integer sums
 //! and the arg reductions the result does not depend on the order; for float sums this
 //! order is the documented one (`docs/codegen.md`). Along another axis every output
-//! element has one state, updated in increasing index order by a row-major walk of the
-//! input (its inner loop runs over contiguous outputs and vectorizes as element-wise).
-//! `state.rs` holds the per-op rules.
+//! element has one state, updated in increasing index order (`outer.rs`: strips of
+//! outputs with their states in registers). Reductions along an axis of at most 4
+//! elements are computed element-wise where they are used (`fused.rs`), in the same
+//! order. `state.rs` holds the per-op rules.
 
 mod dot;
+mod fused;
+mod outer;
 mod split;
 mod state;
 
@@ -26,7 +29,7 @@ use inkwell::types::BasicTypeEnum;
 use inkwell::values::{BasicValueEnum, IntValue, PointerValue};
 use inkwell::{FloatPredicate, IntPredicate};
 
-use super::index::{self, dim_fields, log2, Field, Term};
+use super::index::{self, log2, Term};
 use super::loops::{self, Level};
 use super::plan::Place;
 use super::{Lowered, Lowerer};
@@ -68,6 +71,18 @@ struct Job<'ctx> {
 impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// Emits reductions sharing one operand and axis (`group` is non-empty).
     pub(crate) fn emit_reduce(&mut self, group: &[&'a Inst]) -> Lower<()> {
+        // Fused reductions are computed where they are used, or fill their buffer in one
+        // element-wise pass.
+        let (fused, group): (Vec<&'a Inst>, Vec<&'a Inst>) =
+            group.iter().copied().partition(|i| self.is_fused_reduce(i));
+        for inst in fused {
+            let v = inst.results[0];
+            if self.place(v) == Place::Buffer {
+                let p = self.alloc(self.elem_of(v), self.k.ty(v).shape.numel() as u64)?;
+                self.materialize(inst, p)?;
+                self.set(v, Lowered::Buffer(p));
+            }
+        }
         let Some(&first) = group.first() else { return Ok(()) };
         let Op::Reduce { arg, axis, .. } = &first.op else {
             return Err(self.op_error(first, "is not a reduction"));
@@ -79,14 +94,19 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         }
         let last = axis + 1 == ty.shape.rank();
         let mut reds = Vec::with_capacity(group.len());
-        for inst in group {
+        for inst in &group {
             let Op::Reduce { op, .. } = &inst.op else {
                 return Err(self.op_error(inst, "is not a reduction"));
             };
             reds.push(Red { op: *op, d: ty.dtype() });
         }
         let n = ty.shape.dims()[axis];
-        let lanes = if last { lane_count(&reds, n, self.threads.is_some()) as u64 } else { 1u64 << (index::shape_bits(&ty.shape) - log2(n)) };
+        let lanes = match (last, self.threads.is_some()) {
+            (true, gpu) => lane_count(&reds, n, gpu) as u64,
+            // One state per thread (GPU, see reduce_outer_by_output) or per strip lane.
+            (false, true) => 1,
+            (false, false) => 1u64 << self.outer_strip(arg, axis)?.0.bits(),
+        };
         let mut jobs = Vec::with_capacity(group.len());
         for (inst, red) in group.iter().zip(reds) {
             if red.d == DType::Bool && !matches!(red.op, ReduceOp::ArgMax | ReduceOp::ArgMin) {
@@ -99,8 +119,6 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 _ => return Err(self.op_error(inst, "reduces a block to a scalar along an inner axis")),
             };
             let st_ty = red.state_type(self);
-            // One state per lane (GPU outer axes: one per thread, see reduce_outer_by_output).
-            let lanes = if last || self.threads.is_none() { lanes } else { 1 };
             let st_v = self.alloc_raw(st_ty, lanes)?;
             let st_i = if red.is_arg() { Some(self.alloc_raw(self.cx.i32_type().into(), lanes)?) } else { None };
             let out_elem = Elem::Val(if red.is_arg() { DType::I32 } else { red.d });
@@ -223,100 +241,6 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         Ok(merged)
     }
 
-    /// Along an outer axis: one state per output, a row-major walk of the input.
-    fn reduce_outer(
-        &mut self,
-        jobs: &[Job<'ctx>],
-        arg: ValueId,
-        axis: usize,
-    ) -> Lower<Vec<Option<BasicValueEnum<'ctx>>>> {
-        let shape = self.k.ty(arg).shape.clone();
-        let total = index::shape_bits(&shape);
-        let (pos, nb) = dim_fields(&shape)[axis];
-        let out_bits = total - nb;
-        let all = loops::levels(0, out_bits, &Default::default());
-        self.nest(&all, &mut |l, idx| {
-            let o = l.linear(idx)?;
-            for j in jobs {
-                l.put(j.st_ty, j.st_v, o, j.red.identity(l))?;
-                l.put_index(j, o, l.i32c(0).into())?;
-            }
-            Ok(())
-        })?;
-        let to_out = [Field { src: 0, len: pos, dst: 0 }, Field { src: pos + nb, len: total - pos - nb, dst: pos }];
-        let to_axis = [Field { src: pos, len: nb, dst: 0 }];
-        let levels = self.sink_levels(&[arg], 0, total)?;
-        self.memo.clear();
-        self.nest(&levels, &mut |l, idx| {
-            let x = l.elem(arg, idx)?;
-            let o = index::remap(idx, &to_out, l)?;
-            let o = l.linear(&o)?;
-            let a = index::remap(idx, &to_axis, l)?;
-            let a = l.linear(&a)?;
-            let a = l.b.build_int_truncate(a, l.cx.i32_type(), "pos")?;
-            l.fold_into_states(jobs, x, a, o)
-        })?;
-        self.memo.clear();
-        let to_arg = [Field { src: 0, len: pos, dst: 0 }, Field { src: pos, len: out_bits - pos, dst: pos + nb }];
-        self.nest(&all, &mut |l, idx| {
-            let o = l.linear(idx)?;
-            for j in jobs {
-                let s = (l.get(j.st_ty, j.st_v, o)?, l.get_index(j, o)?);
-                let base = if j.red.needs_rescan() { index::remap(idx, &to_arg, l)? } else { Vec::new() };
-                let r = l.finish_state(j, arg, &base, (pos, nb), s)?;
-                if let Some(out) = j.out {
-                    l.store_elem(out, j.out_elem, o, r)?;
-                }
-            }
-            Ok(())
-        })?;
-        Ok(vec![None; jobs.len()])
-    }
-
-    /// Along an outer axis on the GPU: each output by the thread that owns it (blocked
-    /// layout over the outputs), one state walking the axis in increasing order: the
-    /// same order per output as [`Self::reduce_outer`], so the same results.
-    fn reduce_outer_by_output(
-        &mut self,
-        jobs: &[Job<'ctx>],
-        arg: ValueId,
-        axis: usize,
-    ) -> Lower<Vec<Option<BasicValueEnum<'ctx>>>> {
-        let shape = self.k.ty(arg).shape.clone();
-        let total = index::shape_bits(&shape);
-        let (pos, nb) = dim_fields(&shape)[axis];
-        let all = loops::levels(0, total - nb, &Default::default());
-        let along = loops::levels(pos, pos + nb, &Default::default());
-        let to_arg = [Field { src: 0, len: pos, dst: 0 }, Field { src: pos, len: total - nb - pos, dst: pos + nb }];
-        self.memo.clear();
-        self.dist_nest(&all, &mut |l, idx| {
-            let zero = l.i64c(0);
-            for j in jobs {
-                l.put(j.st_ty, j.st_v, zero, j.red.identity(l))?;
-                l.put_index(j, zero, l.i32c(0).into())?;
-            }
-            let base = index::remap(idx, &to_arg, l)?;
-            l.nest(&along, &mut |l, a_idx| {
-                let full: Vec<_> = base.iter().chain(a_idx).cloned().collect();
-                let x = l.elem(arg, &full)?;
-                let a = l.linear(&a_idx.iter().map(|t| Term { var: t.var, lo: t.lo - pos, bits: t.bits }).collect::<Vec<_>>())?;
-                let a = l.b.build_int_truncate(a, l.cx.i32_type(), "pos")?;
-                l.fold_into_states(jobs, x, a, zero)
-            })?;
-            let o = l.linear(idx)?;
-            for j in jobs {
-                let s = (l.get(j.st_ty, j.st_v, zero)?, l.get_index(j, zero)?);
-                let r = l.finish_state(j, arg, &base, (pos, nb), s)?;
-                if let Some(out) = j.out {
-                    l.store_elem(out, j.out_elem, o, r)?;
-                }
-            }
-            Ok(())
-        })?;
-        self.memo.clear();
-        Ok(vec![None; jobs.len()])
-    }
-
     /// Folds element `x` (at position `pos` along the reduced axis) into every job's state
     /// slot `at`.
     fn fold_into_states(
@@ -336,8 +260,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         Ok(())
     }
 
-    /// A job's result from its merged state; a float max/min that looks all-NaN first
-    /// rescans its line (`line`, the reduced axis at `axis`) to tell NaN from -inf.
+    /// A job's result from its merged state; a float reduction whose state is still its
+    /// starting infinity first rescans its line (`line`, the reduced axis at `axis`).
     fn finish_state(
         &mut self,
         j: &Job<'ctx>,
@@ -347,33 +271,34 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         mut s: State<'ctx>,
     ) -> Lower<BasicValueEnum<'ctx>> {
         if j.red.needs_rescan() {
-            s.0 = self.rescan(j.red, arg, line, axis, s.0)?;
+            s = self.rescan(j.red, arg, line, axis, s)?;
         }
         j.red.finish(self, s)
     }
 
-    /// A float `max`/`min` result `r` of the line of `arg` at `base` (terms of the other
-    /// dims) along the axis bits `(lo, bits)`: NaN if `r` is still the initial infinity
-    /// and no element of the line is a number (a rare path: a line of infinities or NaN).
+    /// The state `s` of the line of `arg` at `base` (terms of the other dims) along the
+    /// axis bits `(lo, bits)`, corrected by [`Red::rescanned`] when it is still the
+    /// starting infinity (a rare path: a line of infinities or NaN): the line is scanned
+    /// for the position of its first number.
     fn rescan(
         &mut self,
         red: Red,
         arg: ValueId,
         base: &[Term<IntValue<'ctx>>],
         (lo, bits): (u32, u32),
-        r: BasicValueEnum<'ctx>,
-    ) -> Lower<BasicValueEnum<'ctx>> {
-        let r = r.into_float_value();
+        s: State<'ctx>,
+    ) -> Lower<State<'ctx>> {
         let id = red.identity(self).into_float_value();
         let from = self.current_block()?;
         let (scan, done) = (self.block("rescan"), self.block("rescan.end"));
-        let still = self.b.build_float_compare(FloatPredicate::OEQ, r, id, "still")?;
+        let still = self.b.build_float_compare(FloatPredicate::OEQ, s.0.into_float_value(), id, "still")?;
         self.b.build_conditional_branch(still, scan, done)?;
         self.b.position_at_end(scan);
-        let i8t: BasicTypeEnum = self.cx.i8_type().into();
-        let flag = self.alloc_raw(i8t, 1)?;
+        let i32t: BasicTypeEnum = self.cx.i32_type().into();
+        let first = self.alloc_raw(i32t, 1)?;
         let zero = self.i64c(0);
-        self.put(i8t, flag, zero, self.cx.i8_type().const_zero().into())?;
+        let none = self.cx.i32_type().const_all_ones();
+        self.put(i32t, first, zero, none.into())?;
         let levels = loops::levels(lo, lo + bits, &Default::default());
         let base = base.to_vec();
         self.nest(&levels, &mut |l, idx| {
@@ -381,21 +306,25 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             let x = l.elem(arg, &full)?;
             let x = red.lift(l, x)?.into_float_value();
             let num = l.b.build_float_compare(FloatPredicate::ORD, x, x, "num")?;
-            let num = l.b.build_int_z_extend(num, l.cx.i8_type(), "num")?;
-            let seen = l.get(i8t, flag, zero)?.into_int_value();
-            l.put(i8t, flag, zero, l.b.build_or(seen, num, "seen")?.into())
+            let f = l.get(i32t, first, zero)?.into_int_value();
+            let unset = l.b.build_int_compare(IntPredicate::EQ, f, none, "unset")?;
+            let take = l.b.build_and(num, unset, "take")?;
+            let shifted: Vec<_> = idx.iter().map(|t| Term { var: t.var, lo: t.lo - lo, bits: t.bits }).collect();
+            let pos = l.linear(&shifted)?;
+            let pos = l.b.build_int_truncate(pos, l.cx.i32_type(), "pos")?;
+            l.put(i32t, first, zero, l.b.build_select(take, pos, f, "first")?)
         })?;
-        let seen = self.get(i8t, flag, zero)?.into_int_value();
-        let any = self.b.build_int_compare(IntPredicate::NE, seen, self.cx.i8_type().const_zero(), "any")?;
-        let nan = self.cx.f32_type().const_float(f64::NAN);
-        let r2 = self.b.build_select(any, r, nan, "r")?;
+        let f = self.get(i32t, first, zero)?.into_int_value();
+        let s2 = red.rescanned(self, s, f)?;
         let scan_end = self.current_block()?;
         self.b.build_unconditional_branch(done)?;
         self.b.position_at_end(done);
         self.memo.clear();
-        let phi = self.b.build_phi(r.get_type(), "r")?;
-        phi.add_incoming(&[(&r, from), (&r2, scan_end)]);
-        Ok(phi.as_basic_value())
+        let v = self.b.build_phi(s.0.get_type(), "r")?;
+        v.add_incoming(&[(&s.0, from), (&s2.0, scan_end)]);
+        let i = self.b.build_phi(self.cx.i32_type(), "ri")?;
+        i.add_incoming(&[(&s.1, from), (&s2.1, scan_end)]);
+        Ok((v.as_basic_value(), i.as_basic_value().into_int_value()))
     }
 
     fn get(&self, ty: BasicTypeEnum<'ctx>, p: PointerValue<'ctx>, i: IntValue<'ctx>) -> Lower<BasicValueEnum<'ctx>> {

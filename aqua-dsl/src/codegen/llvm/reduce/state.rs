@@ -2,12 +2,13 @@
 //! how two partial states merge, for each op on each dtype (see `mod.rs`).
 //!
 //! State: float sums, max and min in f32 (f16/bf16 widened exactly), rounded once at the
-//! end; integer ones in their own type (sums wrap). Float max/min start from an infinity
-//! and take an element only when it compares strictly better (one vector instruction; a
-//! NaN never does), and a line whose result is still the infinity is checked for NaN-only
-//! contents afterwards (`needs_rescan`). Arg reductions keep (value, index) and skip NaN:
-//! an element replaces the state when it is strictly better, or when the state is NaN and
-//! it is not, so ties keep the lowest index and all-NaN gives index 0.
+//! end; integer ones in their own type (sums wrap). Float max/min and arg reductions
+//! start from an infinity and take an element only when it compares strictly better (one
+//! vector instruction; a NaN never does, and ties keep the lowest index), so a line whose
+//! state is still the infinity at the end gets a second look (`needs_rescan`): max/min
+//! are NaN when no element is a number, arg reductions report the first number's
+//! position (an infinity), or 0 when there is none. Arg reductions keep (value, index);
+//! merging two partial states prefers the lower index on equal values.
 
 use inkwell::types::BasicTypeEnum;
 use inkwell::values::{BasicValueEnum, IntValue};
@@ -48,9 +49,8 @@ impl Red {
         if self.float() {
             let v = match self.op {
                 ReduceOp::Sum => -0.0,
-                ReduceOp::Max => f64::NEG_INFINITY,
-                ReduceOp::Min => f64::INFINITY,
-                ReduceOp::ArgMax | ReduceOp::ArgMin => f64::NAN,
+                ReduceOp::Max | ReduceOp::ArgMax => f64::NEG_INFINITY,
+                ReduceOp::Min | ReduceOp::ArgMin => f64::INFINITY,
             };
             return l.cx.f32_type().const_float(v).into();
         }
@@ -85,11 +85,6 @@ impl Red {
             (false, false) => IntPredicate::ULT,
         };
         Ok(l.b.build_int_compare(p, a.into_int_value(), b.into_int_value(), "better")?)
-    }
-
-    pub(crate) fn is_nan<'ctx>(self, l: &Lowerer<'_, 'ctx>, a: BasicValueEnum<'ctx>) -> Lower<IntValue<'ctx>> {
-        let a = a.into_float_value();
-        Ok(l.b.build_float_compare(FloatPredicate::UNO, a, a, "nan")?)
     }
 
     /// Two states of the same kind combined (`i` ignored except by arg reductions).
@@ -131,14 +126,6 @@ impl Red {
                     let tie = l.b.build_and(eq, lower, "tie")?;
                     take = l.b.build_or(take, tie, "take")?;
                 }
-                if self.float() {
-                    // A NaN state loses to any number (and, between NaNs, to the lower index).
-                    let (sn, xn) = (self.is_nan(l, a)?, self.is_nan(l, b)?);
-                    let xnum = l.b.build_not(xn, "num")?;
-                    let alt = if ties_by_index { l.b.build_or(xnum, lower, "alt")? } else { xnum };
-                    let over_nan = l.b.build_and(sn, alt, "overnan")?;
-                    take = l.b.build_or(take, over_nan, "take")?;
-                }
                 let v = l.b.build_select(take, b, a, "v")?;
                 let i = l.b.build_select(take, x.1, s.1, "i")?.into_int_value();
                 return Ok((v, i));
@@ -147,11 +134,30 @@ impl Red {
         Ok((v, s.1))
     }
 
-    /// Float `max`/`min` skip NaN elements with a plain ordered compare (one vector
-    /// instruction) from an infinite state, so a state still infinite at the end needs a
-    /// second look: it is NaN when no element of the line was a number.
+    /// Float max, min and arg reductions skip NaN elements with a plain ordered compare
+    /// (one vector instruction) from an infinite state, so a state still infinite at the
+    /// end needs a second look ([`Red::rescanned`]).
     pub(crate) fn needs_rescan(self) -> bool {
-        self.float() && matches!(self.op, ReduceOp::Max | ReduceOp::Min)
+        self.float() && self.op != ReduceOp::Sum
+    }
+
+    /// The state of a line whose state is still the starting infinity, given `first`,
+    /// the position of its first number (-1: none): max/min are NaN without a number;
+    /// arg reductions take that position (every number of the line is then the infinity,
+    /// and the first wins), or 0.
+    pub(crate) fn rescanned<'ctx>(
+        self,
+        l: &Lowerer<'_, 'ctx>,
+        s: State<'ctx>,
+        first: IntValue<'ctx>,
+    ) -> Lower<State<'ctx>> {
+        let zero = l.i32c(0);
+        let found = l.b.build_int_compare(IntPredicate::SGE, first, zero, "found")?;
+        if self.is_arg() {
+            return Ok((s.0, l.b.build_select(found, first, zero, "i")?.into_int_value()));
+        }
+        let nan = l.cx.f32_type().const_float(f64::NAN);
+        Ok((l.b.build_select(found, s.0, nan.into(), "r")?, s.1))
     }
 
     /// The element `x` of dtype `d` as a state value.

@@ -1,0 +1,307 @@
+//! The CPU code generator's fused short-axis reductions, strip-wise outer-axis
+//! reductions and tiled transposes against the reference interpreter, on the CPU and on
+//! the SIMT emulation: every reduction op on every dtype along the first, a middle and
+//! the last axis, with axes of 2 and 4 elements (computed element-wise where they are
+//! used) and of 8 to 128 (outer axes in strips of 64 outputs, states in registers), on
+//! inputs full of ties, NaN, infinities and signed zeros (lines of NaN and +inf only take
+//! the rescan that finds the first number); transposes of every dtype at sizes that tile
+//! by 8 x 8 and one that does not; and a butterfly (pair sums interleaved by a select),
+//! whose pairs the code generator reads once per output pair; and a fused reduction of a
+//! masked load (the SIMT emulation's unmasked fast path must see its masks).
+
+use aqua_dsl::build::*;
+use aqua_dsl::interp::{self, ArgValue};
+use aqua_dsl::ir::{Const, DType, Lit, Param, ParamKind};
+use aqua_dsl::Kernel;
+use aqua_runtime::{Arg, HostBuffer, LaunchMode, Runtime, RuntimeOptions};
+
+/// Programs per launch (each reads its own block).
+const PROGRAMS: u32 = 3;
+
+fn ops(dtype: DType) -> Vec<&'static str> {
+    match dtype {
+        DType::Bool => vec!["argmax", "argmin"],
+        _ => vec!["max", "min", "argmax", "argmin", "sum"],
+    }
+}
+
+fn reduce(x: Value, op: &str, axis: u32) -> Value {
+    match op {
+        "max" => x.max(axis),
+        "min" => x.min(axis),
+        "argmax" => x.argmax(axis),
+        "argmin" => x.argmin(axis),
+        _ => x.sum(axis),
+    }
+}
+
+fn out_dtype(dtype: DType, op: &str) -> DType {
+    if op.starts_with("arg") {
+        DType::I32
+    } else {
+        dtype
+    }
+}
+
+fn ptr(name: &str, dtype: DType, mutable: bool) -> Param {
+    Param { name: name.into(), kind: ParamKind::Ptr { dtype, mutable } }
+}
+
+/// Reduces each program's block `x: [shape]` along `axis` with every op of [`ops`].
+fn reduce_kernel(dtype: DType, shape: [u32; 3], axis: u32) -> Kernel {
+    let ops = ops(dtype);
+    let mut params = vec![ptr("x", dtype, false)];
+    params.extend(ops.iter().map(|op| ptr(&format!("o_{op}"), out_dtype(dtype, op), true)));
+    let n: u32 = shape.iter().product();
+    let m = n / shape[axis as usize];
+    let name = format!("reduce_{dtype}_{}x{}x{}_axis{axis}", shape[0], shape[1], shape[2]);
+    build_kernel(&name, params, |a| {
+        let pid = program_id(0);
+        let x = load(a[0] + (pid * n + arange(n))).reshape(shape);
+        for (k, op) in ops.iter().enumerate() {
+            let r = reduce(x, op, axis);
+            let r = r.reshape([m]);
+            store(a[k + 1] + (pid * m + arange(m)), r);
+        }
+    })
+    .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// Transposes each program's block `[rows, cols]`.
+fn trans_kernel(dtype: DType, rows: u32, cols: u32) -> Kernel {
+    let n = rows * cols;
+    let name = format!("trans_{dtype}_{rows}x{cols}");
+    build_kernel(&name, vec![ptr("x", dtype, false), ptr("y", dtype, true)], |a| {
+        let offs = program_id(0) * n + arange(n);
+        let x = load(a[0] + offs).reshape([rows, cols]);
+        store(a[1] + offs, x.trans().reshape([n]));
+    })
+    .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// One butterfly stage on `[h, lanes]` (pairs `h / 2` rows apart), then the sum of every
+/// row pair: `(a + b, a - b)` interleaved by a select, as `kernels::fwht` does.
+fn butterfly_kernel(h: u32, lanes: u32) -> Kernel {
+    let n = h * lanes;
+    build_kernel("butterfly", vec![ptr("x", DType::F32, false), ptr("y", DType::F32, true)], |a| {
+        let offs = program_id(0) * n + arange(n);
+        let u = load(a[0] + offs).reshape([1, 2, n / 2]);
+        let sign = (arange(2) * -2 + 1).cast::<f32>().reshape([1, 2, 1]);
+        let (s, d) = (u.sum(1), (u * sign).sum(1));
+        let first = eq(arange(2), 0).reshape([1, 2, 1]);
+        let v = where_(first, s.expand_dims(1), d.expand_dims(1)).reshape([h / 2, 2, lanes]);
+        store(a[1] + offs, v.sum(1).expand_dims(1).broadcast_to([h / 2, 2, lanes]).reshape([n]));
+    })
+    .unwrap_or_else(|e| panic!("butterfly: {e}"))
+}
+
+/// Values drawn for inputs, ties everywhere; floats lead with NaN and infinities.
+fn pool(dtype: DType) -> Vec<f64> {
+    match dtype {
+        DType::Bool => vec![0.0, 1.0],
+        d if d.is_float() => vec![f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0, 0.0, 1.5, -2.0, 3.0, -65504.0],
+        DType::U8 => vec![0.0, 255.0, 1.0, 7.0, 200.0],
+        DType::U32 => vec![0.0, u32::MAX as f64, 1.0, 7.0, 4e9],
+        DType::I8 => vec![-128.0, 127.0, 0.0, -1.0, 7.0],
+        DType::I32 => vec![i32::MIN as f64, i32::MAX as f64, 0.0, -1.0, 7.0],
+        _ => vec![i64::MIN as f64, i64::MAX as f64, 0.0, -1.0, 1.0, 4294967297.0],
+    }
+}
+
+fn encode(dtype: DType, v: f64, out: &mut Vec<u8>) {
+    match dtype {
+        DType::F32 => out.extend_from_slice(&(v as f32).to_le_bytes()),
+        DType::F16 => out.extend_from_slice(&half::f16::from_f64(v).to_le_bytes()),
+        DType::BF16 => out.extend_from_slice(&half::bf16::from_f64(v).to_le_bytes()),
+        DType::U32 => out.extend_from_slice(&(v as u32).to_le_bytes()),
+        d => out.extend_from_slice(&(v as i64).to_le_bytes()[..d.size_bytes()]),
+    }
+}
+
+/// `n` elements: runs of 8 cycle through patterns (NaN only, NaN and +inf (the first
+/// number late in the run), -inf and NaN, the whole pool at random) so that lines along
+/// any axis meet each.
+fn input(dtype: DType, n: usize, seed: u64) -> Vec<u8> {
+    let pool = pool(dtype);
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 8) as usize
+    };
+    let mut bytes = Vec::new();
+    for i in 0..n {
+        let r = next();
+        let v = match (i / 8) % 5 {
+            0 => pool[0],
+            1 => [pool[0], pool[1 % pool.len()]][usize::from(i % 8 >= 5)],
+            2 => [pool[2 % pool.len()], pool[0]][r % 2],
+            _ => pool[r % pool.len()],
+        };
+        encode(dtype, v, &mut bytes);
+    }
+    bytes
+}
+
+/// Whether two outputs agree: bit for bit, except that NaN matches NaN, the sign of a
+/// zero from max/min is free, and float sums of more than two terms may differ by
+/// rounding (`semantics.md`).
+fn agree(dtype: DType, op: &str, terms: u32, want: &[u8], got: &[u8]) -> Result<(), String> {
+    let size = dtype.size_bytes();
+    let value = |b: &[u8]| match dtype {
+        DType::F32 => f32::from_le_bytes(b.try_into().unwrap()) as f64,
+        DType::F16 => half::f16::from_le_bytes(b.try_into().unwrap()).to_f64(),
+        _ => half::bf16::from_le_bytes(b.try_into().unwrap()).to_f64(),
+    };
+    for (k, (w, g)) in want.chunks_exact(size).zip(got.chunks_exact(size)).enumerate() {
+        if w == g {
+            continue;
+        }
+        let (a, b) = if dtype.is_float() && !op.starts_with("arg") { (value(w), value(g)) } else { (0.0, 1.0) };
+        let close = op == "sum" && terms > 2 && (a == b || (a - b).abs() <= 1e-2 * a.abs().max(b.abs()).max(1.0));
+        if !(a == b || (a.is_nan() && b.is_nan()) || close) {
+            return Err(format!("element {k}: interpreter {w:?}, backend {g:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// Runs `k` (input `x`, outputs of `outs`) on the interpreter and on `rt`; returns the
+/// outputs of both.
+fn run_both(rt: &Runtime, k: &Kernel, dtype: DType, x: &[u8], outs: &[(DType, usize)]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    // Outputs start filled with a pattern (bool: true), so an unwritten lane shows.
+    let fresh = |(d, n): (DType, usize)| vec![if d == DType::Bool { 1 } else { 0xa5u8 }; n * d.size_bytes()];
+    let mut want_x = x.to_vec();
+    let mut want: Vec<Vec<u8>> = outs.iter().map(|&o| fresh(o)).collect();
+    let mut args = vec![ArgValue::Buffer(&mut want_x)];
+    args.extend(want.iter_mut().map(|b| ArgValue::Buffer(b)));
+    interp::run(k, [PROGRAMS, 1, 1], &mut args).unwrap_or_else(|e| panic!("{}: interpreter: {e}", k.name));
+    let compiled = rt.compile_kernel(k).unwrap_or_else(|e| panic!("{}: {e}", k.name));
+    let xb = HostBuffer::from_bytes(dtype, x).expect("sized for the dtype");
+    let mut got: Vec<HostBuffer> =
+        outs.iter().map(|&(d, n)| HostBuffer::from_bytes(d, &fresh((d, n))).expect("sized")).collect();
+    let mut launch_args = vec![Arg::Buf(&xb)];
+    launch_args.extend(got.iter_mut().map(Arg::BufMut));
+    rt.launch(&compiled, [PROGRAMS, 1, 1], &mut launch_args).unwrap_or_else(|e| panic!("{}: {e}", k.name));
+    drop(launch_args);
+    (want, got.iter().map(|b| b.as_bytes().to_vec()).collect())
+}
+
+fn runtimes() -> Vec<(&'static str, Runtime)> {
+    let options =
+        || RuntimeOptions { cache_dir: None, dump_dir: None, mode: LaunchMode::Checked, ..RuntimeOptions::default() };
+    vec![("cpu", Runtime::cpu_with(options())), ("simt", Runtime::simt_with(options(), 2))]
+}
+
+fn check_reductions(shapes: &[([u32; 3], u32)]) {
+    let mut failures = Vec::new();
+    for (backend, rt) in runtimes() {
+        for &(shape, axis) in shapes {
+            for dtype in DType::ALL {
+                let k = reduce_kernel(dtype, shape, axis);
+                let n: u32 = shape.iter().product();
+                let m = (n / shape[axis as usize]) as usize;
+                let x = input(dtype, (PROGRAMS * n) as usize, u64::from(n + axis));
+                let ops = ops(dtype);
+                let outs: Vec<(DType, usize)> =
+                    ops.iter().map(|op| (out_dtype(dtype, op), m * PROGRAMS as usize)).collect();
+                let (want, got) = run_both(&rt, &k, dtype, &x, &outs);
+                for (op, ((d, _), (w, g))) in ops.iter().zip(outs.iter().zip(want.iter().zip(&got))) {
+                    if let Err(e) = agree(*d, op, shape[axis as usize], w, g) {
+                        failures.push(format!("{backend} {} `{op}`: {e}", k.name));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Axes of 2 and 4 elements, first, middle and last: computed where they are used.
+#[test]
+fn fused_short_axis_reductions_match_the_interpreter() {
+    check_reductions(&[
+        ([2, 8, 16], 0),
+        ([4, 4, 8], 0),
+        ([8, 2, 16], 1),
+        ([4, 4, 16], 1),
+        ([16, 8, 2], 2),
+        ([8, 16, 4], 2),
+    ]);
+}
+
+/// Outer axes of 8 to 128 elements over 16 to 256 outputs: strips of up to 64 outputs
+/// (four vectors of 16), narrower where the outputs below the axis are fewer.
+#[test]
+fn strip_reductions_along_outer_axes_match_the_interpreter() {
+    check_reductions(&[([16, 16, 16], 0), ([128, 2, 4], 0), ([8, 32, 8], 1), ([2, 8, 64], 1), ([64, 4, 1], 0)]);
+}
+
+#[test]
+fn tiled_transposes_match_the_interpreter() {
+    let mut failures = Vec::new();
+    for (backend, rt) in runtimes() {
+        for (rows, cols) in [(8, 8), (16, 64), (64, 16), (8, 32), (4, 32)] {
+            for dtype in DType::ALL {
+                let k = trans_kernel(dtype, rows, cols);
+                let n = (PROGRAMS * rows * cols) as usize;
+                let x = input(dtype, n, u64::from(rows * cols));
+                let (want, got) = run_both(&rt, &k, dtype, &x, &[(dtype, n)]);
+                if want[0] != got[0] {
+                    failures.push(format!("{backend} {}: transposes differ", k.name));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_butterfly_with_interleaved_pairs_matches_the_interpreter() {
+    for (backend, rt) in runtimes() {
+        for (h, lanes) in [(8, 16), (64, 16), (2, 32)] {
+            let k = butterfly_kernel(h, lanes);
+            let n = (PROGRAMS * h * lanes) as usize;
+            let x = input(DType::F32, n, 7);
+            let (want, got) = run_both(&rt, &k, DType::F32, &x, &[(DType::F32, n)]);
+            if let Err(e) = agree(DType::F32, "sum", 2, &want[0], &got[0]) {
+                panic!("{backend} butterfly {h}x{lanes}: {e}");
+            }
+        }
+    }
+}
+
+/// A fused reduction of a masked load whose masked-off lanes all lie in the reduced
+/// axis's second row: the sink's own lanes are all valid, the loads behind them are not
+/// (the SIMT emulation's unmasked fast path, taken by a thread whose several lanes are
+/// all valid, must not read them).
+#[test]
+fn fused_reductions_of_masked_loads_match_the_interpreter() {
+    let (rows, cols) = (2u32, 512u32);
+    let block = rows * cols;
+    let n = (PROGRAMS * block - cols / 2) as i32;
+    let n_param = Param { name: "n".into(), kind: ParamKind::Scalar(DType::I32) };
+    let params = vec![ptr("x", DType::F32, false), ptr("y", DType::F32, true), n_param];
+    let k = build_kernel("masked_pairs", params, |a| {
+        let offs = program_id(0) * block + arange(block);
+        let x = load_masked(a[0] + offs, lt(offs, a[2])).reshape([rows, cols]);
+        store(a[1] + (program_id(0) * cols + arange(cols)), x.sum(0));
+    })
+    .unwrap();
+    let x: Vec<f32> = (0..PROGRAMS * block).map(|i| i as f32 * 0.5 - 7.0).collect();
+    let mut want_x: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let mut want = vec![0u8; (PROGRAMS * cols) as usize * 4];
+    let n_const = Const { dtype: DType::I32, lit: Lit::Int(i64::from(n)) };
+    let mut args = vec![ArgValue::Buffer(&mut want_x), ArgValue::Buffer(&mut want), ArgValue::Scalar(n_const)];
+    interp::run(&k, [PROGRAMS, 1, 1], &mut args).unwrap();
+    for (backend, rt) in runtimes() {
+        let compiled = rt.compile_kernel(&k).unwrap();
+        let xb = HostBuffer::from_slice(&x);
+        let mut y = HostBuffer::zeros(DType::F32, (PROGRAMS * cols) as usize);
+        rt.launch(&compiled, [PROGRAMS, 1, 1], &mut [Arg::Buf(&xb), Arg::BufMut(&mut y), Arg::i32(n)])
+            .unwrap_or_else(|e| panic!("{backend}: {e}"));
+        let first_diff = y.as_bytes().chunks_exact(4).zip(want.chunks_exact(4)).position(|(g, w)| g != w);
+        assert_eq!(first_diff, None, "{backend}: first differing element");
+    }
+}
