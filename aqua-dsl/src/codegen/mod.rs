@@ -179,6 +179,10 @@ fn quiet(cx: &Context) {
     unsafe { inkwell::llvm_sys::core::LLVMContextSetDiagnosticHandler(cx.raw(), Some(ignore), std::ptr::null_mut()) };
 }
 
+/// A fingerprint of this crate's source (`build.rs`): cached code from another build of
+/// the code generator must not be reused, even at the same package version.
+pub const SOURCE_FINGERPRINT: &str = env!("AQUA_DSL_SOURCE_FINGERPRINT");
+
 /// The LLVM version code is generated with, e.g. `19.1.7`.
 pub fn llvm_version() -> String {
     let (mut major, mut minor, mut patch) = (0, 0, 0);

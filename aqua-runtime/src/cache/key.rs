@@ -2,7 +2,8 @@
 //!
 //! Two compiles share a key exactly when they would produce the same machine code: the
 //! canonical IR text (which includes the comptime values), the target (triple, CPU and
-//! features), the LLVM version, aqua's own version and the codegen options. Each field is
+//! features), the LLVM version, aqua's own version, a fingerprint of the code generator's
+//! source (so two commits of one version never share code) and the codegen options. Each field is
 //! hashed with its length, so no two field lists run together into the same bytes.
 
 use std::fmt;
@@ -11,7 +12,8 @@ use std::fmt;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CacheKey([u8; 32]);
 
-/// The inputs of a [`CacheKey`] besides aqua's version, which is always included.
+/// The inputs of a [`CacheKey`] besides aqua's version and the code generator's source
+/// fingerprint, which are always included.
 #[derive(Clone, Copy, Debug)]
 pub struct KeyInputs<'a> {
     /// The kernel's canonical IR text.
@@ -30,7 +32,15 @@ impl CacheKey {
 
     pub fn new(inputs: KeyInputs) -> CacheKey {
         let mut h = blake3::Hasher::new_derive_key("aqua kernel cache key, v1");
-        for field in [Self::AQUA_VERSION, inputs.target, inputs.llvm, inputs.options, inputs.ir] {
+        let fields = [
+            Self::AQUA_VERSION,
+            aqua_dsl::codegen::SOURCE_FINGERPRINT,
+            inputs.target,
+            inputs.llvm,
+            inputs.options,
+            inputs.ir,
+        ];
+        for field in fields {
             h.update(&(field.len() as u64).to_le_bytes());
             h.update(field.as_bytes());
         }
