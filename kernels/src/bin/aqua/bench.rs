@@ -36,8 +36,9 @@ pub struct Args {
     /// Methods of the throughput table.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [BenchMethod::Uniform, BenchMethod::Kivi, BenchMethod::Higgs])]
     methods: Vec<BenchMethod>,
-    /// Values per program of the kernel compiled for the JIT costs.
-    #[arg(long, default_value_t = 1024)]
+    /// Values per program of the kernel compiled for the JIT costs (by default the CPU's
+    /// default tile, which the throughput table uses too).
+    #[arg(long, default_value_t = aqua_kernels::host::uniform::DEFAULT_BLOCK)]
     block: u32,
     /// Size of the f16 tensor for throughput, in MiB (the real KV slice tiled); default 64
     /// on the CPU, 1024 on the GPU (well past its caches).
