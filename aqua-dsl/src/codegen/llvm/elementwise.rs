@@ -5,7 +5,8 @@
 //! - shift amounts are masked into range and out-of-range amounts selected away;
 //! - floats: f16/bf16 widen exactly to f32, compute there and round once (`cast.rs`);
 //!   `exp`/`log` compute in f64 and round to f32, like the reference interpreter, so the
-//!   two agree bit for bit; no fast-math flags anywhere.
+//!   two agree bit for bit; no fast-math flags (the only ones in the lowering are on the
+//!   merge of max/min lanes, `reduce/mod.rs`, and change no result).
 
 use inkwell::values::{BasicValueEnum, FloatValue, IntValue};
 use inkwell::{FloatPredicate, IntPredicate};

@@ -137,6 +137,22 @@ impl Red {
     /// Float max, min and arg reductions skip NaN elements with a plain ordered compare
     /// (one vector instruction) from an infinite state, so a state still infinite at the
     /// end needs a second look ([`Red::rescanned`]).
+    /// The LLVM vector reduction that merges this reduction's lanes in any order, if one
+    /// does: integer sums, and max and min (whose states never hold NaN).
+    pub(crate) fn vector_reduction(self) -> Option<&'static str> {
+        let signed = self.d.is_signed();
+        Some(match (self.op, self.float()) {
+            (ReduceOp::Sum, false) => "llvm.vector.reduce.add",
+            (ReduceOp::Max, true) => "llvm.vector.reduce.fmax",
+            (ReduceOp::Min, true) => "llvm.vector.reduce.fmin",
+            (ReduceOp::Max, false) if signed => "llvm.vector.reduce.smax",
+            (ReduceOp::Max, false) => "llvm.vector.reduce.umax",
+            (ReduceOp::Min, false) if signed => "llvm.vector.reduce.smin",
+            (ReduceOp::Min, false) => "llvm.vector.reduce.umin",
+            _ => return None,
+        })
+    }
+
     pub(crate) fn needs_rescan(self) -> bool {
         self.float() && self.op != ReduceOp::Sum
     }
