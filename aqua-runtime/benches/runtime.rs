@@ -40,7 +40,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("memory hit (source + params)", |b| b.iter(|| rt.compile(&Axpy, &params).unwrap()));
     // From a built kernel: canonical text, hash, lookup.
     g.bench_function("memory hit (built kernel)", |b| b.iter(|| rt.compile_kernel(&ir).unwrap()));
-    // A fresh runtime on a warm disk cache: read, verify, load the shared object.
+    // A fresh runtime on a warm disk cache: read, verify, link the cached objects.
     g.bench_function("disk hit (fresh runtime)", |b| {
         b.iter(|| Runtime::cpu_with(options(Some(dir.path()))).compile(&Axpy, &params).unwrap())
     });

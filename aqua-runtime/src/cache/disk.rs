@@ -1,6 +1,6 @@
 //! The on-disk level of the kernel cache: one file per key, shared by every process.
 //!
-//! An entry is a small header followed by the payload (a linked shared object):
+//! An entry is a small header followed by the payload (a kernel's packed objects, or a cubin):
 //!
 //! ```text
 //! magic "AQUAKC\r\n" | format version u32 LE | key [32] | payload length u64 LE
@@ -170,11 +170,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = DiskCache::new(dir.path().join("nested"));
         assert_eq!(cache.load(&key("a")), Lookup::Miss);
-        cache.store(&key("a"), b"shared object").unwrap();
-        assert_eq!(cache.load(&key("a")), Lookup::Hit(b"shared object".to_vec()));
+        cache.store(&key("a"), b"kernel objects").unwrap();
+        assert_eq!(cache.load(&key("a")), Lookup::Hit(b"kernel objects".to_vec()));
         // Overwriting (another process's identical compile) is fine.
-        cache.store(&key("a"), b"shared object").unwrap();
-        assert_eq!(cache.load(&key("a")), Lookup::Hit(b"shared object".to_vec()));
+        cache.store(&key("a"), b"kernel objects").unwrap();
+        assert_eq!(cache.load(&key("a")), Lookup::Hit(b"kernel objects".to_vec()));
         // No temporary files are left behind.
         let names: Vec<_> = fs::read_dir(cache.dir()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names.len(), 1, "{names:?}");

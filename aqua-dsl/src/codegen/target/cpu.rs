@@ -1,5 +1,5 @@
 //! The host CPU: LLVM's native target with the host's CPU name and features, PIC code
-//! (the object is linked into a shared library), the `default<O3>` pipeline with loop
+//! (the runtime links the object into the process), the `default<O3>` pipeline with loop
 //! and SLP vectorization, and a relocatable ELF object as output.
 
 use std::sync::OnceLock;
