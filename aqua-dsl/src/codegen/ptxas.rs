@@ -14,7 +14,7 @@
 //! **Optimization.** ptxas 12.8 and later assemble with `--Ofast-compile=min`, NVIDIA's
 //! lightest fast-compile level ("minimizing some expensive optimizations", with little
 //! effect on run time): the 2-bit quantizer assembles in about 39 ms instead of 50 to 54
-//! (ptxas needs 14 to 20 ms to start at all), which keeps a cold GPU compile within the
+//! (ptxas needs 14 to 20 ms to start at all), which brings a cold GPU compile to about the
 //! 70 ms budget; the kernels are memory-bound. `AQUA_PTXAS_OPT=full` keeps ptxas's
 //! default `-O3`. The flags are part of cubin cache keys ([`Ptxas::identity`]).
 
