@@ -3,3 +3,4 @@
 
 pub mod harness;
 pub mod random_program;
+pub mod reductions;

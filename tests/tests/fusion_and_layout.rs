@@ -14,34 +14,10 @@ use aqua_dsl::interp::{self, ArgValue};
 use aqua_dsl::ir::{Const, DType, Lit, Param, ParamKind};
 use aqua_dsl::Kernel;
 use aqua_runtime::{Arg, HostBuffer, LaunchMode, Runtime, RuntimeOptions};
+use aqua_tests::reductions::{ops, out_dtype, reduce};
 
 /// Programs per launch (each reads its own block).
 const PROGRAMS: u32 = 3;
-
-fn ops(dtype: DType) -> Vec<&'static str> {
-    match dtype {
-        DType::Bool => vec!["argmax", "argmin"],
-        _ => vec!["max", "min", "argmax", "argmin", "sum"],
-    }
-}
-
-fn reduce(x: Value, op: &str, axis: u32) -> Value {
-    match op {
-        "max" => x.max(axis),
-        "min" => x.min(axis),
-        "argmax" => x.argmax(axis),
-        "argmin" => x.argmin(axis),
-        _ => x.sum(axis),
-    }
-}
-
-fn out_dtype(dtype: DType, op: &str) -> DType {
-    if op.starts_with("arg") {
-        DType::I32
-    } else {
-        dtype
-    }
-}
 
 fn ptr(name: &str, dtype: DType, mutable: bool) -> Param {
     Param { name: name.into(), kind: ParamKind::Ptr { dtype, mutable } }
@@ -49,7 +25,7 @@ fn ptr(name: &str, dtype: DType, mutable: bool) -> Param {
 
 /// Reduces each program's block `x: [shape]` along `axis` with every op of [`ops`].
 fn reduce_kernel(dtype: DType, shape: [u32; 3], axis: u32) -> Kernel {
-    let ops = ops(dtype);
+    let ops = ops(dtype, true);
     let mut params = vec![ptr("x", dtype, false)];
     params.extend(ops.iter().map(|op| ptr(&format!("o_{op}"), out_dtype(dtype, op), true)));
     let n: u32 = shape.iter().product();
@@ -203,7 +179,7 @@ fn check_reductions(shapes: &[([u32; 3], u32)]) {
                 let n: u32 = shape.iter().product();
                 let m = (n / shape[axis as usize]) as usize;
                 let x = input(dtype, (PROGRAMS * n) as usize, u64::from(n + axis));
-                let ops = ops(dtype);
+                let ops = ops(dtype, true);
                 let outs: Vec<(DType, usize)> =
                     ops.iter().map(|op| (out_dtype(dtype, op), m * PROGRAMS as usize)).collect();
                 let (want, got) = run_both(&rt, &k, dtype, &x, &outs);

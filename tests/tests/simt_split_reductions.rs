@@ -13,6 +13,7 @@ use aqua_dsl::interp::{self, ArgValue};
 use aqua_dsl::ir::{DType, Param, ParamKind};
 use aqua_dsl::Kernel;
 use aqua_runtime::{Arg, HostBuffer, Runtime, RuntimeOptions};
+use aqua_tests::reductions::{ops, out_dtype, reduce};
 
 /// Programs per launch: enough for every input pattern of `input` on a one-line block
 /// (and later programs reuse the CTA's shared memory).
@@ -20,38 +21,11 @@ const PROGRAMS: u32 = 8;
 /// Elements a scalar result is broadcast to, so that every thread stores some.
 const WIDE: u32 = 256;
 
-/// The reductions a kernel computes on `dtype`, in its output order.
-fn ops(dtype: DType) -> Vec<&'static str> {
-    match dtype {
-        DType::Bool => vec!["argmax", "argmin"],
-        d if d.is_float() => vec!["max", "min", "argmax", "argmin"],
-        _ => vec!["max", "min", "argmax", "argmin", "sum"],
-    }
-}
-
-fn reduce(x: Value, op: &str, axis: u32) -> Value {
-    match op {
-        "max" => x.max(axis),
-        "min" => x.min(axis),
-        "argmax" => x.argmax(axis),
-        "argmin" => x.argmin(axis),
-        _ => x.sum(axis),
-    }
-}
-
-fn out_dtype(dtype: DType, op: &str) -> DType {
-    if op.starts_with("arg") {
-        DType::I32
-    } else {
-        dtype
-    }
-}
-
 /// A kernel reducing each program's `[lines, n]` block of `dtype` along its lines with
 /// every op of [`ops`], one output buffer each; `lines == 0` reduces a `[n]` block to a
 /// scalar and stores it `WIDE` times.
 fn line_kernel(dtype: DType, lines: u32, n: u32) -> Kernel {
-    let ops = ops(dtype);
+    let ops = ops(dtype, false);
     let mut params = vec![Param { name: "x".into(), kind: ParamKind::Ptr { dtype, mutable: false } }];
     for op in &ops {
         params.push(Param {
@@ -178,7 +152,7 @@ fn check(rt: &Runtime, lines: u32, n: u32) -> Vec<String> {
         let k = line_kernel(dtype, lines, n);
         let total = (PROGRAMS * lines.max(1) * n) as usize;
         let x = input(dtype, (PROGRAMS * lines.max(1)) as usize, n as usize, (lines * 131 + n) as u64);
-        let outs: Vec<DType> = ops(dtype).iter().map(|op| out_dtype(dtype, op)).collect();
+        let outs: Vec<DType> = ops(dtype, false).iter().map(|op| out_dtype(dtype, op)).collect();
         let per_program = if lines == 0 { WIDE } else { lines };
         let fresh = |d: DType| vec![0xa5u8; (PROGRAMS * per_program) as usize * d.size_bytes()];
         // The interpreter.
@@ -197,7 +171,7 @@ fn check(rt: &Runtime, lines: u32, n: u32) -> Vec<String> {
         launch_args.extend(got.iter_mut().map(Arg::BufMut));
         rt.launch(&compiled, [PROGRAMS, 1, 1], &mut launch_args).unwrap_or_else(|e| panic!("{}: {e}", k.name));
         drop(launch_args);
-        for ((op, &d), (w, g)) in ops(dtype).iter().zip(&outs).zip(want.iter().zip(&got)) {
+        for ((op, &d), (w, g)) in ops(dtype, false).iter().zip(&outs).zip(want.iter().zip(&got)) {
             if let Err(e) = agree(d, w, g.as_bytes()) {
                 failures.push(format!("{} `{op}`: {e}", k.name));
             }
