@@ -129,7 +129,7 @@ fn damaged_entries_are_dropped_and_rebuilt() {
     ];
     // Entries whose checksum and key are right but whose code cannot be used: an older
     // aqua's shared library, an object that does not link.
-    let key = compile(&runtime(dir.path()), &Params::new()).0.key().unwrap().clone();
+    let key = *compile(&runtime(dir.path()), &Params::new()).0.key().unwrap();
     let mut unlinkable = b"AQOBJ1".to_vec();
     unlinkable.extend(1u32.to_le_bytes());
     unlinkable.extend(8u64.to_le_bytes());

@@ -222,10 +222,10 @@ impl Builder {
     pub(crate) fn broadcast_shape(&mut self, a: &Shape, b: &Shape, loc: Loc) -> Shape {
         let rank = a.rank().max(b.rank());
         let mut out = vec![0u32; rank];
-        for i in 0..rank {
+        for (i, o) in out.iter_mut().enumerate() {
             let da = if i + a.rank() >= rank { a.0[i + a.rank() - rank] } else { 1 };
             let db = if i + b.rank() >= rank { b.0[i + b.rank() - rank] } else { 1 };
-            out[i] = if da == db || db == 1 {
+            *o = if da == db || db == 1 {
                 da
             } else if da == 1 {
                 db
