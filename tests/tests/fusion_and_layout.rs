@@ -14,7 +14,7 @@ use aqua_dsl::interp::{self, ArgValue};
 use aqua_dsl::ir::{Const, DType, Lit, Param, ParamKind};
 use aqua_dsl::Kernel;
 use aqua_runtime::{Arg, HostBuffer, LaunchMode, Runtime, RuntimeOptions};
-use aqua_tests::reductions::{ops, out_dtype, reduce};
+use aqua_tests::reductions::{agree, encode, ops, out_dtype, reduce, run_both};
 
 /// Programs per launch (each reads its own block).
 const PROGRAMS: u32 = 3;
@@ -83,17 +83,6 @@ fn pool(dtype: DType) -> Vec<f64> {
         _ => vec![i64::MIN as f64, i64::MAX as f64, 0.0, -1.0, 1.0, 4294967297.0],
     }
 }
-
-fn encode(dtype: DType, v: f64, out: &mut Vec<u8>) {
-    match dtype {
-        DType::F32 => out.extend_from_slice(&(v as f32).to_le_bytes()),
-        DType::F16 => out.extend_from_slice(&half::f16::from_f64(v).to_le_bytes()),
-        DType::BF16 => out.extend_from_slice(&half::bf16::from_f64(v).to_le_bytes()),
-        DType::U32 => out.extend_from_slice(&(v as u32).to_le_bytes()),
-        d => out.extend_from_slice(&(v as i64).to_le_bytes()[..d.size_bytes()]),
-    }
-}
-
 /// `n` elements: runs of 8 cycle through patterns (NaN only, NaN and +inf (the first
 /// number late in the run), -inf and NaN, the whole pool at random) so that lines along
 /// any axis meet each.
@@ -120,50 +109,6 @@ fn input(dtype: DType, n: usize, seed: u64) -> Vec<u8> {
     bytes
 }
 
-/// Whether two outputs agree: bit for bit, except that NaN matches NaN, the sign of a
-/// zero from max/min is free, and float sums of more than two terms may differ by
-/// rounding (`semantics.md`).
-fn agree(dtype: DType, op: &str, terms: u32, want: &[u8], got: &[u8]) -> Result<(), String> {
-    let size = dtype.size_bytes();
-    let value = |b: &[u8]| match dtype {
-        DType::F32 => f32::from_le_bytes(b.try_into().unwrap()) as f64,
-        DType::F16 => half::f16::from_le_bytes(b.try_into().unwrap()).to_f64(),
-        _ => half::bf16::from_le_bytes(b.try_into().unwrap()).to_f64(),
-    };
-    for (k, (w, g)) in want.chunks_exact(size).zip(got.chunks_exact(size)).enumerate() {
-        if w == g {
-            continue;
-        }
-        let (a, b) = if dtype.is_float() && !op.starts_with("arg") { (value(w), value(g)) } else { (0.0, 1.0) };
-        let close = op == "sum" && terms > 2 && (a == b || (a - b).abs() <= 1e-2 * a.abs().max(b.abs()).max(1.0));
-        if !(a == b || (a.is_nan() && b.is_nan()) || close) {
-            return Err(format!("element {k}: interpreter {w:?}, backend {g:?}"));
-        }
-    }
-    Ok(())
-}
-
-/// Runs `k` (input `x`, outputs of `outs`) on the interpreter and on `rt`; returns the
-/// outputs of both.
-fn run_both(rt: &Runtime, k: &Kernel, dtype: DType, x: &[u8], outs: &[(DType, usize)]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
-    // Outputs start filled with a pattern (bool: true), so an unwritten lane shows.
-    let fresh = |(d, n): (DType, usize)| vec![if d == DType::Bool { 1 } else { 0xa5u8 }; n * d.size_bytes()];
-    let mut want_x = x.to_vec();
-    let mut want: Vec<Vec<u8>> = outs.iter().map(|&o| fresh(o)).collect();
-    let mut args = vec![ArgValue::Buffer(&mut want_x)];
-    args.extend(want.iter_mut().map(|b| ArgValue::Buffer(b)));
-    interp::run(k, [PROGRAMS, 1, 1], &mut args).unwrap_or_else(|e| panic!("{}: interpreter: {e}", k.name));
-    let compiled = rt.compile_kernel(k).unwrap_or_else(|e| panic!("{}: {e}", k.name));
-    let xb = HostBuffer::from_bytes(dtype, x).expect("sized for the dtype");
-    let mut got: Vec<HostBuffer> =
-        outs.iter().map(|&(d, n)| HostBuffer::from_bytes(d, &fresh((d, n))).expect("sized")).collect();
-    let mut launch_args = vec![Arg::Buf(&xb)];
-    launch_args.extend(got.iter_mut().map(Arg::BufMut));
-    rt.launch(&compiled, [PROGRAMS, 1, 1], &mut launch_args).unwrap_or_else(|e| panic!("{}: {e}", k.name));
-    drop(launch_args);
-    (want, got.iter().map(|b| b.as_bytes().to_vec()).collect())
-}
-
 fn runtimes() -> Vec<(&'static str, Runtime)> {
     let options =
         || RuntimeOptions { cache_dir: None, dump_dir: None, mode: LaunchMode::Checked, ..RuntimeOptions::default() };
@@ -182,7 +127,7 @@ fn check_reductions(shapes: &[([u32; 3], u32)]) {
                 let ops = ops(dtype, true);
                 let outs: Vec<(DType, usize)> =
                     ops.iter().map(|op| (out_dtype(dtype, op), m * PROGRAMS as usize)).collect();
-                let (want, got) = run_both(&rt, &k, dtype, &x, &outs);
+                let (want, got) = run_both(&rt, &k, PROGRAMS, dtype, &x, &outs);
                 for (op, ((d, _), (w, g))) in ops.iter().zip(outs.iter().zip(want.iter().zip(&got))) {
                     if let Err(e) = agree(*d, op, shape[axis as usize], w, g) {
                         failures.push(format!("{backend} {} `{op}`: {e}", k.name));
@@ -223,7 +168,7 @@ fn tiled_transposes_match_the_interpreter() {
                 let k = trans_kernel(dtype, rows, cols);
                 let n = (PROGRAMS * rows * cols) as usize;
                 let x = input(dtype, n, u64::from(rows * cols));
-                let (want, got) = run_both(&rt, &k, dtype, &x, &[(dtype, n)]);
+                let (want, got) = run_both(&rt, &k, PROGRAMS, dtype, &x, &[(dtype, n)]);
                 if want[0] != got[0] {
                     failures.push(format!("{backend} {}: transposes differ", k.name));
                 }
@@ -240,7 +185,7 @@ fn a_butterfly_with_interleaved_pairs_matches_the_interpreter() {
             let k = butterfly_kernel(h, lanes);
             let n = (PROGRAMS * h * lanes) as usize;
             let x = input(DType::F32, n, 7);
-            let (want, got) = run_both(&rt, &k, DType::F32, &x, &[(DType::F32, n)]);
+            let (want, got) = run_both(&rt, &k, PROGRAMS, DType::F32, &x, &[(DType::F32, n)]);
             if let Err(e) = agree(DType::F32, "sum", 2, &want[0], &got[0]) {
                 panic!("{backend} butterfly {h}x{lanes}: {e}");
             }

@@ -9,11 +9,10 @@
 //! is never split (its order is fixed, `docs/gpu.md`).
 
 use aqua_dsl::build::*;
-use aqua_dsl::interp::{self, ArgValue};
 use aqua_dsl::ir::{DType, Param, ParamKind};
 use aqua_dsl::Kernel;
-use aqua_runtime::{Arg, HostBuffer, Runtime, RuntimeOptions};
-use aqua_tests::reductions::{ops, out_dtype, reduce};
+use aqua_runtime::{Runtime, RuntimeOptions};
+use aqua_tests::reductions::{agree, encode, ops, out_dtype, reduce, run_both};
 
 /// Programs per launch: enough for every input pattern of `input` on a one-line block
 /// (and later programs reuse the CTA's shared memory).
@@ -67,17 +66,6 @@ fn pool(dtype: DType) -> Vec<f64> {
     }
 }
 
-/// One element's bytes.
-fn encode(dtype: DType, v: f64, out: &mut Vec<u8>) {
-    match dtype {
-        DType::F32 => out.extend_from_slice(&(v as f32).to_le_bytes()),
-        DType::F16 => out.extend_from_slice(&half::f16::from_f64(v).to_le_bytes()),
-        DType::BF16 => out.extend_from_slice(&half::bf16::from_f64(v).to_le_bytes()),
-        DType::U32 => out.extend_from_slice(&(v as u32).to_le_bytes()),
-        d => out.extend_from_slice(&(v as i64).to_le_bytes()[..d.size_bytes()]),
-    }
-}
-
 /// Lines cycle through patterns: all the first pool value (for floats an all-NaN line),
 /// the first two mixed (NaN and -inf: max and min rescan), the first and third (NaN and
 /// +inf), the pool's values not above zero (ties of -0 and +0), the whole pool, and the
@@ -125,25 +113,6 @@ fn input(dtype: DType, lines: usize, n: usize, seed: u64) -> Vec<u8> {
     bytes
 }
 
-/// Whether two output buffers of `dtype` agree: exactly, except that NaN matches any NaN
-/// and the sign of a zero from max/min is free (`semantics.md`).
-fn agree(dtype: DType, want: &[u8], got: &[u8]) -> Result<(), String> {
-    let size = dtype.size_bytes();
-    for (k, (w, g)) in want.chunks_exact(size).zip(got.chunks_exact(size)).enumerate() {
-        let as_f64 = |b: &[u8]| match dtype {
-            DType::F32 => f32::from_le_bytes(b.try_into().unwrap()) as f64,
-            DType::F16 => half::f16::from_le_bytes(b.try_into().unwrap()).to_f64(),
-            _ => half::bf16::from_le_bytes(b.try_into().unwrap()).to_f64(),
-        };
-        let same =
-            w == g || (dtype.is_float() && (as_f64(w) == as_f64(g) || (as_f64(w).is_nan() && as_f64(g).is_nan())));
-        if !same {
-            return Err(format!("element {k}: interpreter {w:?}, SIMT {g:?}"));
-        }
-    }
-    Ok(())
-}
-
 /// Runs the kernel for `(lines, n)` on every dtype, on the interpreter and on `rt`;
 /// returns the disagreements.
 fn check(rt: &Runtime, lines: u32, n: u32) -> Vec<String> {
@@ -154,25 +123,13 @@ fn check(rt: &Runtime, lines: u32, n: u32) -> Vec<String> {
         let x = input(dtype, (PROGRAMS * lines.max(1)) as usize, n as usize, (lines * 131 + n) as u64);
         let outs: Vec<DType> = ops(dtype, false).iter().map(|op| out_dtype(dtype, op)).collect();
         let per_program = if lines == 0 { WIDE } else { lines };
-        let fresh = |d: DType| vec![0xa5u8; (PROGRAMS * per_program) as usize * d.size_bytes()];
-        // The interpreter.
-        let mut want_x = x.clone();
-        let mut want: Vec<Vec<u8>> = outs.iter().map(|&d| fresh(d)).collect();
-        let mut args = vec![ArgValue::Buffer(&mut want_x)];
-        args.extend(want.iter_mut().map(|b| ArgValue::Buffer(b)));
-        interp::run(&k, [PROGRAMS, 1, 1], &mut args).unwrap_or_else(|e| panic!("{}: interpreter: {e}", k.name));
-        // The SIMT emulation.
-        let compiled = rt.compile_kernel(&k).unwrap_or_else(|e| panic!("{}: {e}", k.name));
-        let xb = HostBuffer::from_bytes(dtype, &x).expect("sized for the dtype");
-        assert_eq!(xb.as_bytes().len(), total * dtype.size_bytes());
-        let mut got: Vec<HostBuffer> =
-            outs.iter().map(|&d| HostBuffer::from_bytes(d, &fresh(d)).expect("sized")).collect();
-        let mut launch_args = vec![Arg::Buf(&xb)];
-        launch_args.extend(got.iter_mut().map(Arg::BufMut));
-        rt.launch(&compiled, [PROGRAMS, 1, 1], &mut launch_args).unwrap_or_else(|e| panic!("{}: {e}", k.name));
-        drop(launch_args);
+        assert_eq!(x.len(), total * dtype.size_bytes());
+        let sized: Vec<(DType, usize)> = outs.iter().map(|&d| (d, (PROGRAMS * per_program) as usize)).collect();
+        let (want, got) = run_both(rt, &k, PROGRAMS, dtype, &x, &sized);
         for ((op, &d), (w, g)) in ops(dtype, false).iter().zip(&outs).zip(want.iter().zip(&got)) {
-            if let Err(e) = agree(d, w, g.as_bytes()) {
+            // No float sums here (never split): every comparison is exact but for NaN and
+            // the sign of a zero.
+            if let Err(e) = agree(d, op, n, w, g) {
                 failures.push(format!("{} `{op}`: {e}", k.name));
             }
         }
