@@ -108,3 +108,24 @@ pub fn run_runtime(rt: &aqua_runtime::Runtime, p: &RandomProgram) -> Result<Outp
     }
     Ok(decode(out_f.as_bytes(), out_i.as_bytes()))
 }
+
+/// Generates the random programs of `seeds`, runs each on the interpreter and on `rt` and
+/// compares them; panics with the count and the first disagreement (a backend error
+/// counts as one).
+pub fn check_seeds(rt: &aqua_runtime::Runtime, seeds: impl IntoIterator<Item = u64>) {
+    let (mut failures, mut n) = (Vec::new(), 0);
+    for seed in seeds {
+        n += 1;
+        let p = crate::random_program::generate(seed).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        let reference = run_interpreter(&p).unwrap_or_else(|e| panic!("seed {seed}: interpreter: {e}"));
+        match run_runtime(rt, &p) {
+            Ok(got) => {
+                if let Err(e) = compare(&p, &reference, &got) {
+                    failures.push(format!("seed {seed}: {e}\n{}", p.kernel));
+                }
+            }
+            Err(e) => failures.push(format!("seed {seed}: backend error: {e}\n{}", p.kernel)),
+        }
+    }
+    assert!(failures.is_empty(), "{} of {n} programs disagree; first:\n{}", failures.len(), failures[0]);
+}

@@ -11,27 +11,11 @@
 //! than threads: masked threads) on the rest.
 
 use aqua_runtime::{Runtime, RuntimeOptions};
-use aqua_tests::harness::{compare, run_interpreter, run_runtime};
-use aqua_tests::random_program::generate;
+use aqua_tests::harness::check_seeds;
 
 fn run_seeds(num_warps: u32, seeds: impl Iterator<Item = u64>) {
     let options = RuntimeOptions { cache_dir: None, dump_dir: None, ..RuntimeOptions::default() };
-    let rt = Runtime::simt_with(options, num_warps);
-    let (mut failures, mut n) = (Vec::new(), 0);
-    for seed in seeds {
-        n += 1;
-        let p = generate(seed).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
-        let reference = run_interpreter(&p).unwrap_or_else(|e| panic!("seed {seed}: interpreter: {e}"));
-        match run_runtime(&rt, &p) {
-            Ok(got) => {
-                if let Err(e) = compare(&p, &reference, &got) {
-                    failures.push(format!("seed {seed}: {e}\n{}", p.kernel));
-                }
-            }
-            Err(e) => failures.push(format!("seed {seed}: backend error: {e}\n{}", p.kernel)),
-        }
-    }
-    assert!(failures.is_empty(), "{} of {n} programs disagree; first:\n{}", failures.len(), failures[0]);
+    check_seeds(&Runtime::simt_with(options, num_warps), seeds);
 }
 
 #[test]
