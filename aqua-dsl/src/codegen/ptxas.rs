@@ -70,6 +70,9 @@ pub struct Ptxas {
     path: PathBuf,
     /// `--version`'s last line, read once.
     version: OnceLock<Result<String, PtxasError>>,
+    /// `AQUA_PTXAS_OPT=full` when this was found: ptxas's own `-O3`, no fast-compile
+    /// level (read once, so cache keys and assembly agree).
+    full_opt: bool,
 }
 
 /// The environment variable that selects ptxas's optimization (`full`: its default `-O3`).
@@ -105,7 +108,8 @@ impl Ptxas {
     }
 
     fn at(path: PathBuf) -> Ptxas {
-        Ptxas { path, version: OnceLock::new() }
+        let full_opt = std::env::var(OPT_ENV).is_ok_and(|v| v == "full");
+        Ptxas { path, version: OnceLock::new(), full_opt }
     }
 
     pub fn path(&self) -> &Path {
@@ -126,9 +130,8 @@ impl Ptxas {
 
     /// The optimization flags [`Ptxas::assemble`] passes (module docs).
     pub fn opt_flags(&self) -> Vec<&'static str> {
-        let full = std::env::var(OPT_ENV).is_ok_and(|v| v == "full");
         let fast_compile = self.version().is_ok_and(|v| release(&v).is_some_and(|r| r >= (12, 8)));
-        if fast_compile && !full {
+        if fast_compile && !self.full_opt {
             vec!["--Ofast-compile=min"]
         } else {
             vec![]
