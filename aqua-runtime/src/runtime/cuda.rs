@@ -66,7 +66,7 @@ impl Runtime {
         report: &mut CompileReport,
     ) -> Result<CompiledKernel, Error> {
         let device = self.device.as_ref().ok_or(CudaError::NoDevice)?;
-        let variant = key.to_string().chars().take(12).collect::<String>();
+        let variant = key.short();
         if let Some(disk) = self.disk.as_ref().filter(|_| self.dump_dir.is_none()) {
             match timed(report, "disk lookup", || disk.load(&key)) {
                 Lookup::Hit(payload) => {
