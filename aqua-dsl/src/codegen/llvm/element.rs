@@ -115,6 +115,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 return self.transpose_tiles(self.buffer(arg)?, dst, (dims[0], dims[1]), self.elem_of(v));
             }
         }
+        if let Op::Gather { table, index } = inst.op {
+            if self.lookup_in_registers(table, index) {
+                return self.lookup_table(table, index, dst);
+            }
+        }
         let elem = self.elem_of(v);
         let total = index::shape_bits(&self.k.ty(v).shape);
         let mut cuts = BTreeSet::new();

@@ -181,16 +181,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         self.mem_to_reg(elem, x)
     }
 
-    /// The constant global holding a table (created on first use).
-    fn table(&mut self, id: TableId) -> Lower<GlobalValue<'ctx>> {
-        if let Some(&g) = self.tables.get(&id.0) {
-            return Ok(g);
-        }
+    /// A table's elements as constants of their memory type.
+    pub(crate) fn table_values(&self, id: TableId) -> Vec<BasicValueEnum<'ctx>> {
         let t = &self.k.tables[id.0 as usize];
-        let elem = Elem::Val(t.dtype);
-        let ty = types::mem(self.cx, elem);
-        let vals: Vec<BasicValueEnum> = t
-            .data
+        t.data
             .iter()
             .map(|&v| {
                 let lit = match t.dtype {
@@ -200,7 +194,17 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 };
                 types::constant(self.cx, &Const { dtype: t.dtype, lit })
             })
-            .collect();
+            .collect()
+    }
+
+    /// The constant global holding a table (created on first use).
+    fn table(&mut self, id: TableId) -> Lower<GlobalValue<'ctx>> {
+        if let Some(&g) = self.tables.get(&id.0) {
+            return Ok(g);
+        }
+        let t = &self.k.tables[id.0 as usize];
+        let ty = types::mem(self.cx, Elem::Val(t.dtype));
+        let vals = self.table_values(id);
         let init = match ty {
             inkwell::types::BasicTypeEnum::FloatType(ft) => {
                 ft.const_array(&vals.iter().map(|v| v.into_float_value()).collect::<Vec<_>>())

@@ -29,6 +29,7 @@ mod shape;
 mod shuffle;
 mod smem;
 mod specialized;
+mod table_lookup;
 mod transpose;
 mod types;
 mod vector;
@@ -61,6 +62,10 @@ pub(crate) struct TargetInfo {
     /// Whether f16 <-> f32 conversions are instructions (LLVM would otherwise call
     /// library routines the kernel's shared object cannot count on).
     pub native_f16: bool,
+    /// Whether the target permutes 16 lanes of 32 bits by a vector of indices in one
+    /// instruction (x86 AVX-512 `vpermps`): small tables are then looked up in registers
+    /// (`table_lookup.rs`).
+    pub permute16: bool,
     /// Set for GPU targets: one program is one CTA of threads.
     pub gpu: Option<GpuInfo>,
 }
@@ -115,6 +120,7 @@ pub(crate) fn lower<'ctx>(
     let mut l = Lowerer::new(cx, module, kernel, program, plan, bases, checked);
     l.releases = releases;
     l.unit = unit;
+    l.permute16 = target.permute16;
     if let Unit::Fast { .. } = unit {
         l.general_fn = Some(entry::declare_general(module, func));
     }
@@ -192,6 +198,8 @@ pub(crate) struct Lowerer<'a, 'ctx> {
     /// outlined general form it calls (`specialized.rs`).
     unit: Unit,
     general_fn: Option<FunctionValue<'ctx>>,
+    /// [`TargetInfo::permute16`].
+    permute16: bool,
 }
 
 impl<'a, 'ctx> Lowerer<'a, 'ctx> {
@@ -241,6 +249,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             memo: HashMap::new(),
             tables: HashMap::new(),
             unit: Unit::Whole,
+            permute16: false,
             general_fn: None,
         }
     }

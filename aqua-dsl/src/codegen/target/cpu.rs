@@ -80,6 +80,7 @@ impl HostCpu {
             name: "host".into(),
             fn_attributes: fn_attributes(h),
             native_f16: !h.triple.starts_with("x86_64") || h.features.split(',').any(|f| f == "+f16c"),
+            permute16: h.features.split(',').any(|f| f == "+avx512f"),
             gpu: None,
         };
         Ok(HostCpu { machine, info })

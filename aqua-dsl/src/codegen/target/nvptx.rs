@@ -59,6 +59,7 @@ impl Nvptx {
             name: cpu.clone(),
             fn_attributes: vec![("target-cpu", cpu), ("target-features", PTX_FEATURES.into())],
             native_f16: true,
+            permute16: false,
             gpu: Some(GpuInfo { threads, simt: false }),
         };
         Ok(Nvptx { machine, info })

@@ -17,21 +17,24 @@
 //! element has one state, updated in increasing index order (`outer.rs`: strips of
 //! outputs with their states in registers). Reductions along an axis of at most 4
 //! elements are computed element-wise where they are used (`fused.rs`), in the same
-//! order. `state.rs` holds the per-op rules.
+//! order. On the CPU, exact integer reductions of many lines merge the lanes of 16 lines
+//! in one shuffle tree (`joint.rs`). `state.rs` holds the per-op rules.
 
 mod dot;
 mod fused;
+mod joint;
 mod outer;
 mod split;
 mod state;
 
-use inkwell::types::BasicTypeEnum;
+use inkwell::types::{BasicTypeEnum, VectorType};
 use inkwell::values::{AsValueRef, BasicValueEnum, IntValue, PointerValue};
 use inkwell::{FloatPredicate, IntPredicate};
 
 use super::index::{self, log2, Term};
 use super::loops::{self, Level};
 use super::plan::Place;
+use super::specialized::Unit;
 use super::{Lowered, Lowerer};
 use crate::codegen::error::Lower;
 use crate::ir::{DType, Elem, Inst, Op, ReduceOp, ValueId};
@@ -101,12 +104,20 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             reds.push(Red { op: *op, d: ty.dtype() });
         }
         let n = ty.shape.dims()[axis];
-        let lanes = match (last, self.threads.is_some()) {
+        let gpu = self.threads.is_some();
+        let lanes = match (last, gpu) {
             (true, gpu) => lane_count(&reds, n, gpu) as u64,
             // One state per thread (GPU, see reduce_outer_by_output) or per strip lane.
             (false, true) => 1,
             (false, false) => 1u64 << self.outer_strip(arg, axis)?.0.bits(),
         };
+        let all_buffers = group.iter().all(|i| self.place(i.results[0]) == Place::Buffer);
+        let line_bits = index::shape_bits(&ty.shape) - log2(n);
+        // The general form of a split kernel runs once per launch: not worth the code.
+        let general = matches!(self.unit, Unit::General { .. });
+        let joint = last && !general && joint::merges_jointly(&reds, lanes as u32, line_bits, gpu, all_buffers);
+        // A joint merge keeps the states of `lanes` lines side by side.
+        let slots = if joint { lanes * lanes } else { lanes };
         let mut jobs = Vec::with_capacity(group.len());
         for (inst, red) in group.iter().zip(reds) {
             if red.d == DType::Bool && !matches!(red.op, ReduceOp::ArgMax | ReduceOp::ArgMin) {
@@ -119,13 +130,21 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 _ => return Err(self.op_error(inst, "reduces a block to a scalar along an inner axis")),
             };
             let st_ty = red.state_type(self);
-            let st_v = self.alloc_raw(st_ty, lanes)?;
-            let st_i = if red.is_arg() { Some(self.alloc_raw(self.cx.i32_type().into(), lanes)?) } else { None };
+            let st_v = self.alloc_raw(st_ty, slots)?;
+            let st_i = if red.is_arg() { Some(self.alloc_raw(self.cx.i32_type().into(), slots)?) } else { None };
             let out_elem = Elem::Val(if red.is_arg() { DType::I32 } else { red.d });
             jobs.push(Job { red, result: v, out, out_elem, st_v, st_i, st_ty });
         }
+        if joint {
+            self.reduce_last_joint(&jobs, arg, lanes as u32)?;
+            for job in &jobs {
+                let p = job.out.ok_or_else(|| self.op_error(first, "has no result buffer"))?;
+                self.set(job.result, Lowered::Buffer(p));
+            }
+            return Ok(());
+        }
         let split = if last { self.split_threads(&jobs, arg) } else { None };
-        let scalars = match (last, split, self.threads.is_some()) {
+        let scalars = match (last, split, gpu) {
             (true, Some(s_bits), _) => self.reduce_last_split(&jobs, arg, s_bits)?,
             (true, None, _) => self.reduce_last(&jobs, arg)?,
             (false, _, false) => self.reduce_outer(&jobs, arg, axis)?,
@@ -199,28 +218,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         inner: &[Level],
         lanes: u64,
     ) -> Lower<Vec<State<'ctx>>> {
-        let lane_bits = log2(lanes as u32);
-        // Positions only matter to arg reductions.
-        let any_arg = jobs.iter().any(|j| j.red.is_arg());
-        for j in jobs {
-            for k in 0..lanes {
-                self.put(j.st_ty, j.st_v, self.i64c(k), j.red.identity(self))?;
-                self.put_index(j, self.i64c(k), self.i32c(0).into())?;
-            }
-        }
-        self.nest(inner, &mut |l, in_idx| {
-            let idx: Vec<Term<IntValue<'ctx>>> = fixed.iter().chain(part).chain(in_idx).cloned().collect();
-            let x = l.elem(arg, &idx)?;
-            let lane = in_idx.iter().find(|t| t.lo == 0 && lane_bits > 0).map_or(l.i64c(0), |t| t.var);
-            let pos = if any_arg {
-                let in_line: Vec<_> = part.iter().chain(in_idx).cloned().collect();
-                let pos = l.linear(&in_line)?;
-                l.b.build_int_truncate(pos, l.cx.i32_type(), "pos")?
-            } else {
-                l.i32c(0)
-            };
-            l.fold_into_states(jobs, x, pos, lane)
-        })?;
+        self.accumulate_lanes(jobs, arg, fixed, part, inner, lanes, self.i64c(0))?;
         let mut merged = Vec::with_capacity(jobs.len());
         for j in jobs {
             if let Some(state) = self.merge_lanes_as_vector(j, lanes)? {
@@ -243,6 +241,44 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             merged.push(states[0]);
         }
         Ok(merged)
+    }
+
+    /// The loop of [`Self::accumulate`] without the merge: the `lanes` states of each job
+    /// start from its identity at slots `base..base + lanes`, and take the line's elements.
+    #[allow(clippy::too_many_arguments)]
+    fn accumulate_lanes(
+        &mut self,
+        jobs: &[Job<'ctx>],
+        arg: ValueId,
+        fixed: &[Term<IntValue<'ctx>>],
+        part: &[Term<IntValue<'ctx>>],
+        inner: &[Level],
+        lanes: u64,
+        base: IntValue<'ctx>,
+    ) -> Lower<()> {
+        let lane_bits = log2(lanes as u32);
+        // Positions only matter to arg reductions.
+        let any_arg = jobs.iter().any(|j| j.red.is_arg());
+        for j in jobs {
+            self.fill_states(j.st_ty, j.st_v, base, lanes, j.red.identity(self))?;
+            if let Some(p) = j.st_i {
+                self.fill_states(self.cx.i32_type().into(), p, base, lanes, self.i32c(0).into())?;
+            }
+        }
+        self.nest(inner, &mut |l, in_idx| {
+            let idx: Vec<Term<IntValue<'ctx>>> = fixed.iter().chain(part).chain(in_idx).cloned().collect();
+            let x = l.elem(arg, &idx)?;
+            let lane = in_idx.iter().find(|t| t.lo == 0 && lane_bits > 0).map_or(l.i64c(0), |t| t.var);
+            let at = l.b.build_int_nuw_add(base, lane, "slot")?;
+            let pos = if any_arg {
+                let in_line: Vec<_> = part.iter().chain(in_idx).cloned().collect();
+                let pos = l.linear(&in_line)?;
+                l.b.build_int_truncate(pos, l.cx.i32_type(), "pos")?
+            } else {
+                l.i32c(0)
+            };
+            l.fold_into_states(jobs, x, pos, at)
+        })
     }
 
     /// On the CPU, the lanes of a job whose merge order cannot show (integer sums, max and
@@ -363,6 +399,40 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let i = self.b.build_phi(self.cx.i32_type(), "ri")?;
         i.add_incoming(&[(&s.1, from), (&s2.1, scan_end)]);
         Ok((v.as_basic_value(), i.as_basic_value().into_int_value()))
+    }
+
+    /// Sets slots `base..base + n` of the state buffer `p` (of `ty`) to `v`: on the CPU one
+    /// vector store, which leaves the optimizer less to merge than `n` scalar ones (not
+    /// for `i1` states, whose vectors are bit-packed in memory).
+    fn fill_states(
+        &self,
+        ty: BasicTypeEnum<'ctx>,
+        p: PointerValue<'ctx>,
+        base: IntValue<'ctx>,
+        n: u64,
+        v: BasicValueEnum<'ctx>,
+    ) -> Lower<()> {
+        let bytes = match (ty, v) {
+            (BasicTypeEnum::IntType(t), BasicValueEnum::IntValue(_)) if t.get_bit_width() >= 8 => t.get_bit_width() / 8,
+            (BasicTypeEnum::FloatType(_), BasicValueEnum::FloatValue(_)) => 4,
+            _ => 0,
+        };
+        if self.threads.is_some() || n == 1 || bytes == 0 {
+            for k in 0..n {
+                let at = self.b.build_int_nuw_add(base, self.i64c(k), "slot")?;
+                self.put(ty, p, at, v)?;
+            }
+            return Ok(());
+        }
+        let value: BasicValueEnum<'ctx> = match v {
+            BasicValueEnum::IntValue(x) => VectorType::const_vector(&vec![x; n as usize]).into(),
+            _ => VectorType::const_vector(&vec![v.into_float_value(); n as usize]).into(),
+        };
+        // SAFETY (of the generated code): the slots lie inside the state buffer.
+        let addr = unsafe { self.b.build_in_bounds_gep(ty, p, &[base], "st")? };
+        let st = self.b.build_store(addr, value)?;
+        st.set_alignment(bytes).map_err(|e| crate::codegen::error::LowerError::Builder(e.to_string()))?;
+        Ok(())
     }
 
     fn get(&self, ty: BasicTypeEnum<'ctx>, p: PointerValue<'ctx>, i: IntValue<'ctx>) -> Lower<BasicValueEnum<'ctx>> {

@@ -1,0 +1,188 @@
+//! Lines reduced together (CPU): the lane merges of `lanes` consecutive lines share one
+//! shuffle tree.
+//!
+//! Along the last axis each line ends with `lanes` partial states in a vector register,
+//! merged by a halving tree of `log2(lanes)` shuffle-and-combine steps. Packing code
+//! words is such a reduction over thousands of 16-lane lines (one per word), where
+//! those trees were most of the work. So when the lines are at least `lanes` and every
+//! job is an integer sum, max or min (exact, so any merge order gives the same result),
+//! a group of `lanes` consecutive lines keeps its states side by side and the group is
+//! merged at once: each step combines two vectors into one holding half-length
+//! segments of both, so `lanes` lines cost `2 * (lanes - 1)` two-input shuffles and
+//! `lanes - 1` combines instead of `lanes * log2(lanes)` of each, and the results come
+//! out as one vector in line order.
+
+use inkwell::types::VectorType;
+use inkwell::values::{BasicValue, BasicValueEnum, IntValue, VectorValue};
+
+use super::super::index::{log2, Term};
+use super::super::loops::{self, Level};
+use super::super::{types, Lowerer};
+use super::state::Red;
+use super::Job;
+use crate::codegen::error::{Lower, LowerError};
+use crate::ir::{ReduceOp, ValueId};
+
+/// Whether reductions `reds` over lines of `lanes` partial states (`line_bits`: log2 of
+/// the number of lines) merge a group of `lanes` lines at once: on the CPU, for integer
+/// sums, max and min whose results all go to buffers.
+pub(super) fn merges_jointly(
+    reds: &[Red],
+    lanes: u32,
+    line_bits: u32,
+    gpu: bool,
+    all_buffers: bool,
+) -> bool {
+    let exact =
+        |r: &Red| !r.float() && matches!(r.op, ReduceOp::Sum | ReduceOp::Max | ReduceOp::Min);
+    !gpu && all_buffers
+        && lanes >= 8
+        && lanes.is_power_of_two()
+        && line_bits >= log2(lanes)
+        && reds.iter().all(exact)
+}
+
+impl<'a, 'ctx> Lowerer<'a, 'ctx> {
+    /// Along the last axis, for jobs that [`merges_jointly`] accepts (each job's state
+    /// buffer holds `lanes * lanes` slots): every group of `lanes` consecutive lines
+    /// accumulates into its slots `line * lanes + lane`, then merges in one tree.
+    pub(super) fn reduce_last_joint(
+        &mut self,
+        jobs: &[Job<'ctx>],
+        arg: ValueId,
+        lanes: u32,
+    ) -> Lower<()> {
+        let shape = self.k.ty(arg).shape.clone();
+        let total = super::index::shape_bits(&shape);
+        let nb = log2(*shape.dims().last().unwrap_or(&1));
+        let gb = log2(lanes);
+        let mut inner = self.sink_levels(&[arg], gb, nb)?;
+        inner.push(Level {
+            lo: 0,
+            bits: gb,
+            vectorize: Some(lanes),
+        });
+        let mut cuts = self.sink_cuts(&[arg])?;
+        cuts.insert(nb + gb);
+        let (group, outer): (Vec<Level>, Vec<Level>) = loops::levels(nb, total, &cuts)
+            .into_iter()
+            .partition(|level| level.lo < nb + gb);
+        self.memo.clear();
+        self.nest(&outer, &mut |l, outer_idx| {
+            l.nest(&group, &mut |l, group_idx| {
+                let line: Vec<Term<IntValue<'ctx>>> = group_idx
+                    .iter()
+                    .map(|t| Term {
+                        var: t.var,
+                        lo: t.lo - nb,
+                        bits: t.bits,
+                    })
+                    .collect();
+                let slot = l.linear(&line)?;
+                let base = l.b.build_left_shift(slot, l.i64c(u64::from(gb)), "base")?;
+                let fixed: Vec<_> = outer_idx.iter().chain(group_idx).cloned().collect();
+                l.accumulate_lanes(jobs, arg, &fixed, &[], &inner, u64::from(lanes), base)
+            })?;
+            let first: Vec<Term<IntValue<'ctx>>> = outer_idx
+                .iter()
+                .map(|t| Term {
+                    var: t.var,
+                    lo: t.lo - nb,
+                    bits: t.bits,
+                })
+                .collect();
+            let first = l.linear(&first)?;
+            for j in jobs {
+                let merged = l.merge_group(j, lanes)?;
+                let out = j.out.ok_or_else(|| {
+                    LowerError::Builder("a joint reduction without a buffer".into())
+                })?;
+                // Integer states are the results: one vector store.
+                // SAFETY (of the generated code): the group's outputs are in the buffer.
+                let p = unsafe { l.b.build_in_bounds_gep(j.st_ty, out, &[first], "out")? };
+                let st = l.b.build_store(p, merged)?;
+                st.set_alignment(types::mem_size(j.out_elem))
+                    .map_err(|e| LowerError::Builder(e.to_string()))?;
+            }
+            Ok(())
+        })?;
+        self.memo.clear();
+        Ok(())
+    }
+
+    /// The merged states of job `j`'s `lanes` lines (slots `line * lanes + lane`), as one
+    /// vector in line order.
+    fn merge_group(&self, j: &Job<'ctx>, lanes: u32) -> Lower<VectorValue<'ctx>> {
+        let int = j.st_ty.into_int_type();
+        let (ty, align) = (int.vec_type(lanes), int.get_bit_width().div_ceil(8));
+        let mut vs = Vec::with_capacity(lanes as usize);
+        for line in 0..lanes {
+            // SAFETY (of the generated code): the slots lie inside the state buffer.
+            let p = unsafe {
+                self.b.build_in_bounds_gep(
+                    int,
+                    j.st_v,
+                    &[self.i64c(u64::from(line * lanes))],
+                    "st",
+                )?
+            };
+            let v = self.b.build_load(ty, p, "lanes")?;
+            super::super::element::set_align(v, align)?;
+            vs.push(v.into_vector_value());
+        }
+        // Each vector holds `lanes / seg` segments of `seg` partial states, one per line;
+        // a step halves the segments of two vectors into one, keeping line order.
+        let i32t = self.cx.i32_type();
+        let mut seg = lanes;
+        while vs.len() > 1 {
+            let per = lanes / seg;
+            let half = seg / 2;
+            let mask = |upper: u32| {
+                let picks: Vec<_> = (0..lanes)
+                    .map(|p| {
+                        let (t, r) = (p / half, p % half);
+                        let (src, t) = (t / per, t % per);
+                        let lane = src * lanes + t * seg + upper * half + r;
+                        i32t.const_int(u64::from(lane), false).as_basic_value_enum()
+                    })
+                    .collect();
+                VectorType::const_vector(&picks)
+            };
+            let (lo, hi) = (mask(0), mask(1));
+            let mut next = Vec::with_capacity(vs.len() / 2);
+            for pair in vs.chunks(2) {
+                let a = self.b.build_shuffle_vector(pair[0], pair[1], lo, "lo")?;
+                let b = self.b.build_shuffle_vector(pair[0], pair[1], hi, "hi")?;
+                next.push(self.combine_lanes(j.red, a, b)?);
+            }
+            vs = next;
+            seg = half;
+        }
+        Ok(vs[0])
+    }
+
+    /// `a` and `b` combined lane by lane by an exact integer reduction.
+    fn combine_lanes(
+        &self,
+        red: Red,
+        a: VectorValue<'ctx>,
+        b: VectorValue<'ctx>,
+    ) -> Lower<VectorValue<'ctx>> {
+        let name = match (red.op, red.d.is_signed()) {
+            (ReduceOp::Sum, _) => return Ok(self.b.build_int_add(a, b, "sum")?),
+            (ReduceOp::Max, true) => "llvm.smax",
+            (ReduceOp::Max, false) => "llvm.umax",
+            (ReduceOp::Min, true) => "llvm.smin",
+            (ReduceOp::Min, false) => "llvm.umin",
+            _ => {
+                return Err(LowerError::Builder(
+                    "joint merge of an inexact reduction".into(),
+                ))
+            }
+        };
+        let args: [BasicValueEnum<'ctx>; 2] = [a.into(), b.into()];
+        Ok(self
+            .intrinsic(name, &[a.get_type().into()], &args)?
+            .into_vector_value())
+    }
+}

@@ -1,0 +1,98 @@
+//! Small tables looked up in registers (CPU with AVX-512).
+//!
+//! A `gather` from a constant table compiles to LLVM loads at computed addresses, which
+//! the vectorizer turns into hardware gathers: 16 loads per vector. The HIGGS
+//! dequantizer's codebook lookups (two 16-entry tables for EDEN2-16, one per
+//! coordinate) were a quarter of its time that way. A table of at most 16 elements of
+//! 32 bits fits one vector register, and one `vpermps` looks up 16 indices in it. So a
+//! gather whose result fills a buffer from a buffered block of 32-bit indices (or a
+//! reshape of one; a multiple of 16 elements) is emitted as an explicit
+//! vector loop: load 16 indices, clamp them into the table as every gather does
+//! (`docs/semantics.md`), permute, store.
+
+use inkwell::types::VectorType;
+use inkwell::values::{BasicValueEnum, PointerValue, VectorValue};
+
+use super::element::set_align;
+use super::plan::Place;
+use super::Lowerer;
+use crate::codegen::error::{Lower, LowerError};
+use crate::ir::{DType, Op, TableId, ValueId};
+
+/// Lanes of one lookup, and the most table elements it holds.
+const LANES: u32 = 16;
+
+impl<'a, 'ctx> Lowerer<'a, 'ctx> {
+    /// Whether `gather(table, index)` into a buffer is looked up in registers.
+    pub(crate) fn lookup_in_registers(&self, table: TableId, index: ValueId) -> bool {
+        let Some(t) = self.k.tables.get(table.0 as usize) else { return false };
+        let ty = self.k.ty(index);
+        self.permute16
+            && self.threads.is_none()
+            && matches!(t.dtype, DType::F32 | DType::I32 | DType::U32)
+            && (1..=LANES as usize).contains(&t.data.len())
+            && matches!(ty.dtype(), DType::I32 | DType::U32)
+            && self.row_major_buffer(index).is_some()
+            && ty.shape.numel() % LANES as usize == 0
+    }
+
+    /// The buffered value holding `v`'s elements in row-major order: `v`, or what it
+    /// reshapes (reshapes and `expand_dims` keep the linear index and index their
+    /// operand's buffer in place, `plan.rs`).
+    fn row_major_buffer(&self, mut v: ValueId) -> Option<ValueId> {
+        loop {
+            match self.place(v) {
+                Place::Buffer => return Some(v),
+                Place::Lazy => match self.def(v).ok()?.op {
+                    Op::Reshape { arg, .. } | Op::ExpandDims { arg, .. } => v = arg,
+                    _ => return None,
+                },
+                Place::Scalar => return None,
+            }
+        }
+    }
+
+    /// Fills `dst` with `gather(table, index)` (see the module docs).
+    pub(crate) fn lookup_table(&mut self, table: TableId, index: ValueId, dst: PointerValue<'ctx>) -> Lower<()> {
+        let t = &self.k.tables[table.0 as usize];
+        let (float, signed, len) = (t.dtype == DType::F32, self.k.ty(index).dtype() == DType::I32, t.data.len());
+        let src = self.row_major_buffer(index).ok_or_else(|| LowerError::Builder("a lookup index without a buffer".into()))?;
+        let src = self.buffer(src)?;
+        let mut vals = self.table_values(table);
+        // Lanes past the table are never read (indices are clamped first).
+        vals.resize(LANES as usize, vals[len - 1]);
+        let table_vec: VectorValue<'ctx> = match vals[0] {
+            BasicValueEnum::FloatValue(_) => {
+                VectorType::const_vector(&vals.iter().map(|v| v.into_float_value()).collect::<Vec<_>>())
+            }
+            _ => VectorType::const_vector(&vals.iter().map(|v| v.into_int_value()).collect::<Vec<_>>()),
+        };
+        let i32t = self.cx.i32_type();
+        let idx_ty = i32t.vec_type(LANES);
+        let splat = |v: u64| VectorType::const_vector(&vec![i32t.const_int(v, false); LANES as usize]);
+        let (zero, last) = (splat(0), splat(len as u64 - 1));
+        let out_ty = table_vec.get_type();
+        let n = (self.k.ty(index).shape.numel() / LANES as usize) as u64;
+        self.counted_loop(n, None, &mut |l, i| {
+            let at = l.b.build_int_mul(i, l.i64c(u64::from(LANES)), "at")?;
+            // SAFETY (of the generated code): `at + 16 <= numel` in both buffers.
+            let p = unsafe { l.b.build_in_bounds_gep(i32t, src, &[at], "ix")? };
+            let ix = l.b.build_load(idx_ty, p, "ix")?;
+            set_align(ix, 4)?;
+            let clamped = if signed {
+                let lo = l.intrinsic("llvm.smax", &[idx_ty.into()], &[ix, zero.into()])?;
+                l.intrinsic("llvm.smin", &[idx_ty.into()], &[lo, last.into()])?
+            } else {
+                l.intrinsic("llvm.umin", &[idx_ty.into()], &[ix, last.into()])?
+            };
+            let name = if float { "llvm.x86.avx512.permvar.sf.512" } else { "llvm.x86.avx512.permvar.si.512" };
+            let x = l.intrinsic(name, &[], &[table_vec.into(), clamped])?;
+            let q = unsafe { l.b.build_in_bounds_gep(out_ty.get_element_type(), dst, &[at], "out")? };
+            let st = l.b.build_store(q, x)?;
+            st.set_alignment(4).map_err(|e| LowerError::Builder(e.to_string()))?;
+            Ok(())
+        })?;
+        self.memo.clear();
+        Ok(())
+    }
+}
