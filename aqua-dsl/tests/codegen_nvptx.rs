@@ -4,7 +4,7 @@
 //! between threads. Tests that need `ptxas` fail when it is missing (`scripts/setup.sh` installs it).
 
 use aqua_dsl::build::*;
-use aqua_dsl::codegen::ptxas::Ptxas;
+use aqua_dsl::codegen::ptxas::{Ptxas, PtxasError};
 use aqua_dsl::codegen::{compile, Artifact, CodegenError, CodegenOptions, Target, SUPPORTED_SM};
 use aqua_dsl::ir::{DType, Kernel, Param, ParamKind};
 
@@ -185,6 +185,29 @@ fn ptxas_accepts_every_kernel_for_sm80_and_sm90() {
             }
         }
     }
+}
+
+/// ptxas started before the PTX exists (as the runtime starts it, to overlap its start-up
+/// with LLVM) gives the same cubin as a plain run, reports rejected PTX with its log, and
+/// is stopped when dropped unfinished.
+#[test]
+fn ptxas_started_early_assembles_rejects_and_stops() {
+    let ptxas = Ptxas::require().unwrap_or_else(|e| panic!("{e}"));
+    let k = &kernels()[0];
+    let pending = ptxas.start(90).unwrap();
+    let a = compile(k, &CodegenOptions { target: Target::nvptx(90), ..Default::default() }).unwrap();
+    let text = String::from_utf8(a.object).unwrap();
+    let early = pending.finish(&text).unwrap();
+    assert_eq!(early.bytes, ptxas.assemble(&text, 90).unwrap().bytes);
+    assert_eq!(early.stats, ptxas.assemble(&text, 90).unwrap().stats);
+
+    let e = ptxas.start(80).unwrap().finish(".version 7.8\n.target sm_80\nthis is not ptx\n").unwrap_err();
+    assert!(matches!(&e, PtxasError::Rejected { sm: 80, log, .. } if !log.is_empty()), "{e}");
+
+    // Dropped while waiting for its input: killed and reaped, nothing blocks.
+    let started = std::time::Instant::now();
+    drop(ptxas.start(90).unwrap());
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
 
 #[test]

@@ -88,23 +88,28 @@ impl Runtime {
         report.outcome = CacheOutcome::Compiled;
         timed(report, "verify", || aqua_dsl::verify::verify(&kernel))?;
         let options = self.codegen_options(mode);
+        // ptxas starts now and reads the PTX when it is ready: its start-up overlaps LLVM.
+        let ptxas_error = |e: codegen::ptxas::PtxasError| CudaError::Kernel {
+            kernel: kernel.name.clone(),
+            variant: variant.clone(),
+            call: "ptxas",
+            error: e.to_string(),
+        };
+        let pending = match (&self.ptxas, options.target) {
+            (Some((ptxas, _)), Target::Nvptx { sm, .. }) => Some(ptxas.start(sm).map_err(ptxas_error)?),
+            _ => None,
+        };
         let artifact = codegen::compile(&kernel, &options)?;
         report.phases.extend(artifact.timings.iter().map(|&(stage, d)| (format!("llvm {stage}"), d)));
         if let Some(dir) = &self.dump_dir {
             dump::write_dumps(dir, &kernel.name, &key, ir, &artifact.llvm_ir, &artifact.asm);
         }
-        let image = match (&self.ptxas, options.target) {
-            (Some((ptxas, _)), Target::Nvptx { sm, .. }) => {
+        let image = match pending {
+            Some(pending) => {
                 let ptx = String::from_utf8_lossy(&artifact.object);
-                let cubin = timed(report, "ptxas", || ptxas.assemble(&ptx, sm)).map_err(|e| CudaError::Kernel {
-                    kernel: kernel.name.clone(),
-                    variant: variant.clone(),
-                    call: "ptxas",
-                    error: e.to_string(),
-                })?;
-                cubin.bytes
+                timed(report, "ptxas", || pending.finish(&ptx)).map_err(ptxas_error)?.bytes
             }
-            _ => artifact.object.clone(),
+            None => artifact.object.clone(),
         };
         let (threads, shared) = (artifact.block_threads, artifact.shared_bytes);
         if let Some(disk) = &self.disk {

@@ -105,8 +105,20 @@ pub fn run(args: &Args) -> Result<(), CliError> {
 
 /// `aqua compile --target sm_80|sm_90`: PTX (the object itself, so LLVM IR text is only
 /// produced when asked for), `--timings` as the code generator's stages plus ptxas's when
-/// `--stats` runs it.
+/// `--stats` runs it (started with the compile, so the ptxas stage is the time after the
+/// PTX is ready, as in the runtime).
 fn compile_ptx(args: &Args, kernel: &aqua_dsl::Kernel, sm: u32) -> Result<(), CliError> {
+    let ptxas = match args.stats {
+        true => Some(
+            codegen::ptxas::Ptxas::find()
+                .ok_or_else(|| CliError::failed("--stats needs ptxas: run scripts/setup.sh or set AQUA_PTXAS"))?,
+        ),
+        false => None,
+    };
+    let pending = match &ptxas {
+        Some(p) => Some(p.start(sm).map_err(|e| CliError::failed(e.to_string()))?),
+        None => None,
+    };
     let options = CodegenOptions {
         target: CodegenTarget::nvptx(sm),
         emit_text: matches!(args.emit, Emit::Llvm),
@@ -125,11 +137,9 @@ fn compile_ptx(args: &Args, kernel: &aqua_dsl::Kernel, sm: u32) -> Result<(), Cl
     }
     let mut stages: Vec<(String, std::time::Duration)> =
         a.timings.iter().map(|&(name, d)| (format!("llvm {name}"), d)).collect();
-    if args.stats {
-        let ptxas = codegen::ptxas::Ptxas::find()
-            .ok_or_else(|| CliError::failed("--stats needs ptxas: run scripts/setup.sh or set AQUA_PTXAS"))?;
+    if let (Some(ptxas), Some(pending)) = (&ptxas, pending) {
         let start = std::time::Instant::now();
-        let cubin = ptxas.assemble(&ptx, sm).map_err(|e| CliError::failed(e.to_string()))?;
+        let cubin = pending.finish(&ptx).map_err(|e| CliError::failed(e.to_string()))?;
         stages.push(("ptxas".into(), start.elapsed()));
         let threads = a.block_threads;
         let flags = ptxas.opt_flags().join(" ");
