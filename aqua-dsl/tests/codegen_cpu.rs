@@ -85,6 +85,44 @@ fn no_fast_math_flags_change_results() {
     }
 }
 
+/// The fast form of a specialized branch prefetches what the next program reads after
+/// each large contiguous load (`llvm/prefetch.rs`): here the 4 KiB tile of `x`, not the
+/// 64-byte one of `s`, and not in the general form (the last tile). The tile's offset is
+/// a scalar computed inside the fast form: the prefetch comes after it.
+#[test]
+fn fast_forms_prefetch_the_next_tile_of_large_loads() {
+    const T: u32 = 1024;
+    let body: fn(&[Value]) = |a| {
+        let offs = program_id(0) * T + arange(T);
+        let small = program_id(0) * 16 + arange(16);
+        let full = (program_id(0) * T + T).le(a[3]);
+        specialize(
+            full,
+            || {
+                let first = program_id(0) * T;
+                let x = load(a[0] + (first + arange(T))).reshape([16, 64]).sum(1) + load(a[1] + small);
+                store(a[2] + small, x);
+                vec![]
+            },
+            || {
+                let m = offs.lt(a[3]);
+                let x = load_masked(a[0] + offs, m).reshape([16, 64]).sum(1) + load(a[1] + small);
+                store(a[2] + small, x);
+                vec![]
+            },
+        );
+    };
+    let p = params(&[ptr(DType::F32, false), ptr(DType::F32, false), ptr(DType::F32, true), ParamKind::Scalar(DType::I32)]);
+    let k = build_kernel("prefetching", p, body).unwrap();
+    let a = text(&k, false);
+    let prefetches = a.llvm_ir.lines().filter(|l| l.contains("call void @llvm.prefetch")).count();
+    assert_eq!(prefetches, 1, "one prefetch (in a loop over the tile's 64 lines):\n{}", a.llvm_ir);
+    // Behind the run-time check that the tile's elements are contiguous.
+    assert!(a.llvm_ir.contains("prefetch.end"), "{}", a.llvm_ir);
+    let gpu = compile(&k, &CodegenOptions { target: codegen::Target::nvptx(90), emit_text: true, ..Default::default() });
+    assert!(!gpu.unwrap().llvm_ir.contains("llvm.prefetch"));
+}
+
 #[test]
 fn only_checked_code_has_bounds_checks() {
     // The lowering names its bounds comparisons `oob`; optimization keeps value names.

@@ -41,6 +41,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 self.release_after(r, pos);
                 continue;
             }
+            if self.prefetch_in.is_some_and(|fast| std::ptr::eq(fast, r)) {
+                self.prefetch_next_tile(inst)?;
+            }
             match &inst.op {
                 Op::Yield(vals) => return Ok(vals.clone()),
                 Op::For { .. } => self.emit_for(inst)?,
@@ -296,7 +299,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     _ => return Err(self.op_error(inst, "the general form returns no status")),
                 };
                 self.b.position_at_end(fast_bb);
-                return self.emit_one_branch(inst, then_body, &outs);
+                self.prefetch_in = Some(then_body);
+                let r = self.emit_one_branch(inst, then_body, &outs);
+                self.prefetch_in = None;
+                return r;
             }
         }
         let (then_bb, else_bb, join) = (self.block("then"), self.block("else"), self.block("endif"));
@@ -304,7 +310,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let mut incoming = Vec::new();
         for (bb, region) in [(then_bb, then_body), (else_bb, else_body)] {
             self.b.position_at_end(bb);
-            let yielded = self.emit_region(region)?;
+            self.prefetch_in = (*specialized && bb == then_bb).then_some(region);
+            let yielded = self.emit_region(region);
+            self.prefetch_in = None;
+            let yielded = yielded?;
             if yielded.len() != inst.results.len() {
                 return Err(self.op_error(inst, "a branch yields the wrong number of values"));
             }

@@ -24,6 +24,7 @@ mod index;
 mod loops;
 mod memory;
 mod plan;
+mod prefetch;
 mod reduce;
 mod shape;
 mod shuffle;
@@ -46,7 +47,7 @@ use inkwell::values::{BasicValueEnum, FunctionValue, GlobalValue, IntValue, Poin
 
 use super::error::{CodegenError, Lower, LowerError};
 use crate::analysis::{pointer_bases, PointerBases};
-use crate::ir::{DType, Elem, Inst, Kernel, ValueId};
+use crate::ir::{DType, Elem, Inst, Kernel, Region, ValueId};
 
 pub(crate) use gpu::GpuInfo;
 pub(crate) use specialized::{split_point, Unit, GENERAL_SYMBOL};
@@ -200,6 +201,9 @@ pub(crate) struct Lowerer<'a, 'ctx> {
     general_fn: Option<FunctionValue<'ctx>>,
     /// [`TargetInfo::permute16`].
     permute16: bool,
+    /// The fast form of a specialized branch while it is lowered: its top-level loads
+    /// prefetch the next program's tile (`prefetch.rs`).
+    prefetch_in: Option<&'a Region>,
 }
 
 impl<'a, 'ctx> Lowerer<'a, 'ctx> {
@@ -250,6 +254,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             tables: HashMap::new(),
             unit: Unit::Whole,
             permute16: false,
+            prefetch_in: None,
             general_fn: None,
         }
     }
