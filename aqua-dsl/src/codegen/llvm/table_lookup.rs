@@ -33,7 +33,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             && (1..=LANES as usize).contains(&t.data.len())
             && matches!(ty.dtype(), DType::I32 | DType::U32)
             && self.row_major_buffer(index).is_some()
-            && ty.shape.numel() % LANES as usize == 0
+            && ty.shape.numel().is_multiple_of(LANES as usize)
     }
 
     /// The buffered value holding `v`'s elements in row-major order: `v`, or what it
@@ -56,7 +56,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     pub(crate) fn lookup_table(&mut self, table: TableId, index: ValueId, dst: PointerValue<'ctx>) -> Lower<()> {
         let t = &self.k.tables[table.0 as usize];
         let (float, signed, len) = (t.dtype == DType::F32, self.k.ty(index).dtype() == DType::I32, t.data.len());
-        let src = self.row_major_buffer(index).ok_or_else(|| LowerError::Builder("a lookup index without a buffer".into()))?;
+        let src = self
+            .row_major_buffer(index)
+            .ok_or_else(|| LowerError::Builder("a lookup index without a buffer".into()))?;
         let src = self.buffer(src)?;
         let mut vals = self.table_values(table);
         // Lanes past the table are never read (indices are clamped first).

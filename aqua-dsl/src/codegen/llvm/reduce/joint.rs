@@ -3,19 +3,20 @@
 //!
 //! Along the last axis each line ends with `lanes` partial states in a vector register,
 //! merged by a halving tree of `log2(lanes)` shuffle-and-combine steps. Packing code
-//! words is such a reduction over thousands of 16-lane lines (one per word), where
-//! those trees were most of the work. So when the lines are at least `lanes` and every
-//! job is an integer sum, max or min (exact, so any merge order gives the same result),
-//! a group of `lanes` consecutive lines keeps its states side by side and the group is
-//! merged at once: each step combines two vectors into one holding half-length
-//! segments of both, so `lanes` lines cost `2 * (lanes - 1)` two-input shuffles and
+//! words is such a reduction over hundreds of 16-lane lines per tile (one per word),
+//! where those trees were most of the packing work. So when the lines are at least
+//! `lanes` and every job is an integer sum, max or min (exact, so any merge order gives
+//! the same result), a group of `lanes` consecutive lines keeps its states side by side
+//! and the group is merged at once: each step combines two vectors into one holding
+//! half-length segments of both, so `lanes` lines cost `2 * (lanes - 1)` two-input shuffles and
 //! `lanes - 1` combines instead of `lanes * log2(lanes)` of each, and the results come
-//! out as one vector in line order.
+//! out as one vector in line order. The general form of a split kernel, which runs once
+//! per launch, keeps the tree per line (less code to compile).
 
 use inkwell::types::VectorType;
 use inkwell::values::{BasicValue, BasicValueEnum, IntValue, VectorValue};
 
-use super::super::index::{log2, Term};
+use super::super::index::{log2, shape_bits, Term};
 use super::super::loops::{self, Level};
 use super::super::{types, Lowerer};
 use super::state::Red;
@@ -26,83 +27,47 @@ use crate::ir::{ReduceOp, ValueId};
 /// Whether reductions `reds` over lines of `lanes` partial states (`line_bits`: log2 of
 /// the number of lines) merge a group of `lanes` lines at once: on the CPU, for integer
 /// sums, max and min whose results all go to buffers.
-pub(super) fn merges_jointly(
-    reds: &[Red],
-    lanes: u32,
-    line_bits: u32,
-    gpu: bool,
-    all_buffers: bool,
-) -> bool {
-    let exact =
-        |r: &Red| !r.float() && matches!(r.op, ReduceOp::Sum | ReduceOp::Max | ReduceOp::Min);
-    !gpu && all_buffers
-        && lanes >= 8
-        && lanes.is_power_of_two()
-        && line_bits >= log2(lanes)
-        && reds.iter().all(exact)
+pub(super) fn merges_jointly(reds: &[Red], lanes: u32, line_bits: u32, gpu: bool, all_buffers: bool) -> bool {
+    let exact = |r: &Red| !r.float() && matches!(r.op, ReduceOp::Sum | ReduceOp::Max | ReduceOp::Min);
+    !gpu && all_buffers && lanes >= 8 && lanes.is_power_of_two() && line_bits >= log2(lanes) && reds.iter().all(exact)
 }
 
 impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// Along the last axis, for jobs that [`merges_jointly`] accepts (each job's state
     /// buffer holds `lanes * lanes` slots): every group of `lanes` consecutive lines
     /// accumulates into its slots `line * lanes + lane`, then merges in one tree.
-    pub(super) fn reduce_last_joint(
-        &mut self,
-        jobs: &[Job<'ctx>],
-        arg: ValueId,
-        lanes: u32,
-    ) -> Lower<()> {
+    pub(super) fn reduce_last_joint(&mut self, jobs: &[Job<'ctx>], arg: ValueId, lanes: u32) -> Lower<()> {
         let shape = self.k.ty(arg).shape.clone();
-        let total = super::index::shape_bits(&shape);
+        let total = shape_bits(&shape);
         let nb = log2(*shape.dims().last().unwrap_or(&1));
         let gb = log2(lanes);
         let mut inner = self.sink_levels(&[arg], gb, nb)?;
-        inner.push(Level {
-            lo: 0,
-            bits: gb,
-            vectorize: Some(lanes),
-        });
+        inner.push(Level { lo: 0, bits: gb, vectorize: Some(lanes) });
         let mut cuts = self.sink_cuts(&[arg])?;
         cuts.insert(nb + gb);
-        let (group, outer): (Vec<Level>, Vec<Level>) = loops::levels(nb, total, &cuts)
-            .into_iter()
-            .partition(|level| level.lo < nb + gb);
+        let (group, outer): (Vec<Level>, Vec<Level>) =
+            loops::levels(nb, total, &cuts).into_iter().partition(|level| level.lo < nb + gb);
         self.memo.clear();
         self.nest(&outer, &mut |l, outer_idx| {
             l.nest(&group, &mut |l, group_idx| {
-                let line: Vec<Term<IntValue<'ctx>>> = group_idx
-                    .iter()
-                    .map(|t| Term {
-                        var: t.var,
-                        lo: t.lo - nb,
-                        bits: t.bits,
-                    })
-                    .collect();
+                let line: Vec<Term<IntValue<'ctx>>> =
+                    group_idx.iter().map(|t| Term { var: t.var, lo: t.lo - nb, bits: t.bits }).collect();
                 let slot = l.linear(&line)?;
                 let base = l.b.build_left_shift(slot, l.i64c(u64::from(gb)), "base")?;
                 let fixed: Vec<_> = outer_idx.iter().chain(group_idx).cloned().collect();
                 l.accumulate_lanes(jobs, arg, &fixed, &[], &inner, u64::from(lanes), base)
             })?;
-            let first: Vec<Term<IntValue<'ctx>>> = outer_idx
-                .iter()
-                .map(|t| Term {
-                    var: t.var,
-                    lo: t.lo - nb,
-                    bits: t.bits,
-                })
-                .collect();
+            let first: Vec<Term<IntValue<'ctx>>> =
+                outer_idx.iter().map(|t| Term { var: t.var, lo: t.lo - nb, bits: t.bits }).collect();
             let first = l.linear(&first)?;
             for j in jobs {
                 let merged = l.merge_group(j, lanes)?;
-                let out = j.out.ok_or_else(|| {
-                    LowerError::Builder("a joint reduction without a buffer".into())
-                })?;
+                let out = j.out.ok_or_else(|| LowerError::Builder("a joint reduction without a buffer".into()))?;
                 // Integer states are the results: one vector store.
                 // SAFETY (of the generated code): the group's outputs are in the buffer.
                 let p = unsafe { l.b.build_in_bounds_gep(j.st_ty, out, &[first], "out")? };
                 let st = l.b.build_store(p, merged)?;
-                st.set_alignment(types::mem_size(j.out_elem))
-                    .map_err(|e| LowerError::Builder(e.to_string()))?;
+                st.set_alignment(types::mem_size(j.out_elem)).map_err(|e| LowerError::Builder(e.to_string()))?;
             }
             Ok(())
         })?;
@@ -118,14 +83,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let mut vs = Vec::with_capacity(lanes as usize);
         for line in 0..lanes {
             // SAFETY (of the generated code): the slots lie inside the state buffer.
-            let p = unsafe {
-                self.b.build_in_bounds_gep(
-                    int,
-                    j.st_v,
-                    &[self.i64c(u64::from(line * lanes))],
-                    "st",
-                )?
-            };
+            let p = unsafe { self.b.build_in_bounds_gep(int, j.st_v, &[self.i64c(u64::from(line * lanes))], "st")? };
             let v = self.b.build_load(ty, p, "lanes")?;
             super::super::element::set_align(v, align)?;
             vs.push(v.into_vector_value());
@@ -162,27 +120,16 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     }
 
     /// `a` and `b` combined lane by lane by an exact integer reduction.
-    fn combine_lanes(
-        &self,
-        red: Red,
-        a: VectorValue<'ctx>,
-        b: VectorValue<'ctx>,
-    ) -> Lower<VectorValue<'ctx>> {
+    fn combine_lanes(&self, red: Red, a: VectorValue<'ctx>, b: VectorValue<'ctx>) -> Lower<VectorValue<'ctx>> {
         let name = match (red.op, red.d.is_signed()) {
             (ReduceOp::Sum, _) => return Ok(self.b.build_int_add(a, b, "sum")?),
             (ReduceOp::Max, true) => "llvm.smax",
             (ReduceOp::Max, false) => "llvm.umax",
             (ReduceOp::Min, true) => "llvm.smin",
             (ReduceOp::Min, false) => "llvm.umin",
-            _ => {
-                return Err(LowerError::Builder(
-                    "joint merge of an inexact reduction".into(),
-                ))
-            }
+            _ => return Err(LowerError::Builder("joint merge of an inexact reduction".into())),
         };
         let args: [BasicValueEnum<'ctx>; 2] = [a.into(), b.into()];
-        Ok(self
-            .intrinsic(name, &[a.get_type().into()], &args)?
-            .into_vector_value())
+        Ok(self.intrinsic(name, &[a.get_type().into()], &args)?.into_vector_value())
     }
 }
