@@ -4,13 +4,15 @@
 //! the vectorizer turns into hardware gathers: 16 loads per vector. The HIGGS
 //! dequantizer's codebook lookups (two 16-entry tables for EDEN2-16, one per
 //! coordinate) were a quarter of its time that way. A table of at most 16 elements of
-//! 32 bits fits one vector register, and one `vpermps` looks up 16 indices in it. So a
-//! gather whose result fills a buffer from a buffered block of 32-bit indices (or a
-//! reshape of one; a multiple of 16 elements) is emitted as an explicit
-//! vector loop: load 16 indices, clamp them into the table as every gather does
-//! (`docs/semantics.md`), permute, store.
+//! 32 bits fits one vector register, and one `vpermps` looks up 16 indices in it; up to
+//! 32 fit two, read by one `vpermi2ps`, and up to 64 four, read by two of those and a
+//! select on the index's bit 5 (EDEN2-64). So a gather whose result fills a buffer from a
+//! buffered block of 32-bit indices (or a reshape of one; a multiple of 16 elements) is
+//! emitted as an explicit vector loop: load 16 indices, clamp them into the table as
+//! every gather does (`docs/semantics.md`), permute, store.
 
 use inkwell::types::VectorType;
+use inkwell::IntPredicate;
 use inkwell::values::{BasicValueEnum, PointerValue, VectorValue};
 
 use super::element::set_align;
@@ -19,8 +21,11 @@ use super::Lowerer;
 use crate::codegen::error::{Lower, LowerError};
 use crate::ir::{DType, Op, TableId, ValueId};
 
-/// Lanes of one lookup, and the most table elements it holds.
+/// Lanes of one lookup, and the table elements one register holds.
 const LANES: u32 = 16;
+
+/// The longest table looked up in registers (four of them).
+const MAX_LEN: usize = 64;
 
 impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// Whether `gather(table, index)` into a buffer is looked up in registers.
@@ -30,7 +35,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         self.permute16
             && self.threads.is_none()
             && matches!(t.dtype, DType::F32 | DType::I32 | DType::U32)
-            && (1..=LANES as usize).contains(&t.data.len())
+            && (1..=MAX_LEN).contains(&t.data.len())
             && matches!(ty.dtype(), DType::I32 | DType::U32)
             && self.row_major_buffer(index).is_some()
             && ty.shape.numel().is_multiple_of(LANES as usize)
@@ -61,19 +66,24 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             .ok_or_else(|| LowerError::Builder("a lookup index without a buffer".into()))?;
         let src = self.buffer(src)?;
         let mut vals = self.table_values(table);
-        // Lanes past the table are never read (indices are clamped first).
-        vals.resize(LANES as usize, vals[len - 1]);
-        let table_vec: VectorValue<'ctx> = match vals[0] {
-            BasicValueEnum::FloatValue(_) => {
-                VectorType::const_vector(&vals.iter().map(|v| v.into_float_value()).collect::<Vec<_>>())
-            }
-            _ => VectorType::const_vector(&vals.iter().map(|v| v.into_int_value()).collect::<Vec<_>>()),
-        };
+        // Registers of 16 elements; lanes past the table are never read (indices are
+        // clamped first).
+        let registers = len.div_ceil(LANES as usize);
+        vals.resize(registers * LANES as usize, vals[len - 1]);
+        let regs: Vec<VectorValue<'ctx>> = vals
+            .chunks(LANES as usize)
+            .map(|part| match part[0] {
+                BasicValueEnum::FloatValue(_) => {
+                    VectorType::const_vector(&part.iter().map(|v| v.into_float_value()).collect::<Vec<_>>())
+                }
+                _ => VectorType::const_vector(&part.iter().map(|v| v.into_int_value()).collect::<Vec<_>>()),
+            })
+            .collect();
         let i32t = self.cx.i32_type();
         let idx_ty = i32t.vec_type(LANES);
         let splat = |v: u64| VectorType::const_vector(&vec![i32t.const_int(v, false); LANES as usize]);
-        let (zero, last) = (splat(0), splat(len as u64 - 1));
-        let out_ty = table_vec.get_type();
+        let (zero, last, upper) = (splat(0), splat(len as u64 - 1), splat(31));
+        let out_ty = regs[0].get_type();
         let n = (self.k.ty(index).shape.numel() / LANES as usize) as u64;
         self.counted_loop(n, None, &mut |l, i| {
             let at = l.b.build_int_mul(i, l.i64c(u64::from(LANES)), "at")?;
@@ -87,8 +97,35 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             } else {
                 l.intrinsic("llvm.umin", &[idx_ty.into()], &[ix, last.into()])?
             };
-            let name = if float { "llvm.x86.avx512.permvar.sf.512" } else { "llvm.x86.avx512.permvar.si.512" };
-            let x = l.intrinsic(name, &[], &[table_vec.into(), clamped])?;
+            let x = match regs.len() {
+                1 => {
+                    let name = if float { "llvm.x86.avx512.permvar.sf.512" } else { "llvm.x86.avx512.permvar.si.512" };
+                    l.intrinsic(name, &[], &[regs[0].into(), clamped])?
+                }
+                _ => {
+                    // Each pair of registers is a 32-element table read with the index's
+                    // low 5 bits; bit 5 picks the pair.
+                    let name = if float { "llvm.x86.avx512.vpermi2var.ps.512" } else { "llvm.x86.avx512.vpermi2var.d.512" };
+                    let mut halves = Vec::new();
+                    for pair in regs.chunks(2) {
+                        let hi = *pair.get(1).unwrap_or(&pair[0]);
+                        halves.push(l.intrinsic(name, &[], &[pair[0].into(), clamped, hi.into()])?);
+                    }
+                    match halves[..] {
+                        [x] => x,
+                        [lo, hi] => {
+                            let high = l.b.build_int_compare(
+                                IntPredicate::UGT,
+                                clamped.into_vector_value(),
+                                upper,
+                                "high",
+                            )?;
+                            l.b.build_select(high, hi, lo, "x")?
+                        }
+                        _ => return Err(LowerError::Builder("a register table of more than 64 elements".into())),
+                    }
+                }
+            };
             let q = unsafe { l.b.build_in_bounds_gep(out_ty.get_element_type(), dst, &[at], "out")? };
             let st = l.b.build_store(q, x)?;
             st.set_alignment(4).map_err(|e| LowerError::Builder(e.to_string()))?;
