@@ -5,10 +5,11 @@
 //! hardware prefetchers follow a stream only within a 4 KiB page and only while it is
 //! being read, so each program started by waiting for memory. So the fast form of a
 //! specialized branch (the interior tiles) asks, at each of its top-level loads, for
-//! what the next program will read: for each unmasked load of at least [`MIN_BYTES`] whose elements are contiguous
-//! (checked at run time from its first and last offsets), the same number of bytes right
-//! after it, into L2, one prefetch per cache line. Prefetches never fault, so a guess
-//! past the end of a buffer costs nothing but the request.
+//! what the next program will read: for each unmasked load of at least [`MIN_BYTES`]
+//! whose elements are contiguous (checked at run time from its first and last offsets),
+//! the same number of bytes right after it, into L2, one prefetch per cache line.
+//! Prefetches never fault, so a guess past the end of a buffer costs nothing but the
+//! request.
 //!
 //! Measured on the 2-bit uniform quantizer from memory (64 MiB, one thread, five
 //! alternating runs): 0.61-0.70 of memcpy without, 0.69-0.76 with; L1 (`prefetcht0`) was
