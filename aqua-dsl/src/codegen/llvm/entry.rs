@@ -94,6 +94,9 @@ pub(crate) fn declare_program<'ctx>(
         // simplification passes a second time, about 40% of the optimization time, for
         // no measurable speed (one call per program of a block's work).
         func.add_attribute(AttributeLoc::Function, enum_attr(cx, "noinline"));
+    } else {
+        // A GPU kernel calls it once: inlined before optimization (`target/nvptx.rs`).
+        func.add_attribute(AttributeLoc::Function, enum_attr(cx, "alwaysinline"));
     }
 
     let mut next_extent = k.params.len();

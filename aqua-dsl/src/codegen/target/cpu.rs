@@ -103,7 +103,7 @@ impl HostCpu {
         options.set_loop_slp_vectorization(true);
         options.set_loop_interleaving(false);
         options.set_loop_unrolling(false);
-        super::optimize(&self.machine, module, opt_level, options)
+        super::optimize(&self.machine, module, "", opt_level, options)
     }
 
     pub(crate) fn emit(&self, module: &Module, kind: FileType) -> Result<Vec<u8>, String> {

@@ -17,14 +17,16 @@ pub(crate) fn configure(machine: &TargetMachine, module: &Module) {
     module.set_data_layout(&machine.get_target_data().get_data_layout());
 }
 
-/// Runs LLVM's `default<O{opt_level}>` pipeline with the target's pass options.
+/// Runs LLVM's `default<O{opt_level}>` pipeline with the target's pass options, after
+/// `first` (module passes, or nothing).
 pub(crate) fn optimize(
     machine: &TargetMachine,
     module: &Module,
+    first: &str,
     opt_level: u8,
     options: PassBuilderOptions,
 ) -> Result<(), String> {
-    let pipeline = format!("default<O{}>", opt_level.min(3));
+    let pipeline = format!("{first}default<O{}>", opt_level.min(3));
     module.run_passes(&pipeline, machine, options).map_err(|e| e.to_string())
 }
 
