@@ -299,9 +299,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     _ => return Err(self.op_error(inst, "the general form returns no status")),
                 };
                 self.b.position_at_end(fast_bb);
-                self.prefetch_in = Some(then_body);
+                let enclosing = self.prefetch_in.replace(then_body);
                 let r = self.emit_one_branch(inst, then_body, &outs);
-                self.prefetch_in = None;
+                self.prefetch_in = enclosing;
                 return r;
             }
         }
@@ -310,9 +310,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let mut incoming = Vec::new();
         for (bb, region) in [(then_bb, then_body), (else_bb, else_body)] {
             self.b.position_at_end(bb);
-            self.prefetch_in = (*specialized && bb == then_bb).then_some(region);
+            // The fast form's loads prefetch; the enclosing region's setting comes back after.
+            let enclosing = std::mem::replace(&mut self.prefetch_in, (*specialized && bb == then_bb).then_some(region));
             let yielded = self.emit_region(region);
-            self.prefetch_in = None;
+            self.prefetch_in = enclosing;
             let yielded = yielded?;
             if yielded.len() != inst.results.len() {
                 return Err(self.op_error(inst, "a branch yields the wrong number of values"));

@@ -115,10 +115,7 @@ fn compile_ptx(args: &Args, kernel: &aqua_dsl::Kernel, sm: u32) -> Result<(), Cl
         ),
         false => None,
     };
-    let pending = match &ptxas {
-        Some(p) => Some(p.start(sm).map_err(|e| CliError::failed(e.to_string()))?),
-        None => None,
-    };
+    let pending = ptxas.as_ref().map(|p| p.start(sm)).transpose().map_err(|e| CliError::failed(e.to_string()))?;
     let options = CodegenOptions {
         target: CodegenTarget::nvptx(sm),
         emit_text: matches!(args.emit, Emit::Llvm),
