@@ -210,22 +210,49 @@ fn ptxas_started_early_assembles_rejects_and_stops() {
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
 
-#[test]
-fn contiguous_masked_loads_become_vector_loads_on_the_unmasked_path() {
-    // 1024 f16 over 128 threads: 8 contiguous elements (16 bytes) per thread, read by
-    // two sinks (so filled into shared memory first), as in a quantizer.
+/// `scale_rows` with its offsets shifted by `shift` elements: 1024 f16 over 128 threads,
+/// 8 contiguous elements (16 bytes) per thread, read by two sinks (so filled into shared
+/// memory first), as in a quantizer; the f32 result is stored the same way.
+fn scale_rows(shift: i32) -> Kernel {
     let io = [ptr(DType::F16, false), ptr(F32, true), ParamKind::Scalar(DType::I32)];
-    let k = kernel("scale_rows", &io, |a| {
-        let offs = program_id(0) * 1024 + arange(1024);
+    kernel("scale_rows", &io, |a| {
+        let offs = program_id(0) * 1024 + arange(1024) + shift;
         let m = offs.lt(a[2]);
         let x = load_masked(a[0] + offs, m).cast::<f32>().reshape([16, 64]);
         let hi = x.max(1).expand_dims(1).broadcast_to([16, 64]);
         store_masked(a[1] + offs, (x / hi).reshape([1024]), m);
-    });
-    let text = String::from_utf8(ptx(&k, 90).object).unwrap();
-    // The back end's vectorizer does not always prove the run's first element 16-byte
-    // aligned (it then merges 8 or 4 bytes at a time): any vector load counts here.
-    assert!(text.contains("ld.global.v") || text.contains("ld.global.nc.v"), "{text}");
-    // The masked path stays for the last, partial block.
-    assert!(text.contains("ld.global.b16") || text.contains("ld.global.nc.b16"), "{text}");
+    })
+}
+
+#[test]
+fn contiguous_masked_accesses_are_whole_vectors_on_the_unmasked_path() {
+    let text = String::from_utf8(ptx(&scale_rows(0), 90).object).unwrap();
+    let global = |op: &str| count(&text, &format!("{op}.global.")) + count(&text, &format!("{op}.global.nc."));
+    // Addressed by runs (`llvm/runs.rs`): each thread's 16 bytes of input are one load,
+    // its 32 bytes of output two stores, never split by an unproven alignment.
+    assert_eq!(count(&text, "ld.global.v4.b32") + count(&text, "ld.global.nc.v4.b32"), 1, "{text}");
+    assert_eq!(count(&text, "st.global.v4.f32"), 2, "{text}");
+    // The masked path stays for the last, partial block: one scalar access per element.
+    assert_eq!(global("ld") - 1, count(&text, "ld.global.b16") + count(&text, "ld.global.nc.b16"), "{text}");
+    assert_eq!(global("st") - 2, count(&text, "st.global.f32"), "{text}");
+
+    // One element off: the 8 f16 of a thread start 2 bytes past a 16-byte boundary, so
+    // no 16-byte load is possible; of its 8 f32 only the middle 4 are one aligned span.
+    let text = String::from_utf8(ptx(&scale_rows(1), 90).object).unwrap();
+    assert_eq!(count(&text, "ld.global.v4.b32") + count(&text, "ld.global.nc.v4.b32"), 0, "{text}");
+    assert!(count(&text, "st.global.v4.f32") <= 1, "{text}");
+}
+
+/// Element indices are 32-bit on GPU targets, and so are shared-memory addresses
+/// (`-nvptx-short-ptr`): 64-bit arithmetic is left to global addresses.
+#[test]
+fn indices_and_shared_addresses_are_32_bit() {
+    let text = String::from_utf8(ptx(&scale_rows(0), 90).object).unwrap();
+    assert!(count(&text, ".shared.") > 4, "{text}");
+    for line in text.lines().filter(|l| l.contains(".shared.") && l.contains('[')) {
+        assert!(!line.contains("[%rd"), "a 64-bit shared address: {line}");
+    }
+    let wide = text.lines().filter(|l| [".s64", ".u64", ".b64"].iter().any(|w| l.contains(w))).count();
+    let all = text.lines().filter(|l| l.starts_with('\t') && !l.contains(':')).count();
+    assert!(wide * 5 < all, "{wide} of {all} instructions are 64-bit\n{text}");
 }

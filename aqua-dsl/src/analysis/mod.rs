@@ -1,5 +1,7 @@
 //! Analyses over the IR shared by the verifier and the code generators.
 
 mod provenance;
+mod runs;
 
 pub use provenance::{pointer_bases, PointerBases};
+pub use runs::{runs, Axis, Runs, ANY};

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use inkwell::types::BasicTypeEnum;
+use inkwell::types::{BasicTypeEnum, IntType};
 use inkwell::values::{AsValueRef, BasicValue, BasicValueEnum, IntValue, PointerValue};
 use inkwell::IntPredicate;
 
@@ -151,7 +151,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             for copy in 0..1u64 << jammed.len() {
                 let mut idx = idx.to_vec();
                 for (k, level) in jammed.iter().enumerate() {
-                    idx.push(Term { var: l.i64c(copy >> k & 1), lo: level.lo, bits: 1 });
+                    idx.push(Term { var: l.ic(copy >> k & 1), lo: level.lo, bits: 1 });
                 }
                 let x = l.compute(inst, &idx)?;
                 let lin = l.linear(&idx)?;
@@ -259,17 +259,17 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         }
     }
 
-    /// The linear index `sum(var << lo)` as an `i64`.
+    /// The linear index `sum(var << lo)` (of the index type).
     pub(crate) fn linear(&self, idx: &Idx<'ctx>) -> Lower<IntValue<'ctx>> {
         let mut acc: Option<IntValue<'ctx>> = None;
         for t in idx {
-            let part = if t.lo == 0 { t.var } else { self.b.build_left_shift(t.var, self.i64c(t.lo as u64), "f")? };
+            let part = if t.lo == 0 { t.var } else { self.b.build_left_shift(t.var, self.ic(t.lo as u64), "f")? };
             acc = Some(match acc {
                 None => part,
                 Some(a) => self.b.build_int_nuw_add(a, part, "lin")?,
             });
         }
-        Ok(acc.unwrap_or_else(|| self.i64c(0)))
+        Ok(acc.unwrap_or_else(|| self.ic(0)))
     }
 
     /// Loads element `lin` of a buffer of `elem`s, in register form.
@@ -322,11 +322,14 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
 
     /// An integer of dtype `d` widened to `i64` by its signedness.
     pub(crate) fn widen_int(&self, d: DType, x: IntValue<'ctx>) -> Lower<IntValue<'ctx>> {
-        let i64t = self.cx.i64_type();
+        self.widen_int_to(d, x, self.cx.i64_type())
+    }
+
+    /// An integer of dtype `d` widened to `to` (at least as wide) by its signedness.
+    pub(crate) fn widen_int_to(&self, d: DType, x: IntValue<'ctx>, to: IntType<'ctx>) -> Lower<IntValue<'ctx>> {
         Ok(match d {
-            DType::I64 => x,
-            DType::I8 | DType::I32 => self.b.build_int_s_extend(x, i64t, "sx")?,
-            _ => self.b.build_int_z_extend(x, i64t, "zx")?,
+            DType::I8 | DType::I32 | DType::I64 => self.b.build_int_s_extend_or_bit_cast(x, to, "sx")?,
+            _ => self.b.build_int_z_extend_or_bit_cast(x, to, "zx")?,
         })
     }
 

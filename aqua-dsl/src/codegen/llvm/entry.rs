@@ -115,7 +115,7 @@ pub(crate) fn declare_program<'ctx>(
                     // GPU buffers (device allocations, or the runtime's 64-byte aligned
                     // host buffers for the emulation) start 16-byte aligned: lets the
                     // back end merge a thread's contiguous accesses (`vector.rs`).
-                    let align = cx.create_enum_attribute(Attribute::get_named_enum_kind_id("align"), 16);
+                    let align = cx.create_enum_attribute(Attribute::get_named_enum_kind_id("align"), u64::from(super::runs::BUFFER_ALIGN));
                     func.add_attribute(AttributeLoc::Param(i as u32), align);
                 }
                 let extent = checked.then(|| {

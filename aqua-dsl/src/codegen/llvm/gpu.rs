@@ -67,7 +67,7 @@ pub(crate) struct GpuInfo {
     pub simt: bool,
 }
 
-/// The thread's id inside its CTA, as an `i64`, and log2 of the CTA size.
+/// The thread's id inside its CTA (of the index type), and log2 of the CTA size.
 #[derive(Clone, Copy)]
 pub(crate) struct Threads<'ctx> {
     pub tid: IntValue<'ctx>,
@@ -81,7 +81,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             Some(s) => s.tid,
             None => self.sreg("llvm.nvvm.read.ptx.sreg.tid.x")?,
         };
-        let tid = self.b.build_int_z_extend(tid, self.cx.i64_type(), "tid")?;
+        let tid = self.b.build_int_z_extend(tid, self.idx, "tid")?;
         self.threads = Some(Threads { tid, log2: gpu.threads.trailing_zeros() });
         Ok(())
     }
@@ -136,8 +136,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 continue;
             }
             shift -= take;
-            let part = self.b.build_right_shift(th.tid, self.i64c(shift as u64), false, "t")?;
-            let part = self.b.build_and(part, self.i64c((1u64 << take) - 1), "t")?;
+            let part = self.b.build_right_shift(th.tid, self.ic(shift as u64), false, "t")?;
+            let part = self.b.build_and(part, self.ic((1u64 << take) - 1), "t")?;
             thread_terms.push(Term { var: part, lo: level.lo + level.bits - take, bits: take });
             if level.bits > take {
                 loops.push(Level { lo: level.lo, bits: level.bits - take, vectorize: level.vectorize });
@@ -146,7 +146,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let mut run = |l: &mut Self| l.versioned(&loops, &thread_terms, masks, body);
         if tb < th.log2 {
             // Fewer elements than threads: the others skip.
-            let active = self.b.build_int_compare(IntPredicate::ULT, th.tid, self.i64c(1u64 << tb), "active")?;
+            let active = self.b.build_int_compare(IntPredicate::ULT, th.tid, self.ic(1u64 << tb), "active")?;
             let (on, join) = (self.block("active"), self.block("active.end"));
             self.b.build_conditional_branch(active, on, join)?;
             self.b.position_at_end(on);
@@ -174,7 +174,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let i8t = self.cx.i8_type();
         if let Some(s) = self.simt {
             // SAFETY (of the generated code): the emulator passes `shared_bytes` bytes.
-            return Ok(unsafe { self.alloca_b.build_in_bounds_gep(i8t, s.smem, &[self.i64c(offset)], "smem")? });
+            return Ok(unsafe { self.alloca_b.build_in_bounds_gep(i8t, s.smem, &[self.ic(offset)], "smem")? });
         }
         let smem = match self.smem {
             Some(g) => g,
@@ -189,7 +189,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         // Computed in the entry block, so the pointer dominates every use.
         let base = smem.as_pointer_value();
         // SAFETY (of the generated code): the launch gives the CTA `shared_bytes` bytes.
-        let p = unsafe { self.alloca_b.build_in_bounds_gep(i8t, base, &[self.i64c(offset)], "smem")? };
+        let p = unsafe { self.alloca_b.build_in_bounds_gep(i8t, base, &[self.ic(offset)], "smem")? };
         let generic = self.cx.ptr_type(AddressSpace::default());
         Ok(self.alloca_b.build_address_space_cast(p, generic, "buf")?)
     }
@@ -225,7 +225,7 @@ pub(crate) fn define_kernel<'ctx>(
         if let ParamKind::Ptr { .. } = p.kind {
             // Device allocations are at least 256-byte aligned; 16 lets the back end merge
             // a thread's contiguous accesses into 128-bit ones (`vector.rs`).
-            let align = cx.create_enum_attribute(Attribute::get_named_enum_kind_id("align"), 16);
+            let align = cx.create_enum_attribute(Attribute::get_named_enum_kind_id("align"), u64::from(super::runs::BUFFER_ALIGN));
             f.add_attribute(AttributeLoc::Param(i as u32), align);
         }
     }

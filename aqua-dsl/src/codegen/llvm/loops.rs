@@ -68,24 +68,24 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         body: &mut dyn FnMut(&mut Self, IntValue<'ctx>) -> Lower<()>,
     ) -> Lower<()> {
         if n == 1 {
-            return body(self, self.i64c(0));
+            return body(self, self.ic(0));
         }
         let pre = self.current_block()?;
         let head = self.block("loop");
         let exit = self.block("loop.end");
         self.b.build_unconditional_branch(head)?;
         self.b.position_at_end(head);
-        let phi = self.b.build_phi(self.cx.i64_type(), "i")?;
+        let phi = self.b.build_phi(self.idx, "i")?;
         let i = phi.as_basic_value().into_int_value();
         body(self, i)?;
-        let next = self.b.build_int_nuw_add(i, self.i64c(1), "i.next")?;
-        let more = self.b.build_int_compare(IntPredicate::ULT, next, self.i64c(n), "more")?;
+        let next = self.b.build_int_nuw_add(i, self.ic(1), "i.next")?;
+        let more = self.b.build_int_compare(IntPredicate::ULT, next, self.ic(n), "more")?;
         let br = self.b.build_conditional_branch(more, head, exit)?;
         if let Some(width) = vectorize {
             self.vectorize_hint(br, width);
         }
         let latch = self.current_block()?;
-        phi.add_incoming(&[(&self.i64c(0), pre), (&next, latch)]);
+        phi.add_incoming(&[(&self.ic(0), pre), (&next, latch)]);
         self.b.position_at_end(exit);
         // Values computed inside the loop do not dominate what follows it.
         self.memo.clear();

@@ -33,7 +33,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         }
     }
 
-    fn address(&self, base: PointerValue<'ctx>, elem: Elem, off: IntValue<'ctx>) -> Lower<PointerValue<'ctx>> {
+    pub(crate) fn address(&self, base: PointerValue<'ctx>, elem: Elem, off: IntValue<'ctx>) -> Lower<PointerValue<'ctx>> {
         // SAFETY (of the generated code): only reached for unmasked lanes, which the
         // kernel promises (or checked mode verified) are inside the buffer.
         Ok(unsafe { self.b.build_in_bounds_gep(types::mem(self.cx, elem), base, &[off], "p")? })
@@ -49,11 +49,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     ) -> Lower<BasicValueEnum<'ctx>> {
         let (_, base, _) = self.base_of(inst, ptr)?;
         let elem = Elem::Val(self.k.ty(ptr).dtype());
-        let off = self.elem(ptr, idx)?.into_int_value();
+        let (at, align) = self.element_address(ptr, base, elem, idx)?;
         let read = |l: &Self| -> Lower<BasicValueEnum<'ctx>> {
-            let ty = types::mem(l.cx, elem);
-            let x = l.b.build_load(ty, l.address(base, elem, off)?, "ld")?;
-            set_align(x, types::mem_size(elem))?;
+            let x = l.b.build_load(types::mem(l.cx, elem), at, "ld")?;
+            set_align(x, align)?;
             l.mem_to_reg(elem, x)
         };
         let Some(mask) = mask.filter(|_| !self.unmasked) else { return read(self) };
@@ -88,11 +87,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let masks = self.sink_masks(&roots, mask, false);
         self.memo.clear();
         self.dist_nest_masked(&levels, &masks, &mut |l, idx| {
-            let off = l.elem(ptr, idx)?.into_int_value();
+            let (at, align) = l.element_address(ptr, base, elem, idx)?;
             let x = l.elem(value, idx)?;
             let write = |l: &Self| -> Lower<()> {
-                let st = l.b.build_store(l.address(base, elem, off)?, l.reg_to_mem(elem, x)?)?;
-                st.set_alignment(types::mem_size(elem)).map_err(|e| LowerError::Builder(e.to_string()))
+                let st = l.b.build_store(at, l.reg_to_mem(elem, x)?)?;
+                st.set_alignment(align).map_err(|e| LowerError::Builder(e.to_string()))
             };
             let Some(mask) = mask.filter(|_| !l.unmasked) else { return write(l) };
             let m = l.elem(mask, idx)?.into_int_value();
@@ -168,11 +167,14 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         }
         let global = self.table(table)?;
         let i = self.elem(index, idx)?.into_int_value();
-        let i = self.widen_int(self.k.ty(index).dtype(), i)?;
-        let i64t = self.cx.i64_type();
-        let i = self.intrinsic("llvm.smax", &[i64t.into()], &[i.into(), self.i64c(0).into()])?;
-        let hi = self.i64c(len - 1);
-        let i = self.intrinsic("llvm.smin", &[i64t.into()], &[i, hi.into()])?.into_int_value();
+        // Clamped in the index type where it holds every index value (on a GPU, 64-bit
+        // arithmetic costs two instructions), else in i64.
+        let d = self.k.ty(index).dtype();
+        let wide = if matches!(d, DType::U32 | DType::I64) { self.cx.i64_type() } else { self.idx };
+        let i = self.widen_int_to(d, i, wide)?;
+        let (zero, hi) = (wide.const_zero(), wide.const_int(len - 1, false));
+        let i = self.intrinsic("llvm.smax", &[wide.into()], &[i.into(), zero.into()])?;
+        let i = self.intrinsic("llvm.smin", &[wide.into()], &[i, hi.into()])?.into_int_value();
         let elem = Elem::Val(dtype);
         let ty = types::mem(self.cx, elem);
         let p = unsafe { self.b.build_in_bounds_gep(ty, global.as_pointer_value(), &[i], "tab")? };

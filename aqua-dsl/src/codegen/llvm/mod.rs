@@ -26,6 +26,7 @@ mod memory;
 mod plan;
 mod prefetch;
 mod reduce;
+mod runs;
 mod shape;
 mod shuffle;
 mod smem;
@@ -42,7 +43,7 @@ use inkwell::builder::Builder;
 use inkwell::context::Context;
 use inkwell::intrinsics::Intrinsic;
 use inkwell::module::Module;
-use inkwell::types::{BasicType, BasicTypeEnum};
+use inkwell::types::{BasicType, BasicTypeEnum, IntType};
 use inkwell::values::{BasicValueEnum, FunctionValue, GlobalValue, IntValue, PointerValue};
 
 use super::error::{CodegenError, Lower, LowerError};
@@ -122,6 +123,10 @@ pub(crate) fn lower<'ctx>(
     l.releases = releases;
     l.unit = unit;
     l.permute16 = target.permute16;
+    if target.gpu.is_some() {
+        l.idx = cx.i32_type();
+        l.runs = crate::analysis::runs(kernel);
+    }
     if let Unit::Fast { .. } = unit {
         l.general_fn = Some(entry::declare_general(module, func));
     }
@@ -176,6 +181,13 @@ pub(crate) struct Lowerer<'a, 'ctx> {
     pub(crate) pid: [IntValue<'ctx>; 3],
     pub(crate) grid: [IntValue<'ctx>; 3],
     pub(crate) fault: PointerValue<'ctx>,
+    /// The type of element indices, loop variables and thread ids: `i64` on the host,
+    /// `i32` on GPU targets (and their SIMT emulation), where 64-bit integer arithmetic
+    /// takes two instructions and pairs of registers (blocks are at most 2^20 elements,
+    /// so every index and byte offset inside one fits).
+    pub(crate) idx: IntType<'ctx>,
+    /// GPU targets: runs of consecutive offsets, for addressing by runs (`runs.rs`).
+    pub(crate) runs: HashMap<ValueId, crate::analysis::Runs>,
     /// Positioned in the first block, which holds every `alloca` (so stack buffers are
     /// allocated once per call, whatever loops they are used in).
     alloca_b: Builder<'ctx>,
@@ -239,6 +251,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             pid: program.pid,
             grid: program.grid,
             fault: program.fault,
+            idx: cx.i64_type(),
+            runs: HashMap::new(),
             alloca_b,
             frame_bytes: 0,
             threads: None,
@@ -343,6 +357,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     }
 
     // ---- small IR helpers ----
+
+    /// An index constant (of type [`Self::idx`]).
+    pub(crate) fn ic(&self, v: u64) -> IntValue<'ctx> {
+        self.idx.const_int(v, false)
+    }
 
     pub(crate) fn i64c(&self, v: u64) -> IntValue<'ctx> {
         self.cx.i64_type().const_int(v, false)

@@ -47,18 +47,18 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             return Ok(());
         }
         let at = |l: &mut Self, k: u64| -> Lower<IntValue<'ctx>> {
-            let idx = [Term { var: l.i64c(k), lo: 0, bits }];
+            let idx = [Term { var: l.ic(k), lo: 0, bits }];
             Ok(l.elem(ptr, &idx)?.into_int_value())
         };
         let (first, last) = (at(self, 0)?, at(self, numel - 1)?);
         self.memo.clear();
         let span = self.b.build_int_sub(last, first, "span")?;
-        let contiguous = self.b.build_int_compare(IntPredicate::EQ, span, self.i64c(numel - 1), "contiguous")?;
+        let contiguous = self.b.build_int_compare(IntPredicate::EQ, span, self.ic(numel - 1), "contiguous")?;
         let (fetch, done) = (self.block("prefetch"), self.block("prefetch.end"));
         self.b.build_conditional_branch(contiguous, fetch, done)?;
         self.b.position_at_end(fetch);
         let i8t = self.cx.i8_type();
-        let next = self.b.build_int_mul(self.b.build_int_add(last, self.i64c(1), "next")?, self.i64c(size), "at")?;
+        let next = self.b.build_int_mul(self.b.build_int_add(last, self.ic(1), "next")?, self.ic(size), "at")?;
         // SAFETY (of the generated code): a prefetch of any address is harmless.
         let start = unsafe { self.b.build_gep(i8t, base, &[next], "next")? };
         let decl = inkwell::intrinsics::Intrinsic::find("llvm.prefetch")
@@ -68,7 +68,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         // Read, locality 2 (L2 on x86: `prefetcht1`), data cache.
         let flags = [i32t.const_zero().into(), i32t.const_int(2, false).into(), i32t.const_int(1, false).into()];
         self.counted_loop((numel * size).div_ceil(LINE), None, &mut |l, i| {
-            let off = l.b.build_int_mul(i, l.i64c(LINE), "off")?;
+            let off = l.b.build_int_mul(i, l.ic(LINE), "off")?;
             let p = unsafe { l.b.build_gep(i8t, start, &[off], "line")? };
             l.b.build_call(decl, &[p.into(), flags[0], flags[1], flags[2]], "")?;
             Ok(())

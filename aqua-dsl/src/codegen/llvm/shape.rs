@@ -37,10 +37,10 @@ impl<'ctx> Pieces<IntValue<'ctx>> for Lowerer<'_, 'ctx> {
     fn piece(&mut self, var: &IntValue<'ctx>, width: u32, shift: u32, bits: u32) -> Result<IntValue<'ctx>, LowerError> {
         let mut x = *var;
         if shift > 0 {
-            x = self.b.build_right_shift(x, self.i64c(shift as u64), false, "hi")?;
+            x = self.b.build_right_shift(x, self.ic(shift as u64), false, "hi")?;
         }
         if shift + bits < width {
-            x = self.b.build_and(x, self.i64c((1u64 << bits) - 1), "lo")?;
+            x = self.b.build_and(x, self.ic((1u64 << bits) - 1), "lo")?;
         }
         Ok(x)
     }

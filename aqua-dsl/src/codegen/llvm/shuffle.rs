@@ -95,7 +95,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let threads = 1u64 << th.log2;
         let half = (ex.steps % 2) * ex.values * threads;
         ex.steps += 1;
-        let partner = self.b.build_xor(th.tid, self.i64c(mask as u64), "partner")?;
+        let partner = self.b.build_xor(th.tid, self.ic(mask as u64), "partner")?;
         for (k, &v) in vals.iter().enumerate() {
             let slot = self.exchange_slot(slots, half + k as u64 * threads, th.tid)?;
             self.b.build_store(slot, v)?;
@@ -116,7 +116,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         first: u64,
         thread: IntValue<'ctx>,
     ) -> Lower<PointerValue<'ctx>> {
-        let at = self.b.build_int_add(thread, self.i64c(first), "slot")?;
+        let at = self.b.build_int_add(thread, self.ic(first), "slot")?;
         let i64t = self.cx.i64_type();
         // SAFETY (of the generated code): `begin_exchange` sized the slots for every
         // (half, value, thread).

@@ -86,7 +86,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let out_ty = regs[0].get_type();
         let n = (self.k.ty(index).shape.numel() / LANES as usize) as u64;
         self.counted_loop(n, None, &mut |l, i| {
-            let at = l.b.build_int_mul(i, l.i64c(u64::from(LANES)), "at")?;
+            let at = l.b.build_int_mul(i, l.ic(u64::from(LANES)), "at")?;
             // SAFETY (of the generated code): `at + 16 <= numel` in both buffers.
             let p = unsafe { l.b.build_in_bounds_gep(i32t, src, &[at], "ix")? };
             let ix = l.b.build_load(idx_ty, p, "ix")?;

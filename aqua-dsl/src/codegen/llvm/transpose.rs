@@ -45,13 +45,13 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             l.counted_loop(u64::from(cols / TILE), None, &mut |l, cb| {
                 // Tile (rb, cb) of the source: rows rb*T + i, columns cb*T + j.
                 let first = l.b.build_int_add(
-                    l.b.build_int_mul(rb, l.i64c(t * u64::from(cols)), "r0")?,
-                    l.b.build_int_mul(cb, l.i64c(t), "c0")?,
+                    l.b.build_int_mul(rb, l.ic(t * u64::from(cols)), "r0")?,
+                    l.b.build_int_mul(cb, l.ic(t), "c0")?,
                     "src0",
                 )?;
                 let mut tile = Vec::with_capacity(TILE as usize);
                 for i in 0..t {
-                    let at = l.b.build_int_add(first, l.i64c(i * u64::from(cols)), "at")?;
+                    let at = l.b.build_int_add(first, l.ic(i * u64::from(cols)), "at")?;
                     let p = unsafe { l.b.build_in_bounds_gep(int, src, &[at], "row")? };
                     let v = l.b.build_load(row_ty, p, "row")?;
                     super::element::set_align(v, bytes)?;
@@ -59,12 +59,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 }
                 let tile = l.transpose_in_registers(tile)?;
                 let first = l.b.build_int_add(
-                    l.b.build_int_mul(cb, l.i64c(t * u64::from(rows)), "r0")?,
-                    l.b.build_int_mul(rb, l.i64c(t), "c0")?,
+                    l.b.build_int_mul(cb, l.ic(t * u64::from(rows)), "r0")?,
+                    l.b.build_int_mul(rb, l.ic(t), "c0")?,
                     "dst0",
                 )?;
                 for (j, v) in tile.into_iter().enumerate() {
-                    let at = l.b.build_int_add(first, l.i64c(j as u64 * u64::from(rows)), "at")?;
+                    let at = l.b.build_int_add(first, l.ic(j as u64 * u64::from(rows)), "at")?;
                     let p = unsafe { l.b.build_in_bounds_gep(int, dst, &[at], "col")? };
                     let st = l.b.build_store(p, v)?;
                     st.set_alignment(bytes).map_err(|e| LowerError::Builder(e.to_string()))?;

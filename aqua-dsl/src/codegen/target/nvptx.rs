@@ -30,6 +30,21 @@ pub(crate) fn check_warps(target: &str, num_warps: u32) -> Result<u32, CodegenEr
     Ok(num_warps * 32)
 }
 
+/// Makes shared-memory (and local and constant) pointers 32 bits wide, LLVM's
+/// `-nvptx-short-ptr`: shared addresses then take 32-bit registers and arithmetic, as the
+/// 32-bit element indices of the lowering do (`llvm/mod.rs`, `Lowerer::idx`), where 64-bit
+/// pointers spent two instructions on every address step. A process-wide LLVM option,
+/// set once before the first NVPTX target machine; it touches no other target.
+fn short_pointers() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let args = [c"aqua".as_ptr(), c"-nvptx-short-ptr".as_ptr()];
+        // SAFETY: two valid C strings; the option is registered by the NVPTX target,
+        // which is initialized above, and parsing it only sets a flag.
+        unsafe { inkwell::llvm_sys::support::LLVMParseCommandLineOptions(2, args.as_ptr(), std::ptr::null()) };
+    });
+}
+
 pub(crate) struct Nvptx {
     machine: TargetMachine,
     info: TargetInfo,
@@ -43,6 +58,7 @@ impl Nvptx {
         }
         let threads = check_warps(&format!("sm_{sm}"), num_warps)?;
         Target::initialize_nvptx(&InitializationConfig::default());
+        short_pointers();
         let triple = TargetTriple::create(TRIPLE);
         let target = Target::from_triple(&triple).map_err(|m| err(m.to_string()))?;
         let level = match opt_level {

@@ -41,8 +41,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 };
                 // Split the output index into its row (m) and column (n) fields.
                 let o = l.linear(idx)?;
-                let mi = l.b.build_right_shift(o, l.i64c(nbits as u64), false, "m")?;
-                let ni = l.b.build_and(o, l.i64c((1u64 << nbits) - 1), "n")?;
+                let mi = l.b.build_right_shift(o, l.ic(nbits as u64), false, "m")?;
+                let ni = l.b.build_and(o, l.ic((1u64 << nbits) - 1), "n")?;
                 let cell = l.alloc_raw(l.cx.f32_type().into(), 1)?;
                 l.b.build_store(cell, s)?;
                 l.counted_loop(k as u64, None, &mut |l, ki| {

@@ -51,7 +51,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let mut xs = Vec::with_capacity(1 << bits);
         for k in 0..1u64 << bits {
             let mut at = base.clone();
-            at.push(Term { var: self.i64c(k), lo: pos, bits });
+            at.push(Term { var: self.ic(k), lo: pos, bits });
             let x = self.elem(arg, &at)?;
             xs.push((red.lift(self, x)?, self.i32c(k)));
         }

@@ -53,7 +53,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let line: Vec<Term<IntValue<'ctx>>> =
                     group_idx.iter().map(|t| Term { var: t.var, lo: t.lo - nb, bits: t.bits }).collect();
                 let slot = l.linear(&line)?;
-                let base = l.b.build_left_shift(slot, l.i64c(u64::from(gb)), "base")?;
+                let base = l.b.build_left_shift(slot, l.ic(u64::from(gb)), "base")?;
                 let fixed: Vec<_> = outer_idx.iter().chain(group_idx).cloned().collect();
                 l.accumulate_lanes(jobs, arg, &fixed, &[], &inner, u64::from(lanes), base)
             })?;
@@ -83,7 +83,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let mut vs = Vec::with_capacity(lanes as usize);
         for line in 0..lanes {
             // SAFETY (of the generated code): the slots lie inside the state buffer.
-            let p = unsafe { self.b.build_in_bounds_gep(int, j.st_v, &[self.i64c(u64::from(line * lanes))], "st")? };
+            let p = unsafe { self.b.build_in_bounds_gep(int, j.st_v, &[self.ic(u64::from(line * lanes))], "st")? };
             let v = self.b.build_load(ty, p, "lanes")?;
             super::super::element::set_align(v, align)?;
             vs.push(v.into_vector_value());

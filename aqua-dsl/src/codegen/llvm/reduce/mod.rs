@@ -218,7 +218,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         inner: &[Level],
         lanes: u64,
     ) -> Lower<Vec<State<'ctx>>> {
-        self.accumulate_lanes(jobs, arg, fixed, part, inner, lanes, self.i64c(0))?;
+        self.accumulate_lanes(jobs, arg, fixed, part, inner, lanes, self.ic(0))?;
         let mut merged = Vec::with_capacity(jobs.len());
         for j in jobs {
             if let Some(state) = self.merge_lanes_as_vector(j, lanes)? {
@@ -227,8 +227,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             }
             let mut states = Vec::with_capacity(lanes as usize);
             for k in 0..lanes {
-                let v = self.get(j.st_ty, j.st_v, self.i64c(k))?;
-                let i = self.get_index(j, self.i64c(k))?;
+                let v = self.get(j.st_ty, j.st_v, self.ic(k))?;
+                let i = self.get_index(j, self.ic(k))?;
                 states.push((v, i));
             }
             let mut half = states.len() / 2;
@@ -268,7 +268,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         self.nest(inner, &mut |l, in_idx| {
             let idx: Vec<Term<IntValue<'ctx>>> = fixed.iter().chain(part).chain(in_idx).cloned().collect();
             let x = l.elem(arg, &idx)?;
-            let lane = in_idx.iter().find(|t| t.lo == 0 && lane_bits > 0).map_or(l.i64c(0), |t| t.var);
+            let lane = in_idx.iter().find(|t| t.lo == 0 && lane_bits > 0).map_or(l.ic(0), |t| t.var);
             let at = l.b.build_int_nuw_add(base, lane, "slot")?;
             let pos = if any_arg {
                 let in_line: Vec<_> = part.iter().chain(in_idx).cloned().collect();
@@ -370,7 +370,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         self.b.position_at_end(scan);
         let i32t: BasicTypeEnum = self.cx.i32_type().into();
         let first = self.alloc_raw(i32t, 1)?;
-        let zero = self.i64c(0);
+        let zero = self.ic(0);
         let none = self.cx.i32_type().const_all_ones();
         self.put(i32t, first, zero, none.into())?;
         let levels = loops::levels(lo, lo + bits, &Default::default());
@@ -419,7 +419,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         };
         if self.threads.is_some() || n == 1 || bytes == 0 {
             for k in 0..n {
-                let at = self.b.build_int_nuw_add(base, self.i64c(k), "slot")?;
+                let at = self.b.build_int_nuw_add(base, self.ic(k), "slot")?;
                 self.put(ty, p, at, v)?;
             }
             return Ok(());

@@ -91,7 +91,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let a = l.linear(&shifted)?;
                 let a = l.b.build_int_truncate(a, l.cx.i32_type(), "pos")?;
                 for copy in 0..1u64 << strip.copies {
-                    let copy_term = Term { var: l.i64c(copy), lo: strip.vector, bits: strip.copies };
+                    let copy_term = Term { var: l.ic(copy), lo: strip.vector, bits: strip.copies };
                     l.nest(&lanes, &mut |l, lane_idx| {
                         let lane_idx: Vec<_> = lane_idx.iter().cloned().chain([copy_term.clone()]).collect();
                         let idx: Vec<_> = strip_idx.iter().chain(a_idx).chain(&lane_idx).cloned().collect();
@@ -192,7 +192,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let to_arg = [Field { src: 0, len: pos, dst: 0 }, Field { src: pos, len: total - nb - pos, dst: pos + nb }];
         self.memo.clear();
         self.dist_nest(&all, &mut |l, idx| {
-            let zero = l.i64c(0);
+            let zero = l.ic(0);
             for j in jobs {
                 l.put(j.st_ty, j.st_v, zero, j.red.identity(l))?;
                 l.put_index(j, zero, l.i32c(0).into())?;

@@ -92,9 +92,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             nb,
             warp_bits,
             rest_bits: s_bits - warp_bits,
-            line: self.b.build_right_shift(th.tid, self.i64c(s_bits as u64), false, "line")?,
-            part: self.b.build_and(th.tid, self.i64c((1u64 << s_bits) - 1), "part")?,
-            active: self.b.build_int_compare(IntPredicate::ULT, th.tid, self.i64c(busy), "active")?,
+            line: self.b.build_right_shift(th.tid, self.ic(s_bits as u64), false, "line")?,
+            part: self.b.build_and(th.tid, self.ic((1u64 << s_bits) - 1), "part")?,
+            active: self.b.build_int_compare(IntPredicate::ULT, th.tid, self.ic(busy), "active")?,
         };
         let states = self.chunk_states(jobs, arg, &sp, busy < 1u64 << th.log2)?;
         let states = self.merge_in_warp(jobs, states, &sp)?;
@@ -111,7 +111,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             for (ji, (j, &s)) in jobs.iter().zip(&states).enumerate() {
                 let r = self.finish_state(j, arg, &[], (0, nb), s)?;
                 match j.out {
-                    Some(p) => self.store_elem(p, j.out_elem, self.i64c(0), r)?,
+                    Some(p) => self.store_elem(p, j.out_elem, self.ic(0), r)?,
                     None => results[ji] = Some(r),
                 }
             }
@@ -189,8 +189,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 }
             }
             let mut theirs = self.shuffle_xor(&mut ex, &mine, m as u32)?.into_iter();
-            let bit = self.b.build_and(sp.part, self.i64c(m), "bit")?;
-            let upper = self.b.build_int_compare(IntPredicate::NE, bit, self.i64c(0), "upper")?;
+            let bit = self.b.build_and(sp.part, self.ic(m), "bit")?;
+            let upper = self.b.build_int_compare(IntPredicate::NE, bit, self.ic(0), "upper")?;
             for (j, s) in jobs.iter().zip(states.iter_mut()) {
                 let v = theirs.next().ok_or_else(|| LowerError::Builder("shuffle lost a value".into()))?;
                 let i = if j.red.is_arg() {
@@ -223,7 +223,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         sp: &Split<'ctx>,
         states: &[State<'ctx>],
     ) -> Lower<()> {
-        let first = self.b.build_int_compare(IntPredicate::EQ, sp.part, self.i64c(0), "first")?;
+        let first = self.b.build_int_compare(IntPredicate::EQ, sp.part, self.ic(0), "first")?;
         let owner = self.b.build_and(first, sp.active, "owner")?;
         let (on, join) = (self.block("split.finish"), self.block("split.finished"));
         self.b.build_conditional_branch(owner, on, join)?;
@@ -260,10 +260,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         for _ in jobs {
             parts.push((self.shared_alloc(groups * SLOT)?, self.shared_alloc(groups * 4)?));
         }
-        let low = self.b.build_and(th.tid, self.i64c((1u64 << sp.warp_bits) - 1), "lane")?;
-        let leader = self.b.build_int_compare(IntPredicate::EQ, low, self.i64c(0), "leader")?;
+        let low = self.b.build_and(th.tid, self.ic((1u64 << sp.warp_bits) - 1), "lane")?;
+        let leader = self.b.build_int_compare(IntPredicate::EQ, low, self.ic(0), "leader")?;
         let writes = self.b.build_and(leader, sp.active, "writes")?;
-        let group = self.b.build_right_shift(th.tid, self.i64c(sp.warp_bits as u64), false, "group")?;
+        let group = self.b.build_right_shift(th.tid, self.ic(sp.warp_bits as u64), false, "group")?;
         let (on, join) = (self.block("split.put"), self.block("split.put.end"));
         self.b.build_conditional_branch(writes, on, join)?;
         self.b.position_at_end(on);
@@ -281,10 +281,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let mut per_line = |l: &mut Self, out_idx: &[Term<IntValue<'ctx>>]| -> Lower<()> {
             let shifted: Vec<_> = out_idx.iter().map(|t| Term { var: t.var, lo: t.lo - nb, bits: t.bits }).collect();
             let o = l.linear(&shifted)?;
-            let first = l.b.build_left_shift(o, l.i64c(rest_bits as u64), "first")?;
+            let first = l.b.build_left_shift(o, l.ic(rest_bits as u64), "first")?;
             for (ji, (j, &(pv, pi))) in jobs.iter().zip(&parts).enumerate() {
                 let read = |l: &Self, k: u64| -> Lower<State<'ctx>> {
-                    let at = l.b.build_int_add(first, l.i64c(k), "at")?;
+                    let at = l.b.build_int_add(first, l.ic(k), "at")?;
                     Ok((l.get(j.st_ty, pv, at)?, l.get(i32t, pi, at)?.into_int_value()))
                 };
                 let mut s = read(l, 0)?;

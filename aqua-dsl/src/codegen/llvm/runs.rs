@@ -1,0 +1,63 @@
+//! Global memory addressed by runs (GPU targets).
+//!
+//! A thread's neighbouring elements of a load or store are adjacent in memory when the
+//! offsets run consecutively along the last dim (`analysis::runs`). Their addresses are
+//! then built as one start per run of up to [`RUN_BITS`] elements plus a constant step:
+//! `gep(gep(base, offset(run start)), k)`. The back end's load/store vectorizer merges
+//! such accesses into 64- and 128-bit ones whatever arithmetic produced the offsets, where
+//! `sext(offset(start) + k)` computed per element hid the adjacency behind the
+//! sign extension of a wrapping add. The start's alignment, known from the offsets'
+//! divisibility and the buffers' [`BUFFER_ALIGN`], goes on the run's first access.
+
+use inkwell::values::PointerValue;
+
+use super::element::Idx;
+use super::index::{self, Field};
+use super::{types, Lowerer};
+use crate::codegen::error::Lower;
+use crate::ir::{Elem, ValueId};
+
+/// Bytes every buffer starts aligned to on GPU targets (device allocations are 256-byte
+/// aligned, the emulation's host buffers 64).
+pub(crate) const BUFFER_ALIGN: u32 = 16;
+
+/// The longest run addressed from one start: a thread's unrolled group (`vector.rs`).
+const RUN_BITS: u32 = 3;
+
+impl<'a, 'ctx> Lowerer<'a, 'ctx> {
+    /// The address of element `idx` of the pointer block `ptr` into `base`, and the
+    /// alignment an access there may assume.
+    pub(crate) fn element_address(
+        &mut self,
+        ptr: ValueId,
+        base: PointerValue<'ctx>,
+        elem: Elem,
+        idx: &Idx<'ctx>,
+    ) -> Lower<(PointerValue<'ctx>, u32)> {
+        let size = types::mem_size(elem);
+        let axis = self.runs.get(&ptr).map(|r| r.last()).filter(|_| self.threads.is_some());
+        let bits = axis.map_or(0, |a| a.contig.min(RUN_BITS));
+        if bits == 0 {
+            let off = self.elem(ptr, idx)?.into_int_value();
+            return Ok((self.address(base, elem, off)?, size));
+        }
+        let total = idx.iter().map(|t| t.lo + t.bits).max().unwrap_or(0).max(bits);
+        let above = [Field { src: bits, len: total - bits, dst: bits }];
+        let start_idx = index::remap(idx, &above, self)?;
+        let step_idx = index::remap(idx, &[Field { src: 0, len: bits, dst: 0 }], self)?;
+        let off = self.elem(ptr, &start_idx)?.into_int_value();
+        let start = self.address(base, elem, off)?;
+        let step = self.linear(&step_idx)?;
+        let ty = types::mem(self.cx, elem);
+        // SAFETY (of the generated code): the run's elements are `start + k`, which the
+        // access reaches only where the element `offset(start + k)` is in the buffer.
+        let at = unsafe { self.b.build_in_bounds_gep(ty, start, &[step], "run")? };
+        let start_align = axis.map_or(size, |a| (size << a.div_at(bits).min(4)).min(BUFFER_ALIGN));
+        let align = match step.get_zero_extended_constant() {
+            Some(0) => start_align,
+            Some(k) => start_align.min(1 << (k * u64::from(size)).trailing_zeros().min(4)),
+            None => size,
+        };
+        Ok((at, align.max(size)))
+    }
+}

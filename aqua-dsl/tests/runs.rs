@@ -1,0 +1,112 @@
+//! The runs analysis (`analysis::runs`): which offsets run consecutively along a dim,
+//! and what their run starts are divisible by. GPU code claims the alignment it reports
+//! for 16-byte accesses, so every fact here is one a misaligned access would break.
+
+use std::cell::RefCell;
+
+use aqua_dsl::analysis::{runs, Axis, ANY};
+use aqua_dsl::build::*;
+use aqua_dsl::ir::{DType, Param, ParamKind, ValueId};
+
+/// Builds a kernel over an f16 buffer `x` and an `i32` scalar `n`; `body` returns the
+/// values to inspect, and the result is what the analysis knows of each (per dim).
+fn facts(body: impl FnOnce(Value, Value) -> Vec<Value>) -> Vec<Vec<Axis>> {
+    let params = vec![
+        Param { name: "x".into(), kind: ParamKind::Ptr { dtype: DType::F16, mutable: true } },
+        Param { name: "n".into(), kind: ParamKind::Scalar(DType::I32) },
+    ];
+    let ids: RefCell<Vec<ValueId>> = RefCell::default();
+    let k = build_kernel("probe", params, |a| {
+        let vals = body(a[0], a[1]);
+        ids.borrow_mut().extend(vals.iter().map(|v| v.id()));
+        let offs = program_id(0) * 8 + arange(8);
+        store(a[0] + offs, load(a[0] + offs));
+    })
+    .unwrap();
+    let info = runs(&k);
+    ids.into_inner().iter().map(|id| info.get(id).map(|r| r.axes.clone()).unwrap_or_default()).collect()
+}
+
+fn last(axes: &[Axis]) -> Axis {
+    *axes.last().expect("a block")
+}
+
+#[test]
+fn program_blocks_run_whole_and_start_at_multiples_of_the_block() {
+    let f = facts(|x, _| {
+        let offs = program_id(0) * 1024 + arange(1024);
+        vec![offs, x + offs, arange(1024)]
+    });
+    assert_eq!(last(&f[2]), Axis { contig: 10, same: 0, div: ANY }, "starts at zero");
+    assert_eq!(last(&f[0]), Axis { contig: 10, same: 0, div: 10 });
+    assert_eq!(last(&f[1]), Axis { contig: 10, same: 0, div: 10 }, "a buffer's start adds nothing");
+}
+
+#[test]
+fn quantizer_tiles_run_along_groups() {
+    // Tile::of_groups: 16 groups of 64 contiguous values.
+    let f = facts(|_, _| {
+        let groups = program_id(0) * 16 + arange(16);
+        let offs = groups.expand_dims(1) * 64 + arange(64).expand_dims(0);
+        vec![offs, offs.trans(), offs.reshape([1024]), offs.reshape([64, 16])]
+    });
+    assert_eq!(last(&f[0]), Axis { contig: 6, same: 0, div: 6 });
+    assert_eq!(f[0][0].contig, 0, "rows are 64 apart, not consecutive");
+    assert_eq!(last(&f[1]).contig, 0, "a transpose's last dim is the old stride-64 one");
+    // Merged rows keep their own runs (the analysis does not join rows).
+    assert_eq!(last(&f[2]), Axis { contig: 6, same: 0, div: 6 });
+    // A narrower last dim splits runs: starts are 16 apart.
+    assert_eq!(last(&f[3]), Axis { contig: 4, same: 0, div: 4 });
+}
+
+#[test]
+fn starts_that_are_not_multiples_lose_divisibility() {
+    let f = facts(|_, n| {
+        vec![
+            arange_from(8, 72),
+            arange_from(1, 65),
+            program_id(0) * 1024 + arange(1024) + 1,
+            program_id(0) * n + arange(64),
+            program_id(0) * 1024 + arange(1024) + 24,
+        ]
+    });
+    assert_eq!(last(&f[0]), Axis { contig: 6, same: 0, div: 3 });
+    assert_eq!(last(&f[1]), Axis { contig: 6, same: 0, div: 0 });
+    assert_eq!(last(&f[2]), Axis { contig: 10, same: 0, div: 0 });
+    assert_eq!(last(&f[3]), Axis { contig: 6, same: 0, div: 0 }, "a runtime stride is of unknown divisibility");
+    assert_eq!(last(&f[4]), Axis { contig: 10, same: 0, div: 3 });
+}
+
+#[test]
+fn strides_splats_and_differences() {
+    let f = facts(|_, n| {
+        let a = arange(64);
+        vec![
+            a * 2,
+            full([64], 5) - a,
+            a - 1,
+            full([64], n),
+            (program_id(0) * 16 + arange(16)).expand_dims(1).broadcast_to([16, 64]),
+            a * 64 + 8,
+        ]
+    });
+    assert_eq!(last(&f[0]), Axis { contig: 0, same: 0, div: 1 }, "a stride of 2 is no run");
+    assert_eq!(last(&f[1]).contig, 0, "a falling sequence is no run");
+    assert_eq!(last(&f[2]), Axis { contig: 6, same: 0, div: 0 });
+    assert_eq!(last(&f[3]), Axis { contig: 0, same: 6, div: 0 });
+    assert_eq!(last(&f[4]), Axis { contig: 0, same: 6, div: 0 }, "a broadcast column is one value per row");
+    assert_eq!(last(&f[5]), Axis { contig: 0, same: 0, div: 3 });
+}
+
+#[test]
+fn unsigned_offsets_and_loaded_offsets_are_unknown() {
+    let f = facts(|x, _| {
+        let offs = program_id(0) * 64 + arange(64);
+        let loaded = load(x + offs).cast::<i32>();
+        vec![x + offs.cast::<u32>(), x + loaded, offs.cast::<i64>(), offs.cast::<u8>()]
+    });
+    assert_eq!(f[0], vec![], "u32 offsets wrap to valid ones");
+    assert_eq!(last(&f[1]), Axis::UNKNOWN, "offsets read from memory");
+    assert_eq!(last(&f[2]), Axis { contig: 6, same: 0, div: 6 }, "widening keeps every value");
+    assert_eq!(f[3], vec![], "narrowing wraps");
+}
