@@ -117,6 +117,21 @@ fn count(text: &str, what: &str) -> usize {
     text.matches(what).count()
 }
 
+/// Branches back to an earlier label (loops) in the PTX before the first line holding
+/// `marker`.
+fn backward_branches(text: &str, marker: &str) -> usize {
+    let mut labels = Vec::new();
+    let mut back = 0;
+    for line in text.lines().take_while(|l| !l.contains(marker)) {
+        if let Some(label) = line.trim().strip_suffix(':') {
+            labels.push(label.to_string());
+        } else if let Some(target) = line.split("bra").nth(1).map(|t| t.trim().trim_end_matches(';')) {
+            back += usize::from(labels.iter().any(|l| l == target));
+        }
+    }
+    back
+}
+
 #[test]
 fn split_reductions_merge_with_warp_shuffles() {
     let text = |k: &Kernel, num_warps| {
@@ -232,6 +247,9 @@ fn contiguous_masked_accesses_are_whole_vectors_on_the_unmasked_path() {
     // its 32 bytes of output two stores, never split by an unproven alignment.
     assert_eq!(count(&text, "ld.global.v4.b32") + count(&text, "ld.global.nc.v4.b32"), 1, "{text}");
     assert_eq!(count(&text, "st.global.v4.f32"), 2, "{text}");
+    // Its masks bound a run of offsets, so the check that picks the unmasked path looks
+    // at the run's last element only: no loop runs before that load.
+    assert_eq!(backward_branches(&text, "ld.global.v4.b32"), 0, "{text}");
     // The masked path stays for the last, partial block: one scalar access per element.
     assert_eq!(global("ld") - 1, count(&text, "ld.global.b16") + count(&text, "ld.global.nc.b16"), "{text}");
     assert_eq!(global("st") - 2, count(&text, "st.global.f32"), "{text}");

@@ -4,11 +4,12 @@
 //! and shifted blocks, quantizer tiles, transposed, reversed, strided and broadcast
 //! ones, and offsets read from memory) are read and written through the SIMT emulation,
 //! which compiles the same thread-level code, against the reference interpreter, bit for
-//! bit. What the emulation cannot show, a misaligned vector access faulting, is kept
+//! bit, with tails masked off at several points of a thread's run (where a run is
+//! checked at its ends, `vector.rs`). What the emulation cannot show, a misaligned vector access faulting, is kept
 //! out by `codegen_nvptx.rs` (the alignment claimed) and `aqua-dsl/tests/runs.rs`.
 
 use aqua_dsl::build::*;
-use aqua_dsl::ir::{DType, Param, ParamKind};
+use aqua_dsl::ir::{Const, DType, Lit, Param, ParamKind};
 use aqua_dsl::Kernel;
 use aqua_dsl::interp::{self, ArgValue};
 use aqua_runtime::{Arg, HostBuffer, Runtime, RuntimeOptions};
@@ -61,16 +62,23 @@ impl Offsets {
 
 /// Reads `x` (of `dtype`) at `offs`, and writes the values to `y` at the same offsets
 /// and, doubled, in order to `z` (the load is used twice, so it fills a buffer, as a
-/// quantizer's input does).
+/// quantizer's input does). Offsets from `n` on are masked off.
 fn copy_kernel(dtype: DType, offs: Offsets) -> Kernel {
     let name = format!("copy_{dtype}_{offs:?}").replace(['(', ')', '-'], "_");
-    let params = vec![ptr("x", dtype, false), ptr("i", DType::I32, false), ptr("y", dtype, true), ptr("z", dtype, true)];
+    let params = vec![
+        ptr("x", dtype, false),
+        ptr("i", DType::I32, false),
+        ptr("y", dtype, true),
+        ptr("z", dtype, true),
+        Param { name: "n".into(), kind: ParamKind::Scalar(DType::I32) },
+    ];
     build_kernel(&name, params, |a| {
         let o = offs.build(a[1]);
-        let x = load(a[0] + o);
-        store(a[2] + o, x);
-        let sum = (x + x).reshape([N]);
-        store(a[3] + (program_id(0) * N + arange(N)), sum);
+        let inside = o.lt(a[4]);
+        let x = load_masked(a[0] + o, inside);
+        store_masked(a[2] + o, x, inside);
+        let flat = program_id(0) * N + arange(N);
+        store_masked(a[3] + flat, (x + x).reshape([N]), flat.lt(a[4]));
     })
     .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
@@ -78,15 +86,17 @@ fn copy_kernel(dtype: DType, offs: Offsets) -> Kernel {
 /// Runs `k` over [`PROGRAMS`] programs on the interpreter and on `rt` with inputs `x`
 /// (of `dtype`) and `index`, outputs `y` and `z` starting from a pattern (so an
 /// unwritten lane shows); returns both pairs of outputs.
-fn run_both(rt: &Runtime, k: &Kernel, dtype: DType, x: &[u8], index: &[u8]) -> [Vec<Vec<u8>>; 2] {
+fn run_both(rt: &Runtime, k: &Kernel, dtype: DType, x: &[u8], index: &[u8], n: u32) -> [Vec<Vec<u8>>; 2] {
     let fresh = vec![0xa5u8; x.len()];
+    let n = Const { dtype: DType::I32, lit: Lit::Int(i64::from(n)) };
     let (mut wx, mut wi, mut wy, mut wz) = (x.to_vec(), index.to_vec(), fresh.clone(), fresh.clone());
-    let mut args = [&mut wx, &mut wi, &mut wy, &mut wz].map(|b| ArgValue::Buffer(b));
+    let mut args: Vec<ArgValue> = [&mut wx, &mut wi, &mut wy, &mut wz].into_iter().map(|b| ArgValue::Buffer(b)).collect();
+    args.push(ArgValue::Scalar(n.clone()));
     interp::run(k, [PROGRAMS, 1, 1], &mut args).unwrap_or_else(|e| panic!("{}: interpreter: {e}", k.name));
     let compiled = rt.compile_kernel(k).unwrap_or_else(|e| panic!("{}: {e}", k.name));
     let buf = |d: DType, b: &[u8]| HostBuffer::from_bytes(d, b).expect("sized for the dtype");
     let (gx, gi, mut gy, mut gz) = (buf(dtype, x), buf(DType::I32, index), buf(dtype, &fresh), buf(dtype, &fresh));
-    let mut launch = [Arg::Buf(&gx), Arg::Buf(&gi), Arg::BufMut(&mut gy), Arg::BufMut(&mut gz)];
+    let mut launch = [Arg::Buf(&gx), Arg::Buf(&gi), Arg::BufMut(&mut gy), Arg::BufMut(&mut gz), Arg::Scalar(n)];
     rt.launch(&compiled, [PROGRAMS, 1, 1], &mut launch).unwrap_or_else(|e| panic!("{}: {e}", k.name));
     [vec![wy, wz], vec![gy.as_bytes().to_vec(), gz.as_bytes().to_vec()]]
 }
@@ -122,9 +132,12 @@ fn every_offset_form_reads_and_writes_what_the_interpreter_does() {
         }
         for offs in forms {
             let k = copy_kernel(dtype, offs);
-            let [want, got] = run_both(&rt, &k, dtype, &x, &index);
-            if want != got {
-                failures.push(format!("{}: the SIMT emulation differs from the interpreter", k.name));
+            // Every element, and tails cut at, inside and just past a thread's run of 8.
+            for n in [len as u32, PROGRAMS * N - 8, PROGRAMS * N - 5, PROGRAMS * N - 517, N + 1] {
+                let [want, got] = run_both(&rt, &k, dtype, &x, &index, n);
+                if want != got {
+                    failures.push(format!("{} n={n}: the SIMT emulation differs from the interpreter", k.name));
+                }
             }
         }
     }

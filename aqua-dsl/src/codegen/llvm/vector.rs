@@ -8,7 +8,11 @@
 //! ([`Lowerer::unmasked`]), its innermost loop unrolled in groups of 8, where the NVPTX
 //! load/store vectorizer merges adjacent accesses into 64- and 128-bit ones (pointer
 //! arguments are 16-byte aligned, `entry.rs`); otherwise it runs the masked body. Only
-//! the last, partial block of a launch takes the slow path.
+//! the last, partial block of a launch takes the slow path. A mask `offsets < bound`
+//! whose offsets run consecutively over the thread's run (`analysis::runs`) holds over
+//! the whole run when it holds at the run's last element (and the run does not wrap):
+//! that check is two compares instead of a loop over the run (the quantizers' input loads
+//! and output stores).
 
 use std::collections::HashSet;
 
@@ -19,7 +23,7 @@ use super::loops::{Body, Level};
 use super::plan::Place;
 use super::Lowerer;
 use crate::codegen::error::Lower;
-use crate::ir::{Op, ValueId};
+use crate::ir::{CmpPred, Op, ValueId};
 
 /// Elements a thread handles per unrolled group (16 bytes of f16).
 const GROUP_BITS: u32 = 3;
@@ -72,25 +76,47 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         if masks.is_empty() || loops.is_empty() || self.unmasked {
             return self.nest(loops, &mut with_fixed);
         }
-        // Are all masks true over this thread's run?
-        let i8t = self.cx.i8_type();
-        let flag = self.alloc_raw(i8t.into(), 1)?;
-        self.b.build_store(flag, i8t.const_int(1, false))?;
+        // Are all masks true over this thread's run? Masks bounding a run of offsets are
+        // checked at its ends; the others element by element.
+        let top = loops.iter().map(|l| l.lo + l.bits).max().unwrap_or(0);
+        let (by_ends, by_loop): (Vec<_>, Vec<_>) = masks.iter().partition(|&&m| self.bounded_run(m, top).is_some());
+        let ends = |l: &Self, last: bool| -> Vec<Term<inkwell::values::IntValue<'ctx>>> {
+            let at = |bits: u32| if last { (1u64 << bits) - 1 } else { 0 };
+            let run = loops.iter().map(|lv| Term { var: l.ic(at(lv.bits)), lo: lv.lo, bits: lv.bits });
+            fixed.iter().cloned().chain(run).collect()
+        };
         self.memo.clear();
-        self.nest(loops, &mut |l, idx| {
-            let full: Vec<_> = fixed.iter().cloned().chain(idx.iter().cloned()).collect();
-            let mut all = l.b.build_load(i8t, flag, "all")?.into_int_value();
-            for &m in masks {
-                let v = l.elem(m, &full)?.into_int_value();
-                let v = l.b.build_int_z_extend(v, i8t, "m")?;
-                all = l.b.build_and(all, v, "all")?;
-            }
-            l.b.build_store(flag, all)?;
-            Ok(())
-        })?;
+        let mut all = self.cx.bool_type().const_all_ones();
+        let (first, last) = (ends(self, false), ends(self, true));
+        for &m in &by_ends {
+            let offs = self.bounded_run(m, top).expect("partitioned above");
+            let inside = self.elem(m, &last)?.into_int_value();
+            let (lo, hi) = (self.elem(offs, &first)?.into_int_value(), self.elem(offs, &last)?.into_int_value());
+            // The run does not wrap around the integer range, so its last offset is its largest.
+            let ordered = self.b.build_int_compare(IntPredicate::SLE, lo, hi, "ordered")?;
+            all = self.b.build_and(all, self.b.build_and(inside, ordered, "run")?, "all")?;
+        }
+        if !by_loop.is_empty() {
+            let i8t = self.cx.i8_type();
+            let flag = self.alloc_raw(i8t.into(), 1)?;
+            self.b.build_store(flag, i8t.const_int(1, false))?;
+            self.memo.clear();
+            self.nest(loops, &mut |l, idx| {
+                let full: Vec<_> = fixed.iter().cloned().chain(idx.iter().cloned()).collect();
+                let mut all = l.b.build_load(i8t, flag, "all")?.into_int_value();
+                for &m in &by_loop {
+                    let v = l.elem(m, &full)?.into_int_value();
+                    let v = l.b.build_int_z_extend(v, i8t, "m")?;
+                    all = l.b.build_and(all, v, "all")?;
+                }
+                l.b.build_store(flag, all)?;
+                Ok(())
+            })?;
+            let each = self.b.build_load(i8t, flag, "all")?.into_int_value();
+            let each = self.b.build_int_compare(IntPredicate::NE, each, i8t.const_zero(), "all")?;
+            all = self.b.build_and(all, each, "all")?;
+        }
         self.memo.clear();
-        let all = self.b.build_load(i8t, flag, "all")?.into_int_value();
-        let all = self.b.build_int_compare(IntPredicate::NE, all, i8t.const_zero(), "all")?;
         let (fast, slow, join) = (self.block("unmasked"), self.block("masked"), self.block("versions.end"));
         self.b.build_conditional_branch(all, fast, slow)?;
 
@@ -109,6 +135,16 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         self.b.position_at_end(join);
         self.memo.clear();
         Ok(())
+    }
+
+    /// The offsets `o` of a mask `o < bound` (or `<=`) that holds over a thread's whole
+    /// run when it holds at the run's last element: `o` (signed) runs consecutively over
+    /// the run's bits (below `top`) and `bound` is one value there (`analysis::runs`).
+    fn bounded_run(&self, mask: ValueId, top: u32) -> Option<ValueId> {
+        let Op::Cmp { pred: CmpPred::Lt | CmpPred::Le, lhs, rhs } = self.def(mask).ok()?.op else { return None };
+        let (o, bound) = (self.runs.get(&lhs)?.last(), self.runs.get(&rhs)?.last());
+        let signed = self.k.ty(lhs).dtype().is_int() && self.k.ty(lhs).dtype().is_signed();
+        (signed && top > 0 && o.contig >= top && bound.same >= top).then_some(lhs)
     }
 }
 
