@@ -9,9 +9,9 @@
 //! out by `codegen_nvptx.rs` (the alignment claimed) and `aqua-dsl/tests/runs.rs`.
 
 use aqua_dsl::build::*;
+use aqua_dsl::interp::{self, ArgValue};
 use aqua_dsl::ir::{Const, DType, Lit, Param, ParamKind};
 use aqua_dsl::Kernel;
-use aqua_dsl::interp::{self, ArgValue};
 use aqua_runtime::{Arg, HostBuffer, Runtime, RuntimeOptions};
 use aqua_tests::reductions::encode;
 
@@ -90,7 +90,8 @@ fn run_both(rt: &Runtime, k: &Kernel, dtype: DType, x: &[u8], index: &[u8], n: u
     let fresh = vec![0xa5u8; x.len()];
     let n = Const { dtype: DType::I32, lit: Lit::Int(i64::from(n)) };
     let (mut wx, mut wi, mut wy, mut wz) = (x.to_vec(), index.to_vec(), fresh.clone(), fresh.clone());
-    let mut args: Vec<ArgValue> = [&mut wx, &mut wi, &mut wy, &mut wz].into_iter().map(|b| ArgValue::Buffer(b)).collect();
+    let mut args: Vec<ArgValue> =
+        [&mut wx, &mut wi, &mut wy, &mut wz].into_iter().map(|b| ArgValue::Buffer(b)).collect();
     args.push(ArgValue::Scalar(n.clone()));
     interp::run(k, [PROGRAMS, 1, 1], &mut args).unwrap_or_else(|e| panic!("{}: interpreter: {e}", k.name));
     let compiled = rt.compile_kernel(k).unwrap_or_else(|e| panic!("{}: {e}", k.name));

@@ -19,6 +19,7 @@ mod element;
 mod elementwise;
 mod entry;
 mod gpu;
+mod gpu_div;
 mod gpu_math;
 mod index;
 mod loops;
