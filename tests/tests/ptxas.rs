@@ -96,6 +96,29 @@ fn registry_kernels_assemble_for_sm80_and_sm90() {
     assert!(variants >= 3 * aqua_kernels::registry().len(), "only {variants} registry variants assembled");
 }
 
+/// Addressed by runs (`llvm/runs.rs` in aqua-dsl), every quantizer reads its values and
+/// every dequantizer writes them 16 bytes a thread, at every dtype and layout: the
+/// tokens layout's row stride is a runtime value, a multiple of 32 as the kernel spells it.
+#[test]
+fn quantizers_move_their_values_16_bytes_a_thread() {
+    let mut checked = 0;
+    for source in aqua_kernels::registry() {
+        let (name, reads) = match source.name() {
+            n if n.starts_with("quantize_") => (n, true),
+            n if n.starts_with("dequantize_") => (n, false),
+            _ => continue,
+        };
+        let params = settings(*source).remove(0);
+        let kernel = source.build(&params).unwrap_or_else(|e| panic!("{name} {params}: {e}"));
+        let opts = CodegenOptions { target: Target::nvptx(90), ..Default::default() };
+        let ptx = String::from_utf8(compile(&kernel, &opts).unwrap_or_else(|e| panic!("{name}: {e}")).object).unwrap();
+        let wide = if reads { ["ld.global.v4.", "ld.global.nc.v4."] } else { ["st.global.v4.", "st.global.v4."] };
+        assert!(wide.iter().any(|w| ptx.contains(w)), "{name} {params}: no 16-byte {wide:?}\n{ptx}");
+        checked += 1;
+    }
+    assert!(checked >= 12, "only {checked} quantizers");
+}
+
 #[test]
 fn random_programs_assemble_for_sm80_and_sm90() {
     let ptxas = ptxas();

@@ -92,7 +92,7 @@ fn run_both(rt: &Runtime, k: &Kernel, dtype: DType, x: &[u8], index: &[u8], n: u
     let (mut wx, mut wi, mut wy, mut wz) = (x.to_vec(), index.to_vec(), fresh.clone(), fresh.clone());
     let mut args: Vec<ArgValue> =
         [&mut wx, &mut wi, &mut wy, &mut wz].into_iter().map(|b| ArgValue::Buffer(b)).collect();
-    args.push(ArgValue::Scalar(n.clone()));
+    args.push(ArgValue::Scalar(n));
     interp::run(k, [PROGRAMS, 1, 1], &mut args).unwrap_or_else(|e| panic!("{}: interpreter: {e}", k.name));
     let compiled = rt.compile_kernel(k).unwrap_or_else(|e| panic!("{}: {e}", k.name));
     let buf = |d: DType, b: &[u8]| HostBuffer::from_bytes(d, b).expect("sized for the dtype");

@@ -19,6 +19,10 @@ impl Tile {
     #[track_caller]
     pub fn of_tokens(tokens: Value, channels: Value, bits: u32, group: u32, cols: u32) -> Tile {
         let units = cols / 32;
+        // `channels` is a multiple of 32 (the host checks it); spelled as one, so the code
+        // generator knows each row's offsets start 64-byte aligned and moves a GPU
+        // thread's values 16 bytes at a time (`analysis::runs`).
+        let channels = channels / 32 * 32;
         let t = program_id(1) * group as i32 + arange(group);
         let first_col = program_id(0) * cols as i32;
         let c = first_col + arange(cols);

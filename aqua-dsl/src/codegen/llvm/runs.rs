@@ -7,7 +7,7 @@
 //! such accesses into 64- and 128-bit ones whatever arithmetic produced the offsets, where
 //! `sext(offset(start) + k)` computed per element hid the adjacency behind the
 //! sign extension of a wrapping add. The start's alignment, known from the offsets'
-//! divisibility and the buffers' [`BUFFER_ALIGN`], goes on the run's first access.
+//! divisibility and the buffers' [`BUFFER_ALIGN`], is stated by masking the start offset's low bits.
 
 use inkwell::values::PointerValue;
 
@@ -45,14 +45,22 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let above = [Field { src: bits, len: total - bits, dst: bits }];
         let start_idx = index::remap(idx, &above, self)?;
         let step_idx = index::remap(idx, &[Field { src: 0, len: bits, dst: 0 }], self)?;
-        let off = self.elem(ptr, &start_idx)?.into_int_value();
+        let mut off = self.elem(ptr, &start_idx)?.into_int_value();
+        let start_align = axis.map_or(size, |a| (size << a.div_at(bits).min(4)).min(BUFFER_ALIGN));
+        if start_align > size {
+            // Said as a mask of the offset's low bits, which LLVM folds away where it sees
+            // them zero and otherwise keeps as one `and`: the step below is a loop variable
+            // until unrolling, so no access can carry the alignment itself, and LLVM's own
+            // inference gives up on long offset expressions.
+            let low = u64::from(start_align / size) - 1;
+            off = self.b.build_and(off, off.get_type().const_int(!low, false), "aligned")?;
+        }
         let start = self.address(base, elem, off)?;
         let step = self.linear(&step_idx)?;
         let ty = types::mem(self.cx, elem);
         // SAFETY (of the generated code): the run's elements are `start + k`, which the
         // access reaches only where the element `offset(start + k)` is in the buffer.
         let at = unsafe { self.b.build_in_bounds_gep(ty, start, &[step], "run")? };
-        let start_align = axis.map_or(size, |a| (size << a.div_at(bits).min(4)).min(BUFFER_ALIGN));
         let align = match step.get_zero_extended_constant() {
             Some(0) => start_align,
             Some(k) => start_align.min(1 << (k * u64::from(size)).trailing_zeros().min(4)),
