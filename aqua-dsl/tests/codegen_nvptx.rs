@@ -247,6 +247,9 @@ fn contiguous_masked_accesses_are_whole_vectors_on_the_unmasked_path() {
     // its 32 bytes of output two stores, never split by an unproven alignment.
     assert_eq!(count(&text, "ld.global.v4.b32") + count(&text, "ld.global.nc.v4.b32"), 1, "{text}");
     assert_eq!(count(&text, "st.global.v4.f32"), 2, "{text}");
+    // The input staged in shared memory goes there 16 bytes at a time too (address
+    // spaces inferred before O3, `target/nvptx.rs`).
+    assert!(count(&text, "st.shared.v4.f32") >= 2, "{text}");
     // Its masks bound a run of offsets, so the check that picks the unmasked path looks
     // at the run's last element only: no loop runs before that load.
     assert_eq!(backward_branches(&text, "ld.global.v4.b32"), 0, "{text}");
