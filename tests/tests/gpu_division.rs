@@ -6,7 +6,8 @@
 //! exact, 3,600 quotients that land on a subnormal midpoint (by divisors whose reciprocal
 //! is inexact), and 60,000 random bit patterns. They run through the SIMT emulation, which compiles the same code (with the exact
 //! reciprocal cut to 12 bits standing in for the hardware's approximation), and through
-//! f16, bf16 and `rsqrt`, which divide in f32 too.
+//! f16, bf16 and `rsqrt`, which divide in f32 too; on a GPU, where one is present, with the
+//! hardware's approximation.
 
 use aqua_dsl::build::*;
 use aqua_dsl::ir::{DType, Param, ParamKind};
@@ -117,7 +118,22 @@ fn same(a: f32, b: f32) -> bool {
 
 #[test]
 fn simt_division_is_correctly_rounded_for_every_operand_pair() {
-    let rt = Runtime::simt_with(RuntimeOptions { cache_dir: None, ..Default::default() }, 4);
+    check_division(&Runtime::simt_with(RuntimeOptions { cache_dir: None, ..Default::default() }, 4));
+}
+
+/// The same on a GPU, where the reciprocal's first approximation is the hardware's
+/// `rcp.approx.ftz.f64` (whose accuracy the emulation can only assume).
+#[test]
+#[ignore = "needs a CUDA device: scripts/test.sh and scripts/gpu-check.sh run it where one is present"]
+fn cuda_division_is_correctly_rounded_for_every_operand_pair() {
+    let rt = Runtime::cuda_with(RuntimeOptions { cache_dir: None, ..Default::default() }, 4)
+        .unwrap_or_else(|e| panic!("no CUDA device: {e}"));
+    println!("{}", rt.describe());
+    check_division(&rt);
+}
+
+/// Divides every operand pair on `rt` in f32, f16 and bf16, and compares with Rust.
+fn check_division(rt: &Runtime) {
     let pairs = operands();
     let n = pairs.len();
     let mut failures = Vec::new();
