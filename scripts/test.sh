@@ -11,6 +11,8 @@ trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
 echo "== prerequisite-gated tests" | tee -a "$log"
+# Slow but runnable anywhere: the CLVQ grids for EDEN2-64 and EDEN2-256 (a few seconds).
+cargo test -p aqua-kernels --test grids -- --ignored 2>&1 | tee -a "$log" || status=$?
 if [ -e ../shared/data/smollm2-kv/kv_a.safetensors ]; then
     cargo test -p aqua-kernels --test data -- --ignored 2>&1 | tee -a "$log" || status=$?
 else

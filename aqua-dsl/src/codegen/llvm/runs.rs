@@ -51,7 +51,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             // Said as a mask of the offset's low bits, which LLVM folds away where it sees
             // them zero and otherwise keeps as one `and`: the step below is a loop variable
             // until unrolling, so no access can carry the alignment itself, and LLVM's own
-            // inference gives up on long offset expressions.
+            // inference gives up on long offset expressions. A wrong claim then reads the
+            // wrong element, which the SIMT emulation's tests see, instead of faulting
+            // only on a GPU.
             let low = u64::from(start_align / size) - 1;
             off = self.b.build_and(off, off.get_type().const_int(!low, false), "aligned")?;
         }
