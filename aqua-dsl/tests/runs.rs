@@ -110,3 +110,17 @@ fn unsigned_offsets_and_loaded_offsets_are_unknown() {
     assert_eq!(last(&f[2]), Axis { contig: 6, same: 0, div: 6 }, "widening keeps every value");
     assert_eq!(f[3], vec![], "narrowing wraps");
 }
+
+#[test]
+fn masks_are_constant_where_their_operands_are() {
+    let f = facts(|_, n| {
+        let rows = program_id(0) * 16 + arange(16);
+        let row_mask = lt(rows, n).expand_dims(1).broadcast_to([16, 64]);
+        let col_mask = lt(arange(64), n).expand_dims(0).broadcast_to([16, 64]);
+        vec![row_mask, col_mask, logical_and(row_mask, col_mask), logical_and(row_mask, row_mask)]
+    });
+    assert_eq!(last(&f[0]), Axis { contig: 0, same: 6, div: 0 }, "a row's mask is one value along it");
+    assert_eq!(last(&f[1]).same, 0);
+    assert_eq!(last(&f[2]).same, 0, "and: constant only where both are");
+    assert_eq!(last(&f[3]).same, 6);
+}

@@ -4,8 +4,8 @@
 //! and shifted blocks, quantizer tiles, transposed, reversed, strided and broadcast
 //! ones, and offsets read from memory) are read and written through the SIMT emulation,
 //! which compiles the same thread-level code, against the reference interpreter, bit for
-//! bit, with tails masked off at several points of a thread's run (where a run is
-//! checked at its ends, `vector.rs`). What the emulation cannot show, a misaligned vector access faulting, is kept
+//! bit, with tails masked off at several points of a thread's run, and tiles masked by
+//! rows and columns (where a run is checked at its ends, `vector.rs`). What the emulation cannot show, a misaligned vector access faulting, is kept
 //! out by `codegen_nvptx.rs` (the alignment claimed) and `aqua-dsl/tests/runs.rs`.
 
 use aqua_dsl::build::*;
@@ -83,6 +83,29 @@ fn copy_kernel(dtype: DType, offs: Offsets) -> Kernel {
     .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
+/// [`copy_kernel`] over quantizer tiles masked by rows and columns, as the tokens layout
+/// is: rows below `n / 64`, columns below `n % 61 + 4`.
+fn grid_copy_kernel(dtype: DType) -> Kernel {
+    let name = format!("grid_copy_{dtype}");
+    let params = vec![
+        ptr("x", dtype, false),
+        ptr("i", DType::I32, false),
+        ptr("y", dtype, true),
+        ptr("z", dtype, true),
+        Param { name: "n".into(), kind: ParamKind::Scalar(DType::I32) },
+    ];
+    build_kernel(&name, params, |a| {
+        let rows = program_id(0) * 16 + arange(16);
+        let cols = arange(64);
+        let o = rows.expand_dims(1) * 64 + cols.expand_dims(0);
+        let inside = logical_and(lt(rows, a[4] / 64).expand_dims(1), lt(cols, a[4] % 61 + 4).expand_dims(0));
+        let x = load_masked(a[0] + o, inside);
+        store_masked(a[2] + o, x, inside);
+        store_masked(a[3] + o, x + x, inside);
+    })
+    .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
 /// Runs `k` over [`PROGRAMS`] programs on the interpreter and on `rt` with inputs `x`
 /// (of `dtype`) and `index`, outputs `y` and `z` starting from a pattern (so an
 /// unwritten lane shows); returns both pairs of outputs.
@@ -131,8 +154,8 @@ fn every_offset_form_reads_and_writes_what_the_interpreter_does() {
         for e in 0..len {
             encode(dtype, (e * 7 % 101) as f64, &mut x);
         }
-        for offs in forms {
-            let k = copy_kernel(dtype, offs);
+        let kernels = forms.iter().map(|&offs| copy_kernel(dtype, offs)).chain([grid_copy_kernel(dtype)]);
+        for k in kernels {
             // Every element, and tails cut at, inside and just past a thread's run of 8.
             for n in [len as u32, PROGRAMS * N - 8, PROGRAMS * N - 5, PROGRAMS * N - 517, N + 1] {
                 let [want, got] = run_both(&rt, &k, dtype, &x, &index, n);

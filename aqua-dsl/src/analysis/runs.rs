@@ -1,5 +1,6 @@
 //! Runs of consecutive and of equal values along each dim of integer and pointer blocks,
-//! and what their first values are divisible by (Triton's axis info).
+//! and what their first values are divisible by (Triton's axis info); for boolean blocks
+//! (masks), runs of equal values.
 //!
 //! Code generators use it to address memory by runs: where a block of offsets is
 //! `s, s + 1, ...` over aligned stretches of its last dim and `s` is a multiple of 8, a GPU
@@ -65,7 +66,7 @@ impl Runs {
     }
 }
 
-/// The facts of every integer and pointer value of `kernel` that has any (others, and
+/// The facts of every integer, pointer and boolean value of `kernel` that has any (others, and
 /// values carried by loops or yielded by branches, are unknown).
 pub fn runs(kernel: &Kernel) -> HashMap<ValueId, Runs> {
     let mut out = HashMap::new();
@@ -78,7 +79,7 @@ pub fn runs(kernel: &Kernel) -> HashMap<ValueId, Runs> {
     kernel.walk(&mut |inst| {
         let [r] = inst.results[..] else { return };
         let ty = kernel.ty(r);
-        if !(ty.is_ptr() || ty.dtype().is_int()) {
+        if !(ty.is_ptr() || ty.dtype().is_int() || ty.dtype() == DType::Bool) {
             return;
         }
         let dims = ty.shape.dims();
@@ -99,6 +100,8 @@ pub fn runs(kernel: &Kernel) -> HashMap<ValueId, Runs> {
                 kernel.ty(*offset).dtype().is_signed().then(|| add(&get(*ptr), &get(*offset), false))
             }
             Op::Binary { op, lhs, rhs } => binary(*op, &get(*lhs), &get(*rhs)),
+            // Masks: only where they are constant is known.
+            Op::Cmp { lhs, rhs, .. } => Some(same_only(&get(*lhs), &get(*rhs))),
             Op::Cast { arg, to } => widening(kernel.ty(*arg).dtype(), *to).then(|| get(*arg)),
             Op::ExpandDims { arg, axis } => {
                 let mut a = get(*arg);
@@ -153,8 +156,15 @@ fn binary(op: BinOp, a: &Runs, b: &Runs) -> Option<Runs> {
         BinOp::Add => Some(add(a, b, false)),
         BinOp::Sub => Some(add(a, b, true)),
         BinOp::Mul => Some(mul(a, b)),
+        // Of booleans (`logical_and`, `logical_or`), or any other pair: constant where both are.
+        BinOp::And | BinOp::Or => Some(same_only(a, b)),
         _ => None,
     }
+}
+
+/// A function of two operands (a compare, a logical op): constant where both are.
+fn same_only(a: &Runs, b: &Runs) -> Runs {
+    Runs { axes: zip(a, b, |x, y| Axis { contig: 0, same: x.same.min(y.same), div: 0 }), elem_div: 0 }
 }
 
 /// `a + b`, or `a - b` when `sub` (then only `a` may bring the consecutive runs).

@@ -12,18 +12,19 @@
 //! whose offsets run consecutively over the thread's run (`analysis::runs`) holds over
 //! the whole run when it holds at the run's last element (and the run does not wrap):
 //! that check is two compares instead of a loop over the run (the quantizers' input loads
-//! and output stores).
+//! and output stores). So is a mask constant over the run (checked once), and a
+//! conjunction of such masks (a tile's valid rows and columns).
 
 use std::collections::HashSet;
 
 use inkwell::IntPredicate;
 
-use super::index::Term;
+use super::index::{self, Term};
 use super::loops::{Body, Level};
 use super::plan::Place;
 use super::Lowerer;
 use crate::codegen::error::Lower;
-use crate::ir::{CmpPred, Op, ValueId};
+use crate::ir::{BinOp, CmpPred, Op, ValueId};
 
 /// Elements a thread handles per unrolled group (16 bytes of f16).
 const GROUP_BITS: u32 = 3;
@@ -79,7 +80,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         // Are all masks true over this thread's run? Masks bounding a run of offsets are
         // checked at its ends; the others element by element.
         let top = loops.iter().map(|l| l.lo + l.bits).max().unwrap_or(0);
-        let (by_ends, by_loop): (Vec<_>, Vec<_>) = masks.iter().partition(|&&m| self.bounded_run(m, top).is_some());
+        let (by_ends, by_loop): (Vec<_>, Vec<_>) = masks.iter().partition(|&&m| self.checked_at_ends(m, top));
         let ends = |l: &Self, last: bool| -> Vec<Term<inkwell::values::IntValue<'ctx>>> {
             let at = |bits: u32| if last { (1u64 << bits) - 1 } else { 0 };
             let run = loops.iter().map(|lv| Term { var: l.ic(at(lv.bits)), lo: lv.lo, bits: lv.bits });
@@ -89,12 +90,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let mut all = self.cx.bool_type().const_all_ones();
         let (first, last) = (ends(self, false), ends(self, true));
         for &m in &by_ends {
-            let offs = self.bounded_run(m, top).expect("partitioned above");
-            let inside = self.elem(m, &last)?.into_int_value();
-            let (lo, hi) = (self.elem(offs, &first)?.into_int_value(), self.elem(offs, &last)?.into_int_value());
-            // The run does not wrap around the integer range, so its last offset is its largest.
-            let ordered = self.b.build_int_compare(IntPredicate::SLE, lo, hi, "ordered")?;
-            all = self.b.build_and(all, self.b.build_and(inside, ordered, "run")?, "all")?;
+            let holds = self.holds_at_ends(m, top, &first, &last)?;
+            all = self.b.build_and(all, holds, "all")?;
         }
         if !by_loop.is_empty() {
             let i8t = self.cx.i8_type();
@@ -145,6 +142,79 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let (o, bound) = (self.runs.get(&lhs)?.last(), self.runs.get(&rhs)?.last());
         let signed = self.k.ty(lhs).dtype().is_int() && self.k.ty(lhs).dtype().is_signed();
         (signed && top > 0 && o.contig >= top && bound.same >= top).then_some(lhs)
+    }
+
+    /// Whether `mask` is known over a thread's run from the run's ends: a bounded run,
+    /// a value constant over the run, or a conjunction of such (a tile's rows and columns).
+    fn checked_at_ends(&self, mask: ValueId, top: u32) -> bool {
+        if top == 0 {
+            return false;
+        }
+        if self.bounded_run(mask, top).is_some() || self.runs.get(&mask).is_some_and(|r| r.last().same >= top) {
+            return true;
+        }
+        if let Some(arg) = self.view_keeping_run(mask, top) {
+            return self.checked_at_ends(arg, top);
+        }
+        match self.def(mask).map(|i| &i.op) {
+            Ok(Op::Binary { op: BinOp::And, lhs, rhs }) => {
+                self.checked_at_ends(*lhs, top) && self.checked_at_ends(*rhs, top)
+            }
+            _ => false,
+        }
+    }
+
+    /// The operand of `v` when `v` is a view (broadcast, expand_dims, reshape) that keeps
+    /// the low `top` bits of every linear index in place (its last dim and its operand's
+    /// both have at least `2^top` elements, and are the same dim when broadcast).
+    fn view_keeping_run(&self, v: ValueId, top: u32) -> Option<ValueId> {
+        let inst = self.def(v).ok()?;
+        let arg = match inst.op {
+            Op::Broadcast { arg, .. } | Op::ExpandDims { arg, .. } | Op::Reshape { arg, .. } => arg,
+            _ => return None,
+        };
+        let last = |x: ValueId| self.k.ty(x).shape.dims().last().copied().unwrap_or(1);
+        let (outer, inner) = (last(v), last(arg));
+        let kept = match inst.op {
+            Op::Broadcast { .. } => outer == inner,
+            _ => outer.min(inner) >= 1 << top,
+        };
+        (kept && outer >= 1 << top).then_some(arg)
+    }
+
+    /// `mask` over the thread's whole run, from its value at the run's ends `first` and
+    /// `last` ([`Self::checked_at_ends`] must hold).
+    fn holds_at_ends(
+        &mut self,
+        mask: ValueId,
+        top: u32,
+        first: &[Term<inkwell::values::IntValue<'ctx>>],
+        last: &[Term<inkwell::values::IntValue<'ctx>>],
+    ) -> Lower<inkwell::values::IntValue<'ctx>> {
+        if let Some(offs) = self.bounded_run(mask, top) {
+            let inside = self.elem(mask, last)?.into_int_value();
+            let (lo, hi) = (self.elem(offs, first)?.into_int_value(), self.elem(offs, last)?.into_int_value());
+            // The run does not wrap around the integer range, so its last offset is its largest.
+            let ordered = self.b.build_int_compare(IntPredicate::SLE, lo, hi, "ordered")?;
+            return Ok(self.b.build_and(inside, ordered, "run")?);
+        }
+        let constant = self.runs.get(&mask).is_some_and(|r| r.last().same >= top);
+        if let (false, Some(arg)) = (constant, self.view_keeping_run(mask, top)) {
+            let inst = self.def(mask)?;
+            let fields = self.view_fields(inst, arg);
+            let first = index::remap(first, &fields, self)?;
+            let last = index::remap(last, &fields, self)?;
+            return self.holds_at_ends(arg, top, &first, &last);
+        }
+        if let Ok(Op::Binary { op: BinOp::And, lhs, rhs }) = self.def(mask).map(|i| &i.op) {
+            if !constant {
+                let a = self.holds_at_ends(*lhs, top, first, last)?;
+                let b = self.holds_at_ends(*rhs, top, first, last)?;
+                return Ok(self.b.build_and(a, b, "both")?);
+            }
+        }
+        // Constant over the run.
+        Ok(self.elem(mask, last)?.into_int_value())
     }
 }
 
