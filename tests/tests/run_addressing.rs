@@ -60,19 +60,24 @@ impl Offsets {
     }
 }
 
-/// Reads `x` (of `dtype`) at `offs`, and writes the values to `y` at the same offsets
-/// and, doubled, in order to `z` (the load is used twice, so it fills a buffer, as a
-/// quantizer's input does). Offsets from `n` on are masked off.
-fn copy_kernel(dtype: DType, offs: Offsets) -> Kernel {
-    let name = format!("copy_{dtype}_{offs:?}").replace(['(', ')', '-'], "_");
-    let params = vec![
+/// The copy kernels' parameters: input `x` and index buffer `i`, outputs `y` and `z`, the
+/// bound `n`.
+fn copy_params(dtype: DType) -> Vec<Param> {
+    vec![
         ptr("x", dtype, false),
         ptr("i", DType::I32, false),
         ptr("y", dtype, true),
         ptr("z", dtype, true),
         Param { name: "n".into(), kind: ParamKind::Scalar(DType::I32) },
-    ];
-    build_kernel(&name, params, |a| {
+    ]
+}
+
+/// Reads `x` (of `dtype`) at `offs`, and writes the values to `y` at the same offsets
+/// and, doubled, in order to `z` (the load is used twice, so it fills a buffer, as a
+/// quantizer's input does). Offsets from `n` on are masked off.
+fn copy_kernel(dtype: DType, offs: Offsets) -> Kernel {
+    let name = format!("copy_{dtype}_{offs:?}").replace(['(', ')', '-'], "_");
+    build_kernel(&name, copy_params(dtype), |a| {
         let o = offs.build(a[1]);
         let inside = o.lt(a[4]);
         let x = load_masked(a[0] + o, inside);
@@ -87,14 +92,7 @@ fn copy_kernel(dtype: DType, offs: Offsets) -> Kernel {
 /// is: rows below `n / 64`, columns below `n % 61 + 4`.
 fn grid_copy_kernel(dtype: DType) -> Kernel {
     let name = format!("grid_copy_{dtype}");
-    let params = vec![
-        ptr("x", dtype, false),
-        ptr("i", DType::I32, false),
-        ptr("y", dtype, true),
-        ptr("z", dtype, true),
-        Param { name: "n".into(), kind: ParamKind::Scalar(DType::I32) },
-    ];
-    build_kernel(&name, params, |a| {
+    build_kernel(&name, copy_params(dtype), |a| {
         let rows = program_id(0) * 16 + arange(16);
         let cols = arange(64);
         let o = rows.expand_dims(1) * 64 + cols.expand_dims(0);
