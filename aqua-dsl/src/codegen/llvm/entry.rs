@@ -115,8 +115,7 @@ pub(crate) fn declare_program<'ctx>(
                     // GPU buffers (device allocations, or the runtime's 64-byte aligned
                     // host buffers for the emulation) start 16-byte aligned: lets the
                     // back end merge a thread's contiguous accesses (`vector.rs`).
-                    let align = cx.create_enum_attribute(Attribute::get_named_enum_kind_id("align"), u64::from(super::runs::BUFFER_ALIGN));
-                    func.add_attribute(AttributeLoc::Param(i as u32), align);
+                    func.add_attribute(AttributeLoc::Param(i as u32), super::runs::buffer_align(cx));
                 }
                 let extent = checked.then(|| {
                     next_extent += 1;

@@ -225,8 +225,7 @@ pub(crate) fn define_kernel<'ctx>(
         if let ParamKind::Ptr { .. } = p.kind {
             // Device allocations are at least 256-byte aligned; 16 lets the back end merge
             // a thread's contiguous accesses into 128-bit ones (`vector.rs`).
-            let align = cx.create_enum_attribute(Attribute::get_named_enum_kind_id("align"), u64::from(super::runs::BUFFER_ALIGN));
-            f.add_attribute(AttributeLoc::Param(i as u32), align);
+            f.add_attribute(AttributeLoc::Param(i as u32), super::runs::buffer_align(cx));
         }
     }
     let b = cx.create_builder();

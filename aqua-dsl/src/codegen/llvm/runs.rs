@@ -9,6 +9,8 @@
 //! sign extension of a wrapping add. The start's alignment, known from the offsets'
 //! divisibility and the buffers' [`BUFFER_ALIGN`], is stated by masking the start offset's low bits.
 
+use inkwell::attributes::Attribute;
+use inkwell::context::Context;
 use inkwell::values::PointerValue;
 
 use super::element::Idx;
@@ -20,6 +22,11 @@ use crate::ir::{Elem, ValueId};
 /// Bytes every buffer starts aligned to on GPU targets (device allocations are 256-byte
 /// aligned, the emulation's host buffers 64).
 pub(crate) const BUFFER_ALIGN: u32 = 16;
+
+/// The `align` attribute every buffer parameter of GPU code carries ([`BUFFER_ALIGN`]).
+pub(crate) fn buffer_align(cx: &Context) -> Attribute {
+    cx.create_enum_attribute(Attribute::get_named_enum_kind_id("align"), u64::from(BUFFER_ALIGN))
+}
 
 /// The longest run addressed from one start: a thread's unrolled group (`vector.rs`).
 const RUN_BITS: u32 = 3;
