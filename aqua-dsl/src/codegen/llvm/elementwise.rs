@@ -34,9 +34,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 BinOp::Add => self.b.build_float_add(x, y, "fadd")?,
                 BinOp::Sub => self.b.build_float_sub(x, y, "fsub")?,
                 BinOp::Mul => self.b.build_float_mul(x, y, "fmul")?,
-                // NVPTX's `div.rn.f32` costs ptxas a slow-path subroutine (`gpu_div.rs`).
-                BinOp::Div if self.threads.is_some() => self.div_f32(x, y)?,
-                BinOp::Div => self.b.build_float_div(x, y, "fdiv")?,
+                BinOp::Div => self.float_div(x, y)?,
                 // NVPTX lowers `frem` to `x - trunc(x / y) * y`, which is not exact.
                 BinOp::Rem if self.threads.is_some() => self.fmod_f32(x, y)?,
                 BinOp::Rem => self.b.build_float_rem(x, y, "frem")?,
@@ -170,12 +168,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             UnOp::Sqrt => call(self, "llvm.sqrt", x)?,
             UnOp::Rsqrt => {
                 let s = call(self, "llvm.sqrt", x)?;
-                let one = f32t.const_float(1.0);
-                // NVPTX's `div.rn.f32` costs ptxas a slow-path subroutine (`gpu_div.rs`).
-                match self.threads {
-                    Some(_) => self.div_f32(one, s)?,
-                    None => self.b.build_float_div(one, s, "rsqrt")?,
-                }
+                self.float_div(f32t.const_float(1.0), s)?
             }
             UnOp::Exp | UnOp::Log => {
                 let wide = self.b.build_float_ext(x, self.cx.f64_type(), "wide")?;

@@ -33,8 +33,18 @@ use crate::codegen::error::Lower;
 const NEWTON_STEPS: usize = 3;
 
 impl<'a, 'ctx> Lowerer<'a, 'ctx> {
+    /// `x / y` for f32 `x` and `y`, correctly rounded: LLVM's `fdiv` on the host, the
+    /// module's f64 route on GPU targets (NVPTX's `div.rn.f32` costs ptxas a slow-path
+    /// subroutine).
+    pub(crate) fn float_div(&self, x: FloatValue<'ctx>, y: FloatValue<'ctx>) -> Lower<FloatValue<'ctx>> {
+        match self.threads {
+            Some(_) => self.div_f32(x, y),
+            None => Ok(self.b.build_float_div(x, y, "fdiv")?),
+        }
+    }
+
     /// `x / y` for f32 `x` and `y`, correctly rounded (module docs).
-    pub(crate) fn div_f32(&self, x: FloatValue<'ctx>, y: FloatValue<'ctx>) -> Lower<FloatValue<'ctx>> {
+    fn div_f32(&self, x: FloatValue<'ctx>, y: FloatValue<'ctx>) -> Lower<FloatValue<'ctx>> {
         let f64t = self.cx.f64_type();
         let (a, b) = (self.b.build_float_ext(x, f64t, "a")?, self.b.build_float_ext(y, f64t, "b")?);
         let fma =
