@@ -17,13 +17,14 @@
 
 use std::collections::HashSet;
 
+use inkwell::values::IntValue;
 use inkwell::IntPredicate;
 
 use super::index::{self, Term};
 use super::loops::{Body, Level};
 use super::plan::Place;
 use super::Lowerer;
-use crate::codegen::error::Lower;
+use crate::codegen::error::{Lower, LowerError};
 use crate::ir::{BinOp, CmpPred, Op, ValueId};
 
 /// Elements a thread handles per unrolled group (16 bytes of f16).
@@ -66,11 +67,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     pub(crate) fn versioned(
         &mut self,
         loops: &[Level],
-        fixed: &[Term<inkwell::values::IntValue<'ctx>>],
+        fixed: &[Term<IntValue<'ctx>>],
         masks: &[ValueId],
         body: &mut Body<'_, 'a, 'ctx>,
     ) -> Lower<()> {
-        let mut with_fixed = |l: &mut Self, idx: &[Term<inkwell::values::IntValue<'ctx>>]| {
+        let mut with_fixed = |l: &mut Self, idx: &[Term<IntValue<'ctx>>]| {
             let full: Vec<_> = fixed.iter().cloned().chain(idx.iter().cloned()).collect();
             body(l, &full)
         };
@@ -80,8 +81,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         // Are all masks true over this thread's run? Masks bounding a run of offsets are
         // checked at its ends; the others element by element.
         let top = loops.iter().map(|l| l.lo + l.bits).max().unwrap_or(0);
-        let (by_ends, by_loop): (Vec<_>, Vec<_>) = masks.iter().partition(|&&m| self.checked_at_ends(m, top));
-        let ends = |l: &Self, last: bool| -> Vec<Term<inkwell::values::IntValue<'ctx>>> {
+        let (by_ends, by_loop): (Vec<_>, Vec<_>) = masks.iter().partition(|&&m| self.ends_check(m, top).is_some());
+        let ends = |l: &Self, last: bool| -> Vec<Term<IntValue<'ctx>>> {
             let at = |bits: u32| if last { (1u64 << bits) - 1 } else { 0 };
             let run = loops.iter().map(|lv| Term { var: l.ic(at(lv.bits)), lo: lv.lo, bits: lv.bits });
             fixed.iter().cloned().chain(run).collect()
@@ -144,23 +145,29 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         (signed && top > 0 && o.contig >= top && bound.same >= top).then_some(lhs)
     }
 
-    /// Whether `mask` is known over a thread's run from the run's ends: a bounded run,
-    /// a value constant over the run, or a conjunction of such (a tile's rows and columns).
-    fn checked_at_ends(&self, mask: ValueId, top: u32) -> bool {
+    /// How `mask` is known over a thread's run from the run's ends, if it is: a bounded
+    /// run, a value constant over the run, a view of such a mask, or a conjunction of such
+    /// (a tile's rows and columns).
+    fn ends_check(&self, mask: ValueId, top: u32) -> Option<EndsCheck> {
         if top == 0 {
-            return false;
+            return None;
         }
-        if self.bounded_run(mask, top).is_some() || self.runs.get(&mask).is_some_and(|r| r.last().same >= top) {
-            return true;
+        if let Some(offs) = self.bounded_run(mask, top) {
+            return Some(EndsCheck::Run(offs));
+        }
+        if self.runs.get(&mask).is_some_and(|r| r.last().same >= top) {
+            return Some(EndsCheck::Constant);
         }
         if let Some(arg) = self.view_keeping_run(mask, top) {
-            return self.checked_at_ends(arg, top);
+            return self.ends_check(arg, top).map(|_| EndsCheck::View(arg));
         }
-        match self.def(mask).map(|i| &i.op) {
-            Ok(Op::Binary { op: BinOp::And, lhs, rhs }) => {
-                self.checked_at_ends(*lhs, top) && self.checked_at_ends(*rhs, top)
+        match self.def(mask).ok()?.op {
+            Op::Binary { op: BinOp::And, lhs, rhs } => {
+                self.ends_check(lhs, top)?;
+                self.ends_check(rhs, top)?;
+                Some(EndsCheck::And(lhs, rhs))
             }
-            _ => false,
+            _ => None,
         }
     }
 
@@ -183,39 +190,51 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     }
 
     /// `mask` over the thread's whole run, from its value at the run's ends `first` and
-    /// `last` ([`Self::checked_at_ends`] must hold).
+    /// `last` (its [`Self::ends_check`] must be `Some`).
     fn holds_at_ends(
         &mut self,
         mask: ValueId,
         top: u32,
-        first: &[Term<inkwell::values::IntValue<'ctx>>],
-        last: &[Term<inkwell::values::IntValue<'ctx>>],
-    ) -> Lower<inkwell::values::IntValue<'ctx>> {
-        if let Some(offs) = self.bounded_run(mask, top) {
-            let inside = self.elem(mask, last)?.into_int_value();
-            let (lo, hi) = (self.elem(offs, first)?.into_int_value(), self.elem(offs, last)?.into_int_value());
-            // The run does not wrap around the integer range, so its last offset is its largest.
-            let ordered = self.b.build_int_compare(IntPredicate::SLE, lo, hi, "ordered")?;
-            return Ok(self.b.build_and(inside, ordered, "run")?);
-        }
-        let constant = self.runs.get(&mask).is_some_and(|r| r.last().same >= top);
-        if let (false, Some(arg)) = (constant, self.view_keeping_run(mask, top)) {
-            let inst = self.def(mask)?;
-            let fields = self.view_fields(inst, arg);
-            let first = index::remap(first, &fields, self)?;
-            let last = index::remap(last, &fields, self)?;
-            return self.holds_at_ends(arg, top, &first, &last);
-        }
-        if let Ok(Op::Binary { op: BinOp::And, lhs, rhs }) = self.def(mask).map(|i| &i.op) {
-            if !constant {
-                let a = self.holds_at_ends(*lhs, top, first, last)?;
-                let b = self.holds_at_ends(*rhs, top, first, last)?;
-                return Ok(self.b.build_and(a, b, "both")?);
+        first: &[Term<IntValue<'ctx>>],
+        last: &[Term<IntValue<'ctx>>],
+    ) -> Lower<IntValue<'ctx>> {
+        let check = self
+            .ends_check(mask, top)
+            .ok_or_else(|| LowerError::Builder(format!("mask {mask} is not checked at a run's ends")))?;
+        match check {
+            EndsCheck::Run(offs) => {
+                let inside = self.elem(mask, last)?.into_int_value();
+                let (lo, hi) = (self.elem(offs, first)?.into_int_value(), self.elem(offs, last)?.into_int_value());
+                // The run does not wrap around the integer range, so its last offset is its largest.
+                let ordered = self.b.build_int_compare(IntPredicate::SLE, lo, hi, "ordered")?;
+                Ok(self.b.build_and(inside, ordered, "run")?)
+            }
+            EndsCheck::Constant => Ok(self.elem(mask, last)?.into_int_value()),
+            EndsCheck::View(arg) => {
+                let fields = self.view_fields(self.def(mask)?, arg);
+                let first = index::remap(first, &fields, self)?;
+                let last = index::remap(last, &fields, self)?;
+                self.holds_at_ends(arg, top, &first, &last)
+            }
+            EndsCheck::And(lhs, rhs) => {
+                let a = self.holds_at_ends(lhs, top, first, last)?;
+                let b = self.holds_at_ends(rhs, top, first, last)?;
+                Ok(self.b.build_and(a, b, "both")?)
             }
         }
-        // Constant over the run.
-        Ok(self.elem(mask, last)?.into_int_value())
     }
+}
+
+/// How a mask is known over a thread's run from the run's ends ([`Lowerer::ends_check`]).
+enum EndsCheck {
+    /// `offsets < bound` over consecutive offsets: at the last element, plus no wrap.
+    Run(ValueId),
+    /// One value over the run: at the last element.
+    Constant,
+    /// A view of a mask checked at the ends.
+    View(ValueId),
+    /// Both masks.
+    And(ValueId, ValueId),
 }
 
 /// `loops` with the innermost cut so that its last `GROUP_BITS` bits are one fully
