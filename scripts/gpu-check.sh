@@ -53,13 +53,15 @@ section "gpu" 15 nvidia-smi --query-gpu=name,driver_version,memory.total --forma
 # One build (the dev profile the tests use) for every section below.
 section "build" 150 bash -c 'cargo build --quiet -p aqua-kernels --bin aqua &&
     cargo test --quiet --no-run -p aqua-runtime --test cuda &&
-    cargo test --quiet --no-run -p aqua-tests --test differential_cuda --test gpu_division --test ptxas'
+    cargo test --quiet --no-run -p aqua-tests --test differential_cuda --test gpu_division --test dot_mma --test ptxas'
 section "runtime tests (CUDA backend, device buffers)" 60 \
     cargo test --quiet -p aqua-runtime --test cuda -- --include-ignored --nocapture
 section "GPU benchmarks (aqua bench --gpu)" 75 cargo run --quiet -p aqua-kernels --bin aqua -- bench --gpu
 section "ptxas on every generated variant" 60 cargo test --quiet -p aqua-tests --test ptxas
 section "f32 division in f64 on the GPU (190k quotients vs Rust)" 30 \
     cargo test --quiet -p aqua-tests --test gpu_division -- --include-ignored --nocapture
+section "tensor-core dot (mma.sync) within the summation bound" 30 \
+    cargo test --quiet -p aqua-tests --test dot_mma -- --include-ignored --nocapture
 section "differential suite on the GPU" 150 \
     cargo test --quiet -p aqua-tests --test differential_cuda -- --include-ignored --nocapture
 # Throughput again with ptxas's full optimization (the default is --Ofast-compile=min):

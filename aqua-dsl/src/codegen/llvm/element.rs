@@ -142,6 +142,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 inner.vectorize = Some(WIDEN_LANES);
             }
         }
+        // An unmasked load filling a buffer on the GPU: groups of 8 unrolled, so a
+        // thread's run moves as 16-byte vectors, as on the versioned paths (`vector.rs`).
+        if self.threads.is_some() && masks.is_empty() && matches!(inst.op, Op::Load { mask: None, .. }) {
+            levels = super::vector::unroll_groups(&levels);
+        }
         // Two-iteration levels outside the innermost loop run as copies inside it (CPU):
         // the copies share what they read in common (both outputs of a butterfly pair
         // read the same two inputs), and a buffer's elements may be written in any order.

@@ -17,6 +17,7 @@ use inkwell::IntPredicate;
 
 use super::element::{set_align, Idx};
 use super::index::shape_bits;
+use super::plan::Place;
 use super::{types, Lowerer, ParamVal};
 use crate::codegen::abi;
 use crate::codegen::error::{Lower, LowerError};
@@ -83,8 +84,13 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let elem = Elem::Val(self.k.ty(ptr).dtype());
         let total = shape_bits(&self.k.ty(ptr).shape);
         let roots: Vec<ValueId> = [Some(ptr), Some(value), mask].into_iter().flatten().collect();
-        let levels = self.sink_levels(&roots, 0, total)?;
+        let mut levels = self.sink_levels(&roots, 0, total)?;
         let masks = self.sink_masks(&roots, mask, false);
+        // An unmasked store of a buffer on the GPU: groups of 8 unrolled, so a thread's
+        // run moves as 16-byte vectors, as on the versioned paths (`vector.rs`).
+        if self.threads.is_some() && masks.is_empty() && mask.is_none() && self.place(value) == Place::Buffer {
+            levels = super::vector::unroll_groups(&levels);
+        }
         self.memo.clear();
         self.dist_nest_masked(&levels, &masks, &mut |l, idx| {
             let (at, align) = l.element_address(ptr, base, elem, idx)?;

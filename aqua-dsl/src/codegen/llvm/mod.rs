@@ -24,6 +24,7 @@ mod gpu_math;
 mod index;
 mod loops;
 mod memory;
+mod mma;
 mod plan;
 mod prefetch;
 mod reduce;

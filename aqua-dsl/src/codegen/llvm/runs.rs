@@ -11,12 +11,12 @@
 
 use inkwell::attributes::Attribute;
 use inkwell::context::Context;
-use inkwell::values::PointerValue;
+use inkwell::values::{OperandBundle, PointerValue};
 
 use super::element::Idx;
 use super::index::{self, Field};
 use super::{types, Lowerer};
-use crate::codegen::error::Lower;
+use crate::codegen::error::{Lower, LowerError};
 use crate::ir::{Elem, ValueId};
 
 /// Bytes every buffer starts aligned to on GPU targets (device allocations are 256-byte
@@ -65,6 +65,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             off = self.b.build_and(off, off.get_type().const_int(!low, false), "aligned")?;
         }
         let start = self.address(base, elem, off)?;
+        if start_align > size {
+            self.assume_aligned(start, start_align)?;
+        }
         let step = self.linear(&step_idx)?;
         let ty = types::mem(self.cx, elem);
         // SAFETY (of the generated code): the run's elements are `start + k`, which the
@@ -76,5 +79,19 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             None => size,
         };
         Ok((at, align.max(size)))
+    }
+
+    /// `llvm.assume(true) ["align"(p, align)]`: the alignment of a run's start, for the
+    /// load/store vectorizer, whose own inference stops a few operations deep into the
+    /// offset (the mask above says the same to the rest of LLVM, then folds away).
+    fn assume_aligned(&self, p: PointerValue<'ctx>, align: u32) -> Lower<()> {
+        let assume = inkwell::intrinsics::Intrinsic::find("llvm.assume")
+            .and_then(|i| i.get_declaration(self.module, &[]))
+            .ok_or_else(|| LowerError::Builder("LLVM has no intrinsic llvm.assume".into()))?;
+        let yes = self.cx.bool_type().const_all_ones();
+        let bundle =
+            OperandBundle::create("align", &[p.into(), self.cx.i64_type().const_int(align.into(), false).into()]);
+        self.b.build_direct_call_with_operand_bundles(assume, &[yes.into()], &[bundle], "")?;
+        Ok(())
     }
 }

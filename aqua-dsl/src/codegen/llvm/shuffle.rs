@@ -68,7 +68,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             return Err(LowerError::Builder(format!("bad warp shuffle: mask {mask}, {} values", vals.len())));
         }
         match ex.slots {
-            Some(slots) => self.exchange_step(ex, slots, vals, mask),
+            Some(_) => self.exchange_step(ex, vals, mask),
             None => vals.iter().map(|&v| self.shfl_bfly(v, mask)).collect(),
         }
     }
@@ -87,42 +87,58 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     fn exchange_step(
         &mut self,
         ex: &mut Exchange<'ctx>,
-        slots: PointerValue<'ctx>,
         vals: &[BasicValueEnum<'ctx>],
         mask: u32,
     ) -> Lower<Vec<BasicValueEnum<'ctx>>> {
         let th = self.threads.ok_or_else(|| LowerError::Builder("warp shuffle off the GPU".into()))?;
-        let threads = 1u64 << th.log2;
-        let half = (ex.steps % 2) * ex.values * threads;
-        ex.steps += 1;
         let partner = self.b.build_xor(th.tid, self.ic(mask as u64), "partner")?;
-        for (k, &v) in vals.iter().enumerate() {
-            let slot = self.exchange_slot(slots, half + k as u64 * threads, th.tid)?;
-            self.b.build_store(slot, v)?;
-        }
-        self.sync()?;
+        let published = self.publish(ex, vals)?;
         let mut out = Vec::with_capacity(vals.len());
         for (k, &v) in vals.iter().enumerate() {
-            let slot = self.exchange_slot(slots, half + k as u64 * threads, partner)?;
-            out.push(self.b.build_load(v.get_type(), slot, "shfl")?);
+            out.push(self.b.build_load(v.get_type(), published.slot(self, k, partner)?, "shfl")?);
         }
         Ok(out)
     }
 
-    /// The address of slot `first + thread` of the SIMT exchange.
-    fn exchange_slot(
-        &self,
-        slots: PointerValue<'ctx>,
-        first: u64,
-        thread: IntValue<'ctx>,
-    ) -> Lower<PointerValue<'ctx>> {
-        let at = self.b.build_int_add(thread, self.ic(first), "slot")?;
-        let i64t = self.cx.i64_type();
+    /// The SIMT emulation's half of a step: writes `vals` to this thread's slots of the
+    /// next half and waits at the barrier; then any thread's slots of that half may be
+    /// read until the step after next (module docs).
+    pub(crate) fn publish(&mut self, ex: &mut Exchange<'ctx>, vals: &[BasicValueEnum<'ctx>]) -> Lower<Published<'ctx>> {
+        let th = self.threads.ok_or_else(|| LowerError::Builder("warp shuffle off the GPU".into()))?;
+        let slots = ex.slots.ok_or_else(|| LowerError::Builder("an exchange through slots on the GPU".into()))?;
+        if vals.len() as u64 > ex.values {
+            return Err(LowerError::Builder(format!("{} values published, {} slots", vals.len(), ex.values)));
+        }
+        let threads = 1u64 << th.log2;
+        let published = Published { slots, first: (ex.steps % 2) * ex.values * threads, threads };
+        ex.steps += 1;
+        for (k, &v) in vals.iter().enumerate() {
+            self.b.build_store(published.slot(self, k, th.tid)?, v)?;
+        }
+        self.sync()?;
+        Ok(published)
+    }
+}
+
+/// The half of a SIMT exchange written by one step ([`Lowerer::publish`]).
+pub(crate) struct Published<'ctx> {
+    slots: PointerValue<'ctx>,
+    first: u64,
+    threads: u64,
+}
+
+impl<'ctx> Published<'ctx> {
+    /// The address of value `k` of `thread` (`k` below the exchange's `values`).
+    pub(crate) fn slot(&self, l: &Lowerer<'_, 'ctx>, k: usize, thread: IntValue<'ctx>) -> Lower<PointerValue<'ctx>> {
+        let at = l.b.build_int_add(thread, l.ic(self.first + k as u64 * self.threads), "slot")?;
+        let i64t = l.cx.i64_type();
         // SAFETY (of the generated code): `begin_exchange` sized the slots for every
         // (half, value, thread).
-        Ok(unsafe { self.b.build_in_bounds_gep(i64t, slots, &[at], "slot")? })
+        Ok(unsafe { l.b.build_in_bounds_gep(i64t, self.slots, &[at], "slot")? })
     }
+}
 
+impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// `shfl.sync.bfly` of one value of any state type (module docs).
     fn shfl_bfly(&self, v: BasicValueEnum<'ctx>, mask: u32) -> Lower<BasicValueEnum<'ctx>> {
         let (i16t, i32t, i64t) = (self.cx.i16_type(), self.cx.i32_type(), self.cx.i64_type());

@@ -239,7 +239,7 @@ enum EndsCheck {
 
 /// `loops` with the innermost cut so that its last `GROUP_BITS` bits are one fully
 /// unrolled loop (the GPU's form of the vectorization request).
-fn unroll_groups(loops: &[Level]) -> Vec<Level> {
+pub(crate) fn unroll_groups(loops: &[Level]) -> Vec<Level> {
     let mut out = loops.to_vec();
     let Some(inner) = out.pop() else { return out };
     let g = inner.bits.min(GROUP_BITS);

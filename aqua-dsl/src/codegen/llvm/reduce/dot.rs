@@ -1,10 +1,12 @@
 //! `dot`: `acc + a x b` with f32 products and sums, for k = 0, 1, ... in order (loops
-//! m, k, n, so the inner loop is element-wise over a row of the output). On the GPU each
+//! m, k, n, so the inner loop is element-wise over a row of the output). On the GPU, f16
+//! and bf16 operands of whole mma tiles go to the tensor cores (`dot_mma.rs`); any other
 //! output is computed by the thread that owns it (operands in shared memory, the same
 //! order over k, so the same result).
 
 use super::super::index::{log2, Term};
 use super::super::{Lowered, Lowerer};
+use super::dot_mma::DotShape;
 use crate::codegen::error::Lower;
 use crate::ir::{DType, Elem, Inst, Op};
 
@@ -28,6 +30,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let out = self.alloc(f32e, (m * n) as u64)?;
         let (mb, kb, nbits) = (log2(m), log2(k), log2(n));
         let term = |var, lo, bits| Term { var, lo, bits };
+        let shape = DotShape { a, b, acc, m, k, n };
+        if self.mma_fits(da, db, &shape) {
+            self.emit_dot_mma(da, &shape, out)?;
+            self.set(v, Lowered::Buffer(out));
+            return Ok(());
+        }
         if self.threads.is_some() {
             let levels = match acc {
                 Some(c) => self.sink_levels(&[c], 0, mb + nbits)?,

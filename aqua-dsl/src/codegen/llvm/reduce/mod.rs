@@ -1,4 +1,4 @@
-//! Reductions along an axis (and `dot`, in `dot.rs`).
+//! Reductions along an axis (and `dot`, in `dot.rs` and `dot_mma.rs`).
 //!
 //! Reductions of one block along one axis in the same region (`min` and `max` of a group,
 //! say) are emitted together, at the first one's position: one pass over the input
@@ -21,6 +21,7 @@
 //! in one shuffle tree (`joint.rs`). `state.rs` holds the per-op rules.
 
 mod dot;
+mod dot_mma;
 mod fused;
 mod joint;
 mod outer;
