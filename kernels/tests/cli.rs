@@ -1,4 +1,4 @@
-//! The `aqua` binary end to end: list, compile (every --emit, -o, --timings), bad inputs
+//! The `aqua` binary end to end: list, compile (every --emit, -o, -o -, --timings), bad inputs
 //! (exit code 2 and a message naming the problem), and the demo's table.
 
 mod common;
@@ -44,6 +44,11 @@ fn compile_emits_each_form() {
     assert!(llvm.contains("define") && llvm.contains("aqua_entry"), "{llvm}");
     let (asm, _) = run(&["--emit", "asm"]);
     assert!(asm.contains("aqua_entry") && asm.contains("ret"), "{asm}");
+
+    // `-o -` is stdout, not a file named `-` (cargo runs tests in the package folder).
+    let (dash, _) = run(&["-o", "-"]);
+    assert_eq!(dash, ir);
+    assert!(!std::path::Path::new("-").exists(), "`-o -` wrote a file named `-`");
 
     let file = cache.path().join("out.ir");
     let (out, err) = run(&["-o", file.to_str().unwrap(), "--timings"]);

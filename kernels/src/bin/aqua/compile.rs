@@ -3,7 +3,7 @@
 //! canonical IR, LLVM IR or assembly. `--timings` prints the runtime's compile report
 //! (each phase, and which cache level served it) on stderr.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use aqua_dsl::codegen::{self, CodegenOptions, Target as CodegenTarget};
 use aqua_dsl::{KernelSource, Params};
@@ -46,7 +46,7 @@ pub struct Args {
     set: Vec<String>,
     #[arg(long, value_enum, default_value = "ir")]
     emit: Emit,
-    /// Write the output here instead of stdout.
+    /// Write the output here instead of stdout (`-` is stdout).
     #[arg(short, long)]
     output: Option<PathBuf>,
     /// Print each compile phase's time and the cache outcome (stderr).
@@ -93,10 +93,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
             }
         }
     };
-    match &args.output {
-        Some(path) => std::fs::write(path, &text).map_err(|e| CliError::io(path, e))?,
-        None => print!("{text}"),
-    }
+    write_output(args.output.as_deref(), &text)?;
     if args.timings {
         eprintln!("{report}");
     }
@@ -128,10 +125,7 @@ fn compile_ptx(args: &Args, kernel: &aqua_dsl::Kernel, sm: u32) -> Result<(), Cl
         Emit::Llvm => a.llvm_ir.clone(),
         Emit::Asm | Emit::Ptx => ptx.clone(),
     };
-    match &args.output {
-        Some(path) => std::fs::write(path, &text).map_err(|e| CliError::io(path, e))?,
-        None => print!("{text}"),
-    }
+    write_output(args.output.as_deref(), &text)?;
     let mut stages: Vec<(String, std::time::Duration)> =
         a.timings.iter().map(|&(name, d)| (format!("llvm {name}"), d)).collect();
     if let (Some(ptxas), Some(pending)) = (&ptxas, pending) {
@@ -188,4 +182,15 @@ pub fn parse_sets(source: &dyn KernelSource, sets: &[String]) -> Result<Params, 
         params.set(name, v);
     }
     Ok(params)
+}
+
+/// `text` to the file at `path`, or to stdout when there is none or it is `-`.
+fn write_output(path: Option<&Path>, text: &str) -> Result<(), CliError> {
+    match path.filter(|p| p.as_os_str() != "-") {
+        Some(path) => std::fs::write(path, text).map_err(|e| CliError::io(path, e)),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
 }
