@@ -1,13 +1,14 @@
 //! Random well-typed kernels for differential testing.
 //!
 //! A generated kernel loads masked blocks from typed inputs, applies a random sequence of
-//! ops (element-wise, casts, shape ops, reductions, gathers, dot, runtime loops and
-//! branches), and stores a few results; a quarter of them do it as a specialized branch
-//! (unmasked on full blocks, masked on the last one). Every value carries an *exactness* flag: results
-//! of ops whose rounding backends may legitimately differ in (sums, dots, exp, log, f16
-//! fma) are inexact, and inexact values never feed discontinuous ops (compare, floor,
-//! cast to int, argmax...), so an exact output must match bit for bit and an inexact one
-//! within a tolerance.
+//! ops (element-wise, casts, shape ops, reductions, gathers, dot, f16 and bf16 tile dots
+//! that GPU targets put on tensor cores, runtime loops and branches), and stores a few
+//! results; a quarter of them do it as a specialized branch (unmasked on full blocks,
+//! masked on the last one). Every value carries an *exactness* flag: results of ops whose
+//! rounding backends may legitimately differ in (sums, dots, exp, log, f16 fma) are
+//! inexact, and inexact values never feed discontinuous ops (compare, floor, cast to int,
+//! argmax...), so an exact output must match bit for bit and an inexact one within a
+//! tolerance.
 
 use aqua_dsl::build::{self, Value};
 use aqua_dsl::ir::{BinOp, Const, DType, Kernel, Param, ParamKind, UnOp};
@@ -127,7 +128,11 @@ impl Gen<'_> {
         let op = ops[self.rng.random_range(0..ops.len())];
         let b = if self.rng.random_bool(0.25) {
             // A weak literal on the right.
-            let lit = if d.is_float() { build::Operand::Float(self.float_lit()) } else { build::Operand::Int(self.rng.random_range(0..9)) };
+            let lit = if d.is_float() {
+                build::Operand::Float(self.float_lit())
+            } else {
+                build::Operand::Int(self.rng.random_range(0..9))
+            };
             let v = match op {
                 BinOp::Add => build::add(a.v, lit),
                 BinOp::Sub => build::sub(a.v, lit),
@@ -176,7 +181,17 @@ impl Gen<'_> {
         let a = self.pick();
         let d = a.v.dtype();
         let op = if d.is_float() {
-            let exact_ops = [UnOp::Neg, UnOp::Abs, UnOp::Sqrt, UnOp::Floor, UnOp::Ceil, UnOp::Round, UnOp::Exp, UnOp::Log, UnOp::Rsqrt];
+            let exact_ops = [
+                UnOp::Neg,
+                UnOp::Abs,
+                UnOp::Sqrt,
+                UnOp::Floor,
+                UnOp::Ceil,
+                UnOp::Round,
+                UnOp::Exp,
+                UnOp::Log,
+                UnOp::Rsqrt,
+            ];
             let inexact_ok = [UnOp::Neg, UnOp::Abs];
             if a.exact {
                 exact_ops[self.rng.random_range(0..exact_ops.len())]
@@ -238,7 +253,11 @@ impl Gen<'_> {
     }
 
     fn bitcast(&mut self) {
-        let Some(a) = self.pick_where(|p| p.exact && matches!(p.v.dtype(), DType::F32 | DType::I32 | DType::U32 | DType::F16 | DType::BF16)) else { return };
+        let Some(a) = self.pick_where(|p| {
+            p.exact && matches!(p.v.dtype(), DType::F32 | DType::I32 | DType::U32 | DType::F16 | DType::BF16)
+        }) else {
+            return;
+        };
         let v = match a.v.dtype() {
             DType::F32 => a.v.bitcast::<i32>(),
             DType::I32 => a.v.bitcast::<u32>(),
@@ -261,7 +280,12 @@ impl Gen<'_> {
             2 => match self.rng.random_range(0..3) {
                 0 => a.v.trans(),
                 1 => a.v.reshape([shape[0] * shape[1]]),
-                _ => a.v.expand_dims(0).broadcast_to([2, shape[0], shape[1]]).reshape([2 * shape[0] * shape[1]]).reshape([2 * shape[0], shape[1]]),
+                _ => {
+                    a.v.expand_dims(0)
+                        .broadcast_to([2, shape[0], shape[1]])
+                        .reshape([2 * shape[0] * shape[1]])
+                        .reshape([2 * shape[0], shape[1]])
+                }
             },
             _ => a.v.expand_dims(1).broadcast_to([shape[0], 2]),
         };
@@ -309,6 +333,9 @@ impl Gen<'_> {
     }
 
     fn dot(&mut self) {
+        if self.rng.random_bool(0.5) {
+            return self.tile_dot();
+        }
         let Some(a) = self.pick_where(|p| p.v.shape().len() == 2 && p.v.dtype().is_float()) else { return };
         let s = a.v.shape();
         if s[0] > s[1] {
@@ -316,6 +343,19 @@ impl Gen<'_> {
         }
         let v = build::dot(a.v, a.v.trans());
         self.push(v, false);
+    }
+
+    /// A `dot` of f16 or bf16 tiles (tensor cores on the GPU targets): a float value of
+    /// at least 16 elements as rows of 16, repeated up to 16 rows, times its transpose.
+    fn tile_dot(&mut self) {
+        let Some(a) = self.pick_where(|p| p.v.dtype().is_float() && p.v.shape().iter().product::<u32>() >= 16) else {
+            return;
+        };
+        let rows = a.v.shape().iter().product::<u32>() / 16;
+        let t = a.v.reshape([rows, 16]);
+        let t = if rows < 16 { t.expand_dims(0).broadcast_to([16 / rows, rows, 16]).reshape([16, 16]) } else { t };
+        let t = t.cast_to(if self.rng.random_bool(0.5) { DType::F16 } else { DType::BF16 });
+        self.push(build::dot(t, t.trans()), false);
     }
 
     fn runtime_loop(&mut self) {
@@ -363,7 +403,8 @@ fn random_input(rng: &mut StdRng, dtype: DType, len: usize) -> Vec<u8> {
         match dtype {
             DType::F32 | DType::F16 => {
                 let x: f32 = if special {
-                    [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, -0.0, 1e30, -1e-30, 65504.0][rng.random_range(0..8)]
+                    [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, -0.0, 1e30, -1e-30, 65504.0]
+                        [rng.random_range(0..8)]
                 } else if rng.random_bool(0.3) {
                     rng.random_range(-8..8) as f32 * 0.5
                 } else {
@@ -376,7 +417,11 @@ fn random_input(rng: &mut StdRng, dtype: DType, len: usize) -> Vec<u8> {
                 }
             }
             DType::I32 => {
-                let x: i32 = if special { [i32::MIN, i32::MAX, -1, 0][rng.random_range(0..4)] } else { rng.random_range(-100..100) };
+                let x: i32 = if special {
+                    [i32::MIN, i32::MAX, -1, 0][rng.random_range(0..4)]
+                } else {
+                    rng.random_range(-100..100)
+                };
                 out.extend_from_slice(&x.to_le_bytes());
             }
             DType::U8 => out.push(rng.random()),
@@ -408,7 +453,8 @@ impl Frame<'_> {
         g.push(args[6], true);
         for (i, &d) in INPUT_DTYPES.iter().enumerate() {
             let other = if d.is_float() { build::Operand::Float(1.5) } else { build::Operand::Int(3) };
-            let x = if masked { build::load_masked_or(args[i] + offs, mask, other) } else { build::load(args[i] + offs) };
+            let x =
+                if masked { build::load_masked_or(args[i] + offs, mask, other) } else { build::load(args[i] + offs) };
             g.push(x, true);
         }
         let steps = g.rng.random_range(3..25);
@@ -488,4 +534,3 @@ pub fn generate(seed: u64) -> Result<RandomProgram, KernelError> {
 pub fn n_arg(p: &RandomProgram) -> Const {
     Const::from_i64(DType::I32, p.n as i64)
 }
-

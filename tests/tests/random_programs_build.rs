@@ -1,6 +1,8 @@
 //! The random program generator itself: it must produce well-typed kernels that the
-//! reference interpreter runs without error.
+//! reference interpreter runs without error, and exercise what the backends must get
+//! right (here: enough ops, lanes written, and tensor-core dots).
 
+use aqua_dsl::ir::{DType, Op};
 use aqua_tests::harness::run_interpreter;
 use aqua_tests::random_program::generate;
 
@@ -8,18 +10,32 @@ use aqua_tests::random_program::generate;
 fn a_thousand_random_programs_build_verify_and_interpret() {
     let mut ops = 0usize;
     let mut written = 0usize;
+    let mut tile_dots = Vec::new();
     for seed in 0..1000 {
         let p = generate(seed).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         assert!(!p.exact_f.is_empty() || !p.exact_i.is_empty(), "seed {seed} stores nothing");
-        p.kernel.walk(&mut |_| ops += 1);
+        let mut tile_dot = false;
+        p.kernel.walk(&mut |inst| {
+            ops += 1;
+            if let Op::Dot { a, .. } = inst.op {
+                tile_dot |= matches!(p.kernel.ty(a).dtype(), DType::F16 | DType::BF16);
+            }
+        });
+        if tile_dot {
+            tile_dots.push(seed);
+        }
         let out = run_interpreter(&p).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{}", p.kernel));
         // Every unmasked lane of every used slot was written (the sentinel is gone or
         // legitimately equal to it, which random data makes vanishingly rare).
         for slot in 0..p.exact_f.len() {
-            written += (0..p.n as usize).filter(|&l| out.out_f[slot * p.len() + l].to_bits() != (-7.0f32).to_bits()).count();
+            written +=
+                (0..p.n as usize).filter(|&l| out.out_f[slot * p.len() + l].to_bits() != (-7.0f32).to_bits()).count();
         }
     }
     // The generator must exercise ops, not emit trivial kernels.
     assert!(ops > 1000 * 15, "only {ops} ops in 1000 programs");
     assert!(written > 1000, "only {written} lanes written");
+    // Tensor-core dots (f16/bf16 tiles on GPU targets) among the seeds the SIMT suite runs.
+    let simt = tile_dots.iter().filter(|&&s| s < 300 || s % 7 == 300 % 7).count();
+    assert!(simt >= 10, "only {simt} programs with an f16/bf16 dot in the SIMT sample: {tile_dots:?}");
 }
