@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The GPU checks, for a machine with an NVIDIA GPU and its driver: sets up, builds, runs
-# the GPU tests (the CUDA backend with host and device buffers, the GPU benchmarks, the
+# The GPU checks, for a machine with an NVIDIA GPU and its driver: sets up and builds
+# (or, without a Rust toolchain, unpacks what scripts/gpu-bundle.sh built), runs the GPU
+# tests (the CUDA backend with host and device buffers, the GPU benchmarks, the
 # random-program differential suite on the GPU, ptxas on every generated variant) and
 # writes what they printed, with the GPU's name, to a results file (default
 # $OUT/gpu-results.txt, else gpu-results.txt).
@@ -47,27 +48,83 @@ section() {
     ((status == 0)) || failed+=("$name")
 }
 
-echo "# aqua GPU check, $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)" | tee -a "$out"
-section "setup" 90 bash scripts/setup.sh
+# Where the executables come from: cargo, where the Rust toolchain is (scripts/setup.sh
+# installs the rest), else the bundle scripts/gpu-bundle.sh built on another machine
+# (.gpu-bundle/bundle.tar.xz, carried beside the checkout): the GPU machines lent to
+# sessions have no toolchain and no network. AQUA_GPU_CHECK_BUNDLE=1 takes the bundle even
+# where cargo is.
+# Tests and benchmarks that skip without a GPU elsewhere fail here instead.
+export AQUA_REQUIRE_GPU=1
+bundle_tar="$root/.gpu-bundle/bundle.tar.xz"
+bundle="${TMPDIR:-/tmp}/aqua-gpu-bundle"
+if command -v cargo >/dev/null 2>&1 && [ "${AQUA_GPU_CHECK_BUNDLE:-0}" != 1 ]; then
+    mode=cargo
+elif [ -f "$bundle_tar" ]; then
+    mode=bundle
+else
+    echo "aqua gpu-check: no cargo and no $bundle_tar: build the bundle with scripts/gpu-bundle.sh" >&2
+    exit 2
+fi
+
+# tests_of PACKAGE TEST: sets `cmd` to run that test target, its ignored (GPU) tests too.
+tests_of() {
+    if [[ $mode == cargo ]]; then
+        cmd=(cargo test --quiet -p "$1" --test "$2" -- --include-ignored --nocapture)
+    else
+        local dir
+        case $1 in aqua-tests) dir=tests ;; aqua-kernels) dir=kernels ;; *) dir=$1 ;; esac
+        cmd=(env -C "$root/$dir" "$bundle/bin/$2" --include-ignored --nocapture)
+    fi
+}
+if [[ $mode == cargo ]]; then
+    aqua=(cargo run --quiet -p aqua-kernels --bin aqua --)
+else
+    aqua=("$bundle/bin/aqua")
+fi
+
+echo "# aqua GPU check, $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), executables from $mode" | tee -a "$out"
+if [[ $mode == cargo ]]; then
+    section "setup" 90 bash scripts/setup.sh
+    # One build (the dev profile the tests use) for every section below.
+    section "build" 150 bash -c 'cargo build --quiet -p aqua-kernels --bin aqua &&
+        cargo test --quiet --no-run -p aqua-runtime --test cuda &&
+        cargo test --quiet --no-run -p aqua-tests --test differential_cuda --test gpu_division --test dot_mma --test ptxas'
+else
+    # Unpacked outside the checkout; the libraries it carries come first, and ptxas is
+    # the machine's CUDA one unless AQUA_PTXAS names another.
+    section "unpack the bundle" 60 bash -c 'set -e
+        rm -rf "$2" && mkdir -p "$2"
+        if command -v xz >/dev/null; then tar -C "$2" -xJf "$1"
+        else python3 -c "import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "$1" "$2"; fi
+        cat "$2/MANIFEST"
+        missing=$(LD_LIBRARY_PATH="$2/lib" ldd "$2"/bin/* | grep "not found" | sort -u || true)
+        [ -z "$missing" ] || { echo "libraries not found: $missing"; exit 1; }' _ "$bundle_tar" "$bundle"
+    export LD_LIBRARY_PATH="$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    if [ -z "${AQUA_PTXAS:-}" ]; then
+        for p in "$(command -v ptxas || true)" /usr/local/cuda/bin/ptxas; do
+            if [ -n "$p" ] && [ -x "$p" ]; then
+                export AQUA_PTXAS=$p
+                break
+            fi
+        done
+    fi
+    echo "ptxas: ${AQUA_PTXAS:-none found (PTX goes to the driver; the ptxas section fails)}" | tee -a "$out"
+fi
 section "gpu" 15 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-# One build (the dev profile the tests use) for every section below.
-section "build" 150 bash -c 'cargo build --quiet -p aqua-kernels --bin aqua &&
-    cargo test --quiet --no-run -p aqua-runtime --test cuda &&
-    cargo test --quiet --no-run -p aqua-tests --test differential_cuda --test gpu_division --test dot_mma --test ptxas'
-section "runtime tests (CUDA backend, device buffers)" 60 \
-    cargo test --quiet -p aqua-runtime --test cuda -- --include-ignored --nocapture
-section "GPU benchmarks (aqua bench --gpu)" 75 cargo run --quiet -p aqua-kernels --bin aqua -- bench --gpu
-section "ptxas on every generated variant" 60 cargo test --quiet -p aqua-tests --test ptxas
-section "f32 division in f64 on the GPU (190k quotients vs Rust)" 30 \
-    cargo test --quiet -p aqua-tests --test gpu_division -- --include-ignored --nocapture
-section "tensor-core dot (mma.sync) within the summation bound" 30 \
-    cargo test --quiet -p aqua-tests --test dot_mma -- --include-ignored --nocapture
-section "differential suite on the GPU" 150 \
-    cargo test --quiet -p aqua-tests --test differential_cuda -- --include-ignored --nocapture
+tests_of aqua-runtime cuda
+section "runtime tests (CUDA backend, device buffers)" 60 "${cmd[@]}"
+section "GPU benchmarks (aqua bench --gpu)" 75 "${aqua[@]}" bench --gpu
+tests_of aqua-tests ptxas
+section "ptxas on every generated variant" 60 "${cmd[@]}"
+tests_of aqua-tests gpu_division
+section "f32 division in f64 on the GPU (190k quotients vs Rust)" 30 "${cmd[@]}"
+tests_of aqua-tests dot_mma
+section "tensor-core dot (mma.sync) within the summation bound" 30 "${cmd[@]}"
+tests_of aqua-tests differential_cuda
+section "differential suite on the GPU" 150 "${cmd[@]}"
 # Throughput again with ptxas's full optimization (the default is --Ofast-compile=min):
 # what the faster cold compile costs at run time. Last, as the least essential.
-section "GPU benchmarks, ptxas -O3 (AQUA_PTXAS_OPT=full)" 60 \
-    env AQUA_PTXAS_OPT=full cargo run --quiet -p aqua-kernels --bin aqua -- bench --gpu --mib 256
+section "GPU benchmarks, ptxas -O3 (AQUA_PTXAS_OPT=full)" 60 env AQUA_PTXAS_OPT=full "${aqua[@]}" bench --gpu --mib 256
 
 if ((${#failed[@]} == 0)); then
     echo "# all sections passed in ${SECONDS}s" | tee -a "$out"

@@ -15,10 +15,14 @@ fn options() -> RuntimeOptions {
     RuntimeOptions { cache_dir: None, dump_dir: None, ..RuntimeOptions::default() }
 }
 
-/// The GPU runtime, or `None` after printing why the test skips.
+/// The GPU runtime, or `None` after printing why the test skips; with
+/// `AQUA_REQUIRE_GPU=1` (set by `scripts/gpu-check.sh`) a missing GPU fails the test.
 fn gpu() -> Option<Runtime> {
     match Runtime::cuda_with(options(), 4) {
         Ok(rt) => Some(rt),
+        Err(e) if std::env::var_os("AQUA_REQUIRE_GPU").is_some_and(|v| v == "1") => {
+            panic!("no CUDA device, and AQUA_REQUIRE_GPU=1: {e}")
+        }
         Err(e) => {
             println!("skipped: no CUDA device ({e})");
             None

@@ -36,10 +36,14 @@ fn fail(e: impl std::fmt::Display) -> CliError {
     CliError::failed(e.to_string())
 }
 
-/// Runs the GPU benchmarks over `variants` on `mib` MiB of f16, or says why it skipped.
+/// Runs the GPU benchmarks over `variants` on `mib` MiB of f16, or says why it skipped
+/// (an error instead with `AQUA_REQUIRE_GPU=1`, as `scripts/gpu-check.sh` sets).
 pub fn run(variants: &[Variant], mib: usize) -> Result<(), CliError> {
     let rt = match Runtime::cuda_with(RuntimeOptions::default(), 4) {
         Ok(rt) => rt,
+        Err(e) if std::env::var_os("AQUA_REQUIRE_GPU").is_some_and(|v| v == "1") => {
+            return Err(CliError::failed(format!("aqua bench --gpu: no CUDA device, and AQUA_REQUIRE_GPU=1: {e}")));
+        }
         Err(e) => {
             println!("skipped: aqua bench --gpu: no CUDA device ({e})");
             return Ok(());
