@@ -112,8 +112,10 @@ fn quantizers_move_their_values_16_bytes_a_thread() {
         let kernel = source.build(&params).unwrap_or_else(|e| panic!("{name} {params}: {e}"));
         let opts = CodegenOptions { target: Target::nvptx(90), ..Default::default() };
         let ptx = String::from_utf8(compile(&kernel, &opts).unwrap_or_else(|e| panic!("{name}: {e}")).object).unwrap();
-        let wide = if reads { ["ld.global.v4.", "ld.global.nc.v4."] } else { ["st.global.v4.", "st.global.v4."] };
-        assert!(wide.iter().any(|w| ptx.contains(w)), "{name} {params}: no 16-byte {wide:?}\n{ptx}");
+        // 16 bytes: four 32-bit lanes (`ld.global.nc.v4.u32` from a read-only buffer).
+        let op = if reads { "ld.global." } else { "st.global." };
+        let wide = |l: &str| l.contains(op) && [".v4.b32", ".v4.u32", ".v4.f32"].iter().any(|w| l.contains(w));
+        assert!(ptx.lines().any(wide), "{name} {params}: no 16-byte {op}\n{ptx}");
         checked += 1;
     }
     assert!(checked >= 12, "only {checked} quantizers");

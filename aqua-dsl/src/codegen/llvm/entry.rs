@@ -4,7 +4,8 @@
 //! one program; its buffer parameters are `noalias` (the runtime never passes a buffer
 //! that is written together with another argument overlapping it), which lets LLVM
 //! vectorize without runtime alias checks. `aqua_entry` (see `codegen::abi`) reads the
-//! arguments once and calls it for every program of its range.
+//! arguments once and calls it for every program of its range. (NVPTX declares its own
+//! program function, the PTX entry: `gpu::declare_kernel`.)
 
 use inkwell::attributes::{Attribute, AttributeLoc};
 use inkwell::context::Context;
@@ -58,7 +59,10 @@ pub(crate) fn declare_program<'ctx>(
     checked: bool,
     target: &TargetInfo,
     unit: Unit,
-) -> Program<'ctx> {
+) -> Lower<Program<'ctx>> {
+    if target.gpu.is_some_and(|g| !g.simt) {
+        return super::gpu::declare_kernel(cx, module, k, target);
+    }
     let ptr = cx.ptr_type(AddressSpace::default());
     let mut tys: Vec<BasicMetadataTypeEnum> = k
         .params
@@ -89,13 +93,13 @@ pub(crate) fn declare_program<'ctx>(
         Unit::Whole | Unit::Fast { .. } => module.add_function("aqua_program", fty, Some(Linkage::Internal)),
     };
     target_attrs(cx, func, target);
-    if target.gpu.is_none() {
+    if !simt {
         // Kept out of `aqua_entry`'s loop: inlined, the whole body went through the
         // simplification passes a second time, about 40% of the optimization time, for
         // no measurable speed (one call per program of a block's work).
         func.add_attribute(AttributeLoc::Function, enum_attr(cx, "noinline"));
     } else {
-        // A GPU kernel calls it once: inlined before optimization (`target/nvptx.rs`).
+        // The SIMT entry calls it once: inlined before optimization.
         func.add_attribute(AttributeLoc::Function, enum_attr(cx, "alwaysinline"));
     }
 
@@ -111,10 +115,9 @@ pub(crate) fn declare_program<'ctx>(
                 if !mutable {
                     func.add_attribute(AttributeLoc::Param(i as u32), enum_attr(cx, "readonly"));
                 }
-                if target.gpu.is_some() {
-                    // GPU buffers (device allocations, or the runtime's 64-byte aligned
-                    // host buffers for the emulation) start 16-byte aligned: lets the
-                    // back end merge a thread's contiguous accesses (`vector.rs`).
+                if simt {
+                    // The runtime's host buffers for the emulation are 64-byte aligned,
+                    // like device allocations (`gpu::declare_kernel`).
                     func.add_attribute(AttributeLoc::Param(i as u32), super::runs::buffer_align(cx));
                 }
                 let extent = checked.then(|| {
@@ -129,14 +132,14 @@ pub(crate) fn declare_program<'ctx>(
     let base = next_extent as u32;
     let int = |j: u32| func.get_nth_param(base + j).expect("declared above").into_int_value();
     let ptr_at = |j: u32| func.get_nth_param(base + j).expect("declared above").into_pointer_value();
-    Program {
+    Ok(Program {
         simt: simt.then(|| SimtParams { tid: int(7), smem: ptr_at(8), barrier: ptr_at(9), barrier_ctx: ptr_at(10) }),
         func,
         params,
         pid: [int(0), int(1), int(2)],
         grid: [int(3), int(4), int(5)],
         fault: func.get_nth_param(base + 6).expect("declared above").into_pointer_value(),
-    }
+    })
 }
 
 /// Declares the outlined general form, with `program`'s signature (`specialized.rs`).

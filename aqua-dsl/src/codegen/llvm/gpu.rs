@@ -45,7 +45,8 @@ use inkwell::{AddressSpace, IntPredicate};
 
 use super::index::Term;
 use super::loops::{Body, Level};
-use super::{types, Lowerer, TargetInfo};
+use super::entry::Program;
+use super::{types, Lowerer, ParamVal, TargetInfo};
 use crate::codegen::error::{Lower, LowerError};
 use crate::ir::{DType, Elem, Kernel, ParamKind, ValueId};
 
@@ -195,16 +196,20 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     }
 }
 
-/// Defines the PTX entry `aqua_kernel(params...)`: program ids from `%ctaid`, the grid
-/// from `%nctaid`, then the program (inlined by the optimizer). Scalars are passed by
-/// value (bool as one byte, 0 or 1), buffers as global addresses.
-pub(crate) fn define_kernel<'ctx>(
+/// Declares the PTX entry `aqua_kernel(params...)` as the program function itself: its
+/// first block reads the program ids from `%ctaid` and the grid from `%nctaid`, and
+/// turns bool parameters (one byte, 0 or 1) into `i1`; buffers are global addresses,
+/// 16-byte aligned (device allocations are 256-byte aligned; `vector.rs`), `noalias`
+/// (the runtime never passes a written buffer together with an overlapping argument)
+/// and `readonly` where the kernel never writes them. Lowered straight into the entry,
+/// the program needs no inlining (a wrapper calling it took the always-inliner about
+/// 4 ms of a quantizer's cold compile, cloning the body).
+pub(crate) fn declare_kernel<'ctx>(
     cx: &'ctx Context,
     module: &Module<'ctx>,
     k: &Kernel,
-    program: FunctionValue<'ctx>,
     target: &TargetInfo,
-) -> Lower<()> {
+) -> Lower<Program<'ctx>> {
     let ptr = cx.ptr_type(AddressSpace::default());
     let tys: Vec<BasicMetadataTypeEnum> = k
         .params
@@ -219,27 +224,31 @@ pub(crate) fn define_kernel<'ctx>(
     for (key, v) in &target.fn_attributes {
         f.add_attribute(AttributeLoc::Function, cx.create_string_attribute(key, v));
     }
-    let nounwind = cx.create_enum_attribute(Attribute::get_named_enum_kind_id("nounwind"), 0);
-    f.add_attribute(AttributeLoc::Function, nounwind);
-    for (i, p) in k.params.iter().enumerate() {
-        if let ParamKind::Ptr { .. } = p.kind {
-            // Device allocations are at least 256-byte aligned; 16 lets the back end merge
-            // a thread's contiguous accesses into 128-bit ones (`vector.rs`).
-            f.add_attribute(AttributeLoc::Param(i as u32), super::runs::buffer_align(cx));
-        }
-    }
+    let attr = |name: &str| cx.create_enum_attribute(Attribute::get_named_enum_kind_id(name), 0);
+    f.add_attribute(AttributeLoc::Function, attr("nounwind"));
     let b = cx.create_builder();
-    b.position_at_end(cx.append_basic_block(f, "entry"));
-    let mut args: Vec<BasicValueEnum> = Vec::new();
+    b.position_at_end(cx.append_basic_block(f, "allocas"));
+    let mut params = Vec::with_capacity(k.params.len());
     for (i, p) in k.params.iter().enumerate() {
         let v = f.get_nth_param(i as u32).ok_or_else(|| LowerError::Builder("missing kernel parameter".into()))?;
-        args.push(match p.kind {
-            ParamKind::Scalar(DType::Bool) => {
-                b.build_int_compare(IntPredicate::NE, v.into_int_value(), cx.i8_type().const_zero(), "bool")?.into()
+        params.push(match p.kind {
+            ParamKind::Ptr { mutable, .. } => {
+                let at = AttributeLoc::Param(i as u32);
+                f.add_attribute(at, super::runs::buffer_align(cx));
+                f.add_attribute(at, attr("noalias"));
+                f.add_attribute(at, attr("nocapture"));
+                if !mutable {
+                    f.add_attribute(at, attr("readonly"));
+                }
+                ParamVal::Ptr { base: v.into_pointer_value(), extent: None }
             }
-            _ => v,
+            ParamKind::Scalar(DType::Bool) => ParamVal::Scalar(
+                b.build_int_compare(IntPredicate::NE, v.into_int_value(), cx.i8_type().const_zero(), "bool")?.into(),
+            ),
+            ParamKind::Scalar(_) => ParamVal::Scalar(v),
         });
     }
+    let mut regs = Vec::with_capacity(6);
     for reg in ["ctaid", "nctaid"] {
         for axis in ["x", "y", "z"] {
             let name = format!("llvm.nvvm.read.ptx.sreg.{reg}.{axis}");
@@ -247,16 +256,19 @@ pub(crate) fn define_kernel<'ctx>(
                 .and_then(|i| i.get_declaration(module, &[]))
                 .ok_or_else(|| LowerError::Builder(format!("LLVM has no intrinsic {name}")))?;
             match b.build_call(decl, &[], reg)?.try_as_basic_value() {
-                inkwell::values::ValueKind::Basic(v) => args.push(v),
+                inkwell::values::ValueKind::Basic(v) => regs.push(v.into_int_value()),
                 _ => return Err(LowerError::Builder(format!("{name} returns nothing"))),
             }
         }
     }
-    args.push(ptr.const_null().into());
-    let args: Vec<_> = args.iter().map(|&a| a.into()).collect();
-    b.build_call(program, &args, "")?;
-    b.build_return(None)?;
-    Ok(())
+    Ok(Program {
+        func: f,
+        params,
+        pid: [regs[0], regs[1], regs[2]],
+        grid: [regs[3], regs[4], regs[5]],
+        fault: ptr.const_null(),
+        simt: None,
+    })
 }
 
 /// Defines the SIMT emulation's entry (`codegen::abi::SimtEntryFn`) and its two

@@ -10,8 +10,9 @@
 //! `element` ties them together: the value of any block at any element index.
 //!
 //! On a GPU target (`TargetInfo::gpu`) the same program runs on every thread of a CTA:
-//! `gpu.rs` spreads sink loops over the threads, puts block buffers in shared memory,
-//! places the barriers and defines the PTX entry instead of `aqua_entry`.
+//! `gpu.rs` spreads sink loops over the threads, puts block buffers in shared memory and
+//! places the barriers; for NVPTX the program function is the PTX entry itself
+//! (`gpu::declare_kernel`), for the SIMT emulation an entry wraps it as for the CPU.
 
 mod cast;
 mod control;
@@ -118,7 +119,7 @@ pub(crate) fn lower<'ctx>(
         });
     }
     let plan = plan::plan(kernel, &bases);
-    let program = entry::declare_program(cx, module, kernel, checked, target, unit);
+    let program = entry::declare_program(cx, module, kernel, checked, target, unit).map_err(|e| e.into_codegen(&kernel.name))?;
     let func = program.func;
     let releases = if target.gpu.is_some() { smem::release_points(kernel, &plan) } else { HashMap::new() };
     let mut l = Lowerer::new(cx, module, kernel, program, plan, bases, checked);
@@ -142,7 +143,8 @@ pub(crate) fn lower<'ctx>(
         }
         (None, Unit::Whole) => entry::define_entry(cx, module, kernel, func, checked, target, frame),
         (Some(g), _) if g.simt => gpu::define_simt_entry(cx, module, kernel, func, target, shared_bytes),
-        (Some(_), _) => gpu::define_kernel(cx, module, kernel, func, target),
+        // The program is the PTX entry itself (`gpu::declare_kernel`).
+        (Some(_), _) => Ok(()),
     }
     .map_err(|e| e.into_codegen(&kernel.name))?;
     Ok(LoweredModule { shared_bytes, frame_bytes: frame })
@@ -230,7 +232,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         bases: PointerBases,
         checked: bool,
     ) -> Self {
-        let allocas = cx.append_basic_block(program.func, "allocas");
+        // A PTX entry comes with its first block, which reads the special registers.
+        let allocas =
+            program.func.get_first_basic_block().unwrap_or_else(|| cx.append_basic_block(program.func, "allocas"));
         let alloca_b = cx.create_builder();
         alloca_b.position_at_end(allocas);
         let b = cx.create_builder();
@@ -290,9 +294,18 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             self.set(arg, Lowered::Scalar(v));
         }
         self.emit_region(&self.k.body)?;
-        self.b.build_return(Some(&self.cx.i32_type().const_int(super::abi::STATUS_OK as u64, false)))?;
+        self.return_ok()?;
         self.alloca_b.build_unconditional_branch(start)?;
         Ok(self.frame_bytes)
+    }
+
+    /// Returns from the program: `STATUS_OK`, or nothing from a PTX entry.
+    pub(crate) fn return_ok(&self) -> Lower<()> {
+        match self.func.get_type().get_return_type() {
+            Some(_) => self.b.build_return(Some(&self.cx.i32_type().const_int(super::abi::STATUS_OK as u64, false))),
+            None => self.b.build_return(None),
+        }?;
+        Ok(())
     }
 
     // ---- values ----

@@ -97,16 +97,15 @@ impl Nvptx {
         options.set_loop_slp_vectorization(false);
         options.set_loop_vectorization(false);
         options.set_loop_unrolling(false);
-        // The program function is `alwaysinline` here (`entry.rs`): inlined into the
-        // kernel before the pipeline starts, it is simplified once. Left to O3's inliner,
-        // it went through the function passes on its own first and again inside the
-        // kernel: 24.5-26 ms of optimization for the 2-bit quantizer instead of 17.5-19,
-        // for PTX of the same length and registers.
+        // The program is lowered straight into the PTX entry (`llvm/gpu.rs`), so there is
+        // nothing to inline: a wrapper calling it took O3's inliner 24.5-26 ms of
+        // optimization for the 2-bit quantizer (the body simplified twice), and an
+        // always-inliner run first still about 4 ms, to clone the body.
         // Shared-memory pointers are generic in the lowering (the same code serves stack
         // buffers); inferring their address space before O3, instead of in code
         // generation, lets O3 see the shared blocks' alignment, and the vectorizer then
         // merges a thread's neighbouring shared accesses (35 to 20 in the 2-bit quantizer).
-        super::optimize(&self.machine, module, "always-inline,function(infer-address-spaces),", opt_level, options)
+        super::optimize(&self.machine, module, "function(infer-address-spaces),", opt_level, options)
     }
 
     /// PTX text (as bytes).
