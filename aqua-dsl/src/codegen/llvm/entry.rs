@@ -10,10 +10,10 @@
 use inkwell::attributes::{Attribute, AttributeLoc};
 use inkwell::context::Context;
 use inkwell::module::{Linkage, Module};
-use inkwell::GlobalVisibility;
 use inkwell::types::BasicMetadataTypeEnum;
 use inkwell::values::{BasicValueEnum, FunctionValue, IntValue, PointerValue};
 use inkwell::AddressSpace;
+use inkwell::GlobalVisibility;
 use inkwell::IntPredicate;
 
 use super::specialized::{Unit, GENERAL_SYMBOL};
@@ -50,6 +50,21 @@ fn target_attrs(cx: &Context, f: FunctionValue, target: &TargetInfo) {
         f.add_attribute(AttributeLoc::Function, cx.create_string_attribute(k, v));
     }
     f.add_attribute(AttributeLoc::Function, enum_attr(cx, "nounwind"));
+}
+
+/// A buffer parameter's attributes: `noalias` and `nocapture` (the runtime never passes a
+/// written buffer together with an argument overlapping it), `readonly` unless the kernel
+/// writes it, and on GPU targets the 16-byte alignment of their buffers (`runs.rs`).
+pub(crate) fn buffer_attrs(cx: &Context, f: FunctionValue, param: u32, mutable: bool, gpu: bool) {
+    let at = AttributeLoc::Param(param);
+    f.add_attribute(at, enum_attr(cx, "noalias"));
+    f.add_attribute(at, enum_attr(cx, "nocapture"));
+    if !mutable {
+        f.add_attribute(at, enum_attr(cx, "readonly"));
+    }
+    if gpu {
+        f.add_attribute(at, super::runs::buffer_align(cx));
+    }
 }
 
 pub(crate) fn declare_program<'ctx>(
@@ -109,17 +124,9 @@ pub(crate) fn declare_program<'ctx>(
         let v = func.get_nth_param(i as u32).expect("declared above");
         params.push(match p.kind {
             ParamKind::Ptr { mutable, .. } => {
-                for a in ["noalias", "nocapture"] {
-                    func.add_attribute(AttributeLoc::Param(i as u32), enum_attr(cx, a));
-                }
-                if !mutable {
-                    func.add_attribute(AttributeLoc::Param(i as u32), enum_attr(cx, "readonly"));
-                }
-                if simt {
-                    // The runtime's host buffers for the emulation are 64-byte aligned,
-                    // like device allocations (`gpu::declare_kernel`).
-                    func.add_attribute(AttributeLoc::Param(i as u32), super::runs::buffer_align(cx));
-                }
+                // The runtime's host buffers for the emulation are 64-byte aligned, like
+                // device allocations (`gpu::declare_kernel`).
+                buffer_attrs(cx, func, i as u32, mutable, simt);
                 let extent = checked.then(|| {
                     next_extent += 1;
                     func.get_nth_param(next_extent as u32 - 1).expect("declared above").into_int_value()

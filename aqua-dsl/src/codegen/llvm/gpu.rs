@@ -43,9 +43,9 @@ use inkwell::types::BasicMetadataTypeEnum;
 use inkwell::values::{AsValueRef, BasicValueEnum, FunctionValue, IntValue, PointerValue};
 use inkwell::{AddressSpace, IntPredicate};
 
+use super::entry::Program;
 use super::index::Term;
 use super::loops::{Body, Level};
-use super::entry::Program;
 use super::{types, Lowerer, ParamVal, TargetInfo};
 use crate::codegen::error::{Lower, LowerError};
 use crate::ir::{DType, Elem, Kernel, ParamKind, ValueId};
@@ -224,8 +224,7 @@ pub(crate) fn declare_kernel<'ctx>(
     for (key, v) in &target.fn_attributes {
         f.add_attribute(AttributeLoc::Function, cx.create_string_attribute(key, v));
     }
-    let attr = |name: &str| cx.create_enum_attribute(Attribute::get_named_enum_kind_id(name), 0);
-    f.add_attribute(AttributeLoc::Function, attr("nounwind"));
+    f.add_attribute(AttributeLoc::Function, cx.create_enum_attribute(Attribute::get_named_enum_kind_id("nounwind"), 0));
     let b = cx.create_builder();
     b.position_at_end(cx.append_basic_block(f, "allocas"));
     let mut params = Vec::with_capacity(k.params.len());
@@ -233,13 +232,7 @@ pub(crate) fn declare_kernel<'ctx>(
         let v = f.get_nth_param(i as u32).ok_or_else(|| LowerError::Builder("missing kernel parameter".into()))?;
         params.push(match p.kind {
             ParamKind::Ptr { mutable, .. } => {
-                let at = AttributeLoc::Param(i as u32);
-                f.add_attribute(at, super::runs::buffer_align(cx));
-                f.add_attribute(at, attr("noalias"));
-                f.add_attribute(at, attr("nocapture"));
-                if !mutable {
-                    f.add_attribute(at, attr("readonly"));
-                }
+                super::entry::buffer_attrs(cx, f, i as u32, mutable, true);
                 ParamVal::Ptr { base: v.into_pointer_value(), extent: None }
             }
             ParamKind::Scalar(DType::Bool) => ParamVal::Scalar(
