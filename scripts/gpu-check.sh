@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GPU checks, for a machine with an NVIDIA GPU and its driver: sets up and builds
 # (or, without a Rust toolchain, unpacks what scripts/gpu-bundle.sh built), runs the GPU
-# tests (the CUDA backend with host and device buffers, the GPU benchmarks, the
-# random-program differential suite on the GPU, ptxas on every generated variant) and
+# tests (the CUDA backend with host and device buffers, the GPU benchmarks, ptxas on every
+# generated variant, division and tensor-core dot on the hardware, the registry kernels
+# against the CPU, the random-program differential suite on the GPU) and
 # writes what they printed, with the GPU's name, to a results file (default
 # $OUT/gpu-results.txt, else gpu-results.txt).
 #
@@ -66,14 +67,16 @@ else
     exit 2
 fi
 
-# tests_of PACKAGE TEST: sets `cmd` to run that test target, its ignored (GPU) tests too.
+# tests_of PACKAGE TEST [FILTER]: sets `cmd` to run that test target (its tests whose
+# names contain FILTER), its ignored (GPU) tests too.
 tests_of() {
+    local filter=("${@:3}")
     if [[ $mode == cargo ]]; then
-        cmd=(cargo test --quiet -p "$1" --test "$2" -- --include-ignored --nocapture)
+        cmd=(cargo test --quiet -p "$1" --test "$2" -- "${filter[@]}" --include-ignored --nocapture)
     else
         local dir
         case $1 in aqua-tests) dir=tests ;; aqua-kernels) dir=kernels ;; *) dir=$1 ;; esac
-        cmd=(env -C "$root/$dir" "$bundle/bin/$2" --include-ignored --nocapture)
+        cmd=(env -C "$root/$dir" "$bundle/bin/$2" "${filter[@]}" --include-ignored --nocapture)
     fi
 }
 if [[ $mode == cargo ]]; then
@@ -120,8 +123,10 @@ tests_of aqua-tests gpu_division
 section "f32 division in f64 on the GPU (190k quotients vs Rust)" 30 "${cmd[@]}"
 tests_of aqua-tests dot_mma
 section "tensor-core dot (mma.sync) within the summation bound" 30 "${cmd[@]}"
-tests_of aqua-tests differential_cuda
-section "differential suite on the GPU" 150 "${cmd[@]}"
+tests_of aqua-tests differential_cuda registry
+section "registry kernels on the GPU equal the CPU's, bit for bit" 60 "${cmd[@]}"
+tests_of aqua-tests differential_cuda random_programs
+section "differential suite on the GPU (random programs)" 150 "${cmd[@]}"
 # Throughput again with ptxas's full optimization (the default is --Ofast-compile=min):
 # what the faster cold compile costs at run time. Last, as the least essential.
 section "GPU benchmarks, ptxas -O3 (AQUA_PTXAS_OPT=full)" 60 env AQUA_PTXAS_OPT=full "${aqua[@]}" bench --gpu --mib 256

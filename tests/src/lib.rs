@@ -1,6 +1,8 @@
-//! Shared pieces of aqua's cross-crate tests: a generator of random well-typed kernels and
-//! the harness that runs one kernel on several backends and compares the results.
+//! Shared pieces of aqua's cross-crate tests: a generator of random well-typed kernels, the
+//! harness that runs one kernel on several backends and compares the results, and the
+//! registry kernels run on a GPU backend against the CPU.
 
 pub mod harness;
 pub mod random_program;
 pub mod reductions;
+pub mod registry;
