@@ -89,6 +89,15 @@ impl Tile {
         load_where(x + self.offs, self.valid())
     }
 
+    /// The tile's values, `[rows, cols]`, and `pad` outside the tensor.
+    #[track_caller]
+    pub fn load_or(&self, x: Value, pad: f32) -> Value {
+        match self.valid() {
+            Some(m) => load_masked_or(x + self.offs, m, pad),
+            None => load(x + self.offs),
+        }
+    }
+
     /// Stores `v: [rows, cols]` (lanes outside the tensor skipped).
     #[track_caller]
     pub fn store(&self, out: Value, v: Value) {

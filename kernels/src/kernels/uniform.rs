@@ -79,7 +79,8 @@ fn dequantize_body(codes: Value, scale: Value, zero: Value, out: Value, n: Value
 #[track_caller]
 pub(super) fn quantize_tiles(tile: Tile, x: Value, codes: Value, scale: Value, zero: Value, bits: u32, axis: u32) {
     tile.specialize(|tile| {
-        let q = quantize_groups(tile.load(x).cast::<f32>(), tile.valid(), bits, axis);
+        // Lanes outside the tensor read NaN: the range skips them and their code is 0.
+        let q = quantize_groups(tile.load_or(x, f32::NAN).cast::<f32>(), bits, axis);
         tile.store_params(scale, q.scale);
         tile.store_params(zero, q.zero);
         tile.store_codes(codes, q.codes, bits);
