@@ -119,7 +119,8 @@ pub(crate) fn lower<'ctx>(
         });
     }
     let plan = plan::plan(kernel, &bases);
-    let program = entry::declare_program(cx, module, kernel, checked, target, unit).map_err(|e| e.into_codegen(&kernel.name))?;
+    let program = entry::declare_program(cx, module, kernel, checked, target, unit)
+        .map_err(|e| e.into_codegen(&kernel.name))?;
     let func = program.func;
     let releases = if target.gpu.is_some() { smem::release_points(kernel, &plan) } else { HashMap::new() };
     let mut l = Lowerer::new(cx, module, kernel, program, plan, bases, checked);
