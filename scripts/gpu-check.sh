@@ -100,8 +100,13 @@ else
         if command -v xz >/dev/null; then tar -C "$2" -xJf "$1"
         else python3 -c "import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "$1" "$2"; fi
         cat "$2/MANIFEST"
+        built=$(sed -n "s/^commit \([0-9a-f]*\).*/\1/p" "$2/MANIFEST")
+        head=$(git -C "$3" rev-parse HEAD 2>/dev/null || true)
+        if [ -n "$head" ] && [ "$built" != "$head" ]; then
+            echo "WARNING: the bundle was built from $built, this checkout is $head: rebuild it with scripts/gpu-bundle.sh"
+        fi
         missing=$(LD_LIBRARY_PATH="$2/lib" ldd "$2"/bin/* | grep "not found" | sort -u || true)
-        [ -z "$missing" ] || { echo "libraries not found: $missing"; exit 1; }' _ "$bundle_tar" "$bundle"
+        [ -z "$missing" ] || { echo "libraries not found: $missing"; exit 1; }' _ "$bundle_tar" "$bundle" "$root"
     export LD_LIBRARY_PATH="$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     if [ -z "${AQUA_PTXAS:-}" ]; then
         for p in "$(command -v ptxas || true)" /usr/local/cuda/bin/ptxas; do
