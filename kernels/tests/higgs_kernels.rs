@@ -175,6 +175,32 @@ fn random_and_degenerate_groups_every_dtype() {
     assert!(q.dequantize(&q.quantize(&x)).unwrap().iter().all(|v| v.is_finite()));
 }
 
+/// Tuples outside the box of the candidate cells (`quant::cells`; EDEN2-64 and -256)
+/// send their tile to the brute-force search. A group `x_i = a + b (-1)^popcount(i & m)`
+/// of 1024 values rotates to `32 (a, b)` at coordinates 0 and m: one tuple at radius 32
+/// in the direction (a, b), for m = 1 and m = 512 (whichever pairing the transform
+/// uses). Around 3 degrees the cell the tuple would clamp to lacks its nearest point,
+/// so without the fallback the codes differ.
+#[test]
+fn tuples_outside_the_cells_take_the_brute_force() {
+    let mut x = Vec::new();
+    for k in 10..50 {
+        let (b, a) = (k as f32 * 0.1f32).to_radians().sin_cos();
+        for m in [1usize, 512] {
+            x.extend((0..1024usize).map(|i| {
+                if (i & m).count_ones() % 2 == 0 {
+                    a + b
+                } else {
+                    a - b
+                }
+            }));
+        }
+    }
+    for points in [64, 256] {
+        check(common::cpu(), config(1024, 2, points), None, &x, "outside the cells");
+    }
+}
+
 #[test]
 fn tiles_of_one_group_and_of_many() {
     let mut rng = Rng::new(8);

@@ -2,6 +2,7 @@
 //! storage accounting used to compare them.
 
 pub mod bits;
+pub mod cells;
 pub mod clvq;
 pub mod element;
 pub mod grids;

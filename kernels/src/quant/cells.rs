@@ -1,0 +1,177 @@
+//! Candidate lists for the nearest-point search of a 2-D grid: the box `[-B, B]^2` cut
+//! into `G x G` cells, each listing the grid points that can be nearest, under the f32
+//! distance rule of [`super::grids`], to some query in it. The argmin over a cell's
+//! candidates, in increasing index order with the strict `<` of [`Grid::nearest`], then
+//! equals the brute force over all points for every query in the cell: the brute-force
+//! winner is a candidate, and any point that beats or ties it is one too.
+//!
+//! Why the winner is a candidate: the computed distance of a finite query is the exact
+//! one within a relative `5u` (`u = 2^-24`: two differences, two squares and a sum of
+//! non-negative terms, each rounded once), so the winner `w` is within
+//! `(1 + 5u) / (1 - 5u)` of the exact distance to any point `q`, in particular to the
+//! point whose farthest distance to the cell is smallest, `T`. So `mind(w) <= T (1 + 11u)`,
+//! where `mind` is the smallest squared distance from `w` to the cell. Points pass with
+//! a factor of `1 + 2^-16`, far above that, plus an absolute `2^-100` for subnormal
+//! distances. The cell is widened by [`MARGIN`] on every side, so a query the kernel's
+//! rounded index computation puts in a neighbouring cell still lies in the widened one.
+//!
+//! A query outside the box gets no cell: the kernels fall back to the brute force for a
+//! whole tile that holds one (`kernels/higgs_math.rs`).
+
+use super::grids::Grid;
+
+/// How far a cell is widened on every side, against the rounding of the index
+/// computation (about `2^-20` here).
+pub const MARGIN: f64 = 1e-4;
+
+/// Candidate lists of the cells of a 2-D grid.
+#[derive(Clone, Debug)]
+pub struct Cells {
+    /// Half the side of the box.
+    pub half: f32,
+    /// Cells along each axis.
+    pub per_axis: u32,
+    /// Candidates per cell (the longest list; shorter ones repeat their last index).
+    pub width: u32,
+    /// `per_axis^2 * width` point indices: cell `cy * per_axis + cx`, ascending.
+    pub candidates: Vec<i32>,
+}
+
+impl Cells {
+    /// The cells of `grid` (2-D) over `[-half, half]^2`, `per_axis` along each axis.
+    pub fn new(grid: &Grid, half: f32, per_axis: u32) -> Cells {
+        assert_eq!(grid.dim(), 2, "cells are for 2-D grids");
+        let side = 2.0 * half as f64 / per_axis as f64;
+        let points: Vec<(f64, f64)> = grid
+            .points()
+            .chunks_exact(2)
+            .map(|p| (p[0] as f64, p[1] as f64))
+            .collect();
+        let mut lists = Vec::with_capacity((per_axis * per_axis) as usize);
+        for cy in 0..per_axis {
+            for cx in 0..per_axis {
+                let lo = (
+                    -(half as f64) + cx as f64 * side - MARGIN,
+                    -(half as f64) + cy as f64 * side - MARGIN,
+                );
+                let hi = (lo.0 + side + 2.0 * MARGIN, lo.1 + side + 2.0 * MARGIN);
+                let near = |v: f64, a: f64, b: f64| {
+                    if v < a {
+                        a - v
+                    } else if v > b {
+                        v - b
+                    } else {
+                        0.0
+                    }
+                };
+                let far = |v: f64, a: f64, b: f64| (v - a).abs().max((v - b).abs());
+                let min_d =
+                    |p: &(f64, f64)| near(p.0, lo.0, hi.0).powi(2) + near(p.1, lo.1, hi.1).powi(2);
+                let max_d =
+                    |p: &(f64, f64)| far(p.0, lo.0, hi.0).powi(2) + far(p.1, lo.1, hi.1).powi(2);
+                let bound = points.iter().map(max_d).fold(f64::INFINITY, f64::min);
+                let limit = bound * (1.0 + 2f64.powi(-16)) + 2f64.powi(-100);
+                let list: Vec<i32> = points
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| min_d(p) <= limit)
+                    .map(|(i, _)| i as i32)
+                    .collect();
+                lists.push(list);
+            }
+        }
+        let width = lists.iter().map(Vec::len).max().unwrap_or(1) as u32;
+        let mut candidates = Vec::with_capacity(lists.len() * width as usize);
+        for list in &lists {
+            let last = *list
+                .last()
+                .expect("the point nearest the cell's far corner is always listed");
+            candidates.extend(
+                list.iter()
+                    .copied()
+                    .chain(std::iter::repeat(last))
+                    .take(width as usize),
+            );
+        }
+        Cells {
+            half,
+            per_axis,
+            width,
+            candidates,
+        }
+    }
+
+    /// The cell of a query inside the box, computed as the kernels do (f32).
+    pub fn cell_of(&self, y: [f32; 2]) -> usize {
+        let scale = self.per_axis as f32 / (2.0 * self.half);
+        let axis = |v: f32| {
+            (((v + self.half) * scale).floor() as i32).clamp(0, self.per_axis as i32 - 1) as usize
+        };
+        axis(y[1]) * self.per_axis as usize + axis(y[0])
+    }
+
+    /// Whether a query is inside the box (false for NaN).
+    pub fn inside(&self, y: [f32; 2]) -> bool {
+        y[0].abs() <= self.half && y[1].abs() <= self.half
+    }
+
+    /// The nearest point of a query inside the box, from its cell's candidates.
+    pub fn nearest(&self, grid: &Grid, y: [f32; 2]) -> u32 {
+        let c = self.cell_of(y);
+        let mut best = (0u32, f32::INFINITY);
+        for &i in &self.candidates[c * self.width as usize..][..self.width as usize] {
+            let d = super::grids::distance(&y, grid.point(i as usize));
+            if d < best.1 {
+                best = (i as u32, d);
+            }
+        }
+        best.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Random queries all over the box, on and next to cell edges, and next to grid
+    /// points: the candidates' argmin is the brute force's.
+    #[test]
+    fn candidates_give_the_brute_force_answer() {
+        for n in [16, 64, 256] {
+            let grid = Grid::eden(2, n).unwrap();
+            let cells = Cells::new(&grid, 5.0, if n >= 256 { 64 } else { 48 });
+            let mut s = 0x2545_f491_4f6c_dd1du64;
+            let mut next = || {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s >> 40) as f32 / (1u64 << 24) as f32
+            };
+            let side = 10.0 / cells.per_axis as f32;
+            let mut queries = Vec::new();
+            for _ in 0..200_000 {
+                queries.push([next() * 10.0 - 5.0, next() * 10.0 - 5.0]);
+            }
+            for _ in 0..50_000 {
+                // On an edge, or one f32 step to either side.
+                let e = (next() * cells.per_axis as f32).floor() * side - 5.0;
+                let step = [0.0f32, 1.0, -1.0][(next() * 3.0) as usize % 3];
+                let on = f32::from_bits((e.to_bits() as i64 + step as i64).max(0) as u32);
+                queries.push([on, next() * 10.0 - 5.0]);
+                queries.push([next() * 10.0 - 5.0, on]);
+            }
+            for i in 0..n {
+                let p = grid.point(i);
+                queries.push([p[0] + (next() - 0.5) * 1e-3, p[1] + (next() - 0.5) * 1e-3]);
+            }
+            for y in queries.into_iter().filter(|&y| cells.inside(y)) {
+                assert_eq!(
+                    cells.nearest(&grid, y),
+                    grid.nearest(&y),
+                    "EDEN2-{n}, query {y:?}"
+                );
+            }
+            println!("EDEN2-{n}: {} candidates a cell", cells.width);
+        }
+    }
+}
