@@ -85,7 +85,7 @@ impl Cells {
         for list in &lists {
             let last = *list
                 .last()
-                .expect("the point nearest the cell's far corner is always listed");
+                .expect("the point of smallest farthest distance always passes");
             candidates.extend(
                 list.iter()
                     .copied()
