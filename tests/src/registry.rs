@@ -40,8 +40,7 @@ fn random_buffer(dtype: DType, len: usize, seed: u64) -> HostBuffer {
 /// crashing the emulation or faulting on the GPU.
 pub fn registry_matches_the_cpu(rt: &Runtime) {
     const LEN: usize = 1 << 16;
-    let options = RuntimeOptions { cache_dir: None, dump_dir: None, ..RuntimeOptions::default() };
-    let cpu = Runtime::cpu_with(RuntimeOptions { mode: LaunchMode::Checked, ..options });
+    let cpu = Runtime::cpu_with(RuntimeOptions { mode: LaunchMode::Checked, ..crate::runtimes::options() });
     for source in aqua_kernels::registry() {
         let mut params = Params::new();
         for p in source.comptime_params() {

@@ -3,22 +3,14 @@
 //! kernel against the CPU backend, bit for bit. Ignored (counted as skipped) unless
 //! `scripts/test.sh` finds a GPU.
 
-use aqua_runtime::{Runtime, RuntimeOptions};
 use aqua_tests::harness::check_seeds;
 use aqua_tests::registry::registry_matches_the_cpu;
-
-/// The CUDA runtime on 4 warps (it says which GPU), or a panic saying why there is none.
-fn gpu() -> Runtime {
-    let options = RuntimeOptions { cache_dir: None, dump_dir: None, ..RuntimeOptions::default() };
-    let rt = Runtime::cuda_with(options, 4).unwrap_or_else(|e| panic!("no CUDA device: {e}"));
-    println!("{}", rt.describe());
-    rt
-}
+use aqua_tests::runtimes::cuda;
 
 #[test]
 #[ignore = "needs a CUDA device: scripts/test.sh runs it where one is present"]
 fn random_programs_on_the_gpu() {
-    check_seeds(&gpu(), 0..1000);
+    check_seeds(&cuda(), 0..1000);
 }
 
 /// Every registry kernel on the GPU equals the CPU backend bit for bit
@@ -26,5 +18,5 @@ fn random_programs_on_the_gpu() {
 #[test]
 #[ignore = "needs a CUDA device: scripts/test.sh runs it where one is present"]
 fn registry_kernels_on_the_gpu_match_the_cpu() {
-    registry_matches_the_cpu(&gpu());
+    registry_matches_the_cpu(&cuda());
 }

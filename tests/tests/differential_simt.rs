@@ -10,13 +10,12 @@
 //! several elements per thread) on most, 4 warps (128 threads, blocks of fewer elements
 //! than threads: masked threads) on the rest.
 
-use aqua_runtime::{Runtime, RuntimeOptions};
 use aqua_tests::harness::check_seeds;
 use aqua_tests::registry::registry_matches_the_cpu;
+use aqua_tests::runtimes::simt;
 
 fn run_seeds(num_warps: u32, seeds: impl Iterator<Item = u64>) {
-    let options = RuntimeOptions { cache_dir: None, dump_dir: None, ..RuntimeOptions::default() };
-    check_seeds(&Runtime::simt_with(options, num_warps), seeds);
+    check_seeds(&simt(num_warps), seeds);
 }
 
 #[test]
@@ -33,6 +32,5 @@ fn random_programs_on_four_warps() {
 /// (`aqua_tests::registry`).
 #[test]
 fn registry_kernels_match_the_cpu() {
-    let options = RuntimeOptions { cache_dir: None, dump_dir: None, ..RuntimeOptions::default() };
-    registry_matches_the_cpu(&Runtime::simt_with(options, 4));
+    registry_matches_the_cpu(&simt(4));
 }

@@ -21,8 +21,9 @@ use aqua_dsl::codegen::{compile, CodegenOptions, Target, SUPPORTED_SM};
 use aqua_dsl::interp::{self, ArgValue};
 use aqua_dsl::ir::{DType, Param, ParamKind};
 use aqua_dsl::Kernel;
-use aqua_runtime::{Arg, HostBuffer, Runtime, RuntimeOptions};
+use aqua_runtime::{Arg, HostBuffer, Runtime};
 use aqua_tests::reductions::encode;
+use aqua_tests::runtimes::{cuda, simt};
 
 /// One case: `y = x [m, k] . w [k, n] (+ acc)`, `w` read transposed from `[n, k]`.
 #[derive(Clone, Copy, Debug)]
@@ -140,7 +141,7 @@ fn run_both(rt: &Runtime, c: Case) -> (Vec<f32>, Vec<f32>) {
 #[test]
 fn simt_mma_equals_the_interpreter_bit_for_bit() {
     for warps in [1, 4] {
-        let rt = Runtime::simt_with(RuntimeOptions { cache_dir: None, ..Default::default() }, warps);
+        let rt = simt(warps);
         for c in cases() {
             let (want, got) = run_both(&rt, c);
             let bad: Vec<String> = want
@@ -200,9 +201,7 @@ fn gpu_targets_emit_mma_for_f16_and_bf16_tiles_only() {
 #[test]
 #[ignore = "needs a CUDA device: scripts/test.sh and scripts/gpu-check.sh run it where one is present"]
 fn cuda_mma_is_within_the_summation_bound() {
-    let rt = Runtime::cuda_with(RuntimeOptions { cache_dir: None, ..Default::default() }, 4)
-        .unwrap_or_else(|e| panic!("no CUDA device: {e}"));
-    println!("{}", rt.describe());
+    let rt = cuda();
     for c in cases() {
         let (want, got) = run_both(&rt, c);
         let bounds = bounds(c);

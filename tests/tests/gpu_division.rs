@@ -12,7 +12,8 @@
 use aqua_dsl::build::*;
 use aqua_dsl::ir::{DType, Param, ParamKind};
 use aqua_dsl::Kernel;
-use aqua_runtime::{Arg, HostBuffer, Runtime, RuntimeOptions};
+use aqua_runtime::{Arg, HostBuffer, Runtime};
+use aqua_tests::runtimes::{cuda, simt};
 
 /// Elements per program.
 const N: u32 = 1024;
@@ -118,7 +119,7 @@ fn same(a: f32, b: f32) -> bool {
 
 #[test]
 fn simt_division_is_correctly_rounded_for_every_operand_pair() {
-    check_division(&Runtime::simt_with(RuntimeOptions { cache_dir: None, ..Default::default() }, 4));
+    check_division(&simt(4));
 }
 
 /// The same on a GPU, where the reciprocal's first approximation is the hardware's
@@ -126,10 +127,7 @@ fn simt_division_is_correctly_rounded_for_every_operand_pair() {
 #[test]
 #[ignore = "needs a CUDA device: scripts/test.sh and scripts/gpu-check.sh run it where one is present"]
 fn cuda_division_is_correctly_rounded_for_every_operand_pair() {
-    let rt = Runtime::cuda_with(RuntimeOptions { cache_dir: None, ..Default::default() }, 4)
-        .unwrap_or_else(|e| panic!("no CUDA device: {e}"));
-    println!("{}", rt.describe());
-    check_division(&rt);
+    check_division(&cuda());
 }
 
 /// Divides every operand pair on `rt` in f32, f16 and bf16, and compares with Rust.

@@ -12,8 +12,9 @@ use aqua_dsl::build::*;
 use aqua_dsl::interp::{self, ArgValue};
 use aqua_dsl::ir::{Const, DType, Lit, Param, ParamKind};
 use aqua_dsl::Kernel;
-use aqua_runtime::{Arg, HostBuffer, Runtime, RuntimeOptions};
+use aqua_runtime::{Arg, HostBuffer, Runtime};
 use aqua_tests::reductions::encode;
+use aqua_tests::runtimes::simt;
 
 /// Elements per program, and programs per launch.
 const N: u32 = 1024;
@@ -125,7 +126,7 @@ fn run_both(rt: &Runtime, k: &Kernel, dtype: DType, x: &[u8], index: &[u8], n: u
 
 #[test]
 fn every_offset_form_reads_and_writes_what_the_interpreter_does() {
-    let rt = Runtime::simt_with(RuntimeOptions { cache_dir: None, ..Default::default() }, 4);
+    let rt = simt(4);
     let forms = [
         Offsets::Shifted(0),
         Offsets::Shifted(1),

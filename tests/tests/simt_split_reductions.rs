@@ -11,8 +11,9 @@
 use aqua_dsl::build::*;
 use aqua_dsl::ir::{DType, Param, ParamKind};
 use aqua_dsl::Kernel;
-use aqua_runtime::{Runtime, RuntimeOptions};
+use aqua_runtime::Runtime;
 use aqua_tests::reductions::{agree, encode, ops, out_dtype, reduce, run_both};
+use aqua_tests::runtimes::simt;
 
 /// Programs per launch: enough for every input pattern of `input` on a one-line block
 /// (and later programs reuse the CTA's shared memory).
@@ -139,8 +140,7 @@ fn check(rt: &Runtime, lines: u32, n: u32) -> Vec<String> {
 
 /// Checks every `(lines, n)` of `shapes` on `num_warps` warps.
 fn check_all(num_warps: u32, shapes: &[(u32, u32)]) {
-    let rt =
-        Runtime::simt_with(RuntimeOptions { cache_dir: None, dump_dir: None, ..RuntimeOptions::default() }, num_warps);
+    let rt = simt(num_warps);
     let failures: Vec<String> = shapes.iter().flat_map(|&(lines, n)| check(&rt, lines, n)).collect();
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
 }
