@@ -45,7 +45,8 @@ fn enum_attr(cx: &Context, name: &str) -> Attribute {
     cx.create_enum_attribute(Attribute::get_named_enum_kind_id(name), 0)
 }
 
-fn target_attrs(cx: &Context, f: FunctionValue, target: &TargetInfo) {
+/// The target's function attributes, and `nounwind`.
+pub(crate) fn target_attrs(cx: &Context, f: FunctionValue, target: &TargetInfo) {
     for (k, v) in &target.fn_attributes {
         f.add_attribute(AttributeLoc::Function, cx.create_string_attribute(k, v));
     }

@@ -36,7 +36,7 @@
 //! `aqua_smem` and `bar.sync` (`codegen::abi::SIMT_ENTRY_SYMBOL`), and a warp shuffle is
 //! an exchange through shared memory slots with a barrier (`shuffle.rs`).
 
-use inkwell::attributes::{Attribute, AttributeLoc};
+use inkwell::attributes::AttributeLoc;
 use inkwell::context::Context;
 use inkwell::module::{Linkage, Module};
 use inkwell::types::BasicMetadataTypeEnum;
@@ -221,10 +221,7 @@ pub(crate) fn declare_kernel<'ctx>(
         .collect();
     let f = module.add_function(KERNEL_SYMBOL, cx.void_type().fn_type(&tys, false), Some(Linkage::External));
     f.set_call_conventions(PTX_KERNEL_CC);
-    for (key, v) in &target.fn_attributes {
-        f.add_attribute(AttributeLoc::Function, cx.create_string_attribute(key, v));
-    }
-    f.add_attribute(AttributeLoc::Function, cx.create_enum_attribute(Attribute::get_named_enum_kind_id("nounwind"), 0));
+    super::entry::target_attrs(cx, f, target);
     let b = cx.create_builder();
     b.position_at_end(cx.append_basic_block(f, "allocas"));
     let mut params = Vec::with_capacity(k.params.len());
