@@ -105,22 +105,22 @@ fn nearest(ys: &[Value], grid: &Grid) -> Value {
 /// The candidate cells of a 2-D grid of at least 64 points (on EDEN2-16 the brute force,
 /// 16 points looked up in registers on the CPU, is as fast), built once per grid.
 fn cells(grid: &Grid) -> Option<&'static Cells> {
-    static CELLS: OnceLock<Vec<(Grid, Cells)>> = OnceLock::new();
+    static CELLS: OnceLock<Vec<(&'static Grid, Cells)>> = OnceLock::new();
     if grid.dim() != 2 || grid.len() < 64 {
         return None;
     }
     let all = CELLS.get_or_init(|| {
         EDEN.iter()
             .filter(|&&(d, n)| d == 2 && n >= 64)
-            .map(|&(d, n)| {
-                let g = Grid::eden(d, n).expect("the embedded EDEN grids parse");
+            .filter_map(|&(d, n)| eden(d as u32, n as u32))
+            .map(|g| {
                 // About 4 candidates a cell for EDEN2-64, 7 for EDEN2-256.
-                let c = Cells::new(&g, CELL_BOX, if n >= 256 { 64 } else { 48 });
-                (g, c)
+                let per_axis = if g.len() >= 256 { 64 } else { 48 };
+                (g, Cells::new(g, CELL_BOX, per_axis))
             })
             .collect()
     });
-    all.iter().find(|(g, _)| g == grid).map(|(_, c)| c)
+    all.iter().find(|(g, _)| *g == grid).map(|(_, c)| c)
 }
 
 /// Half the side of the cells' box: coordinates are about N(0, 1), so a tuple of a
