@@ -28,8 +28,14 @@ pub fn specialize(full: Value, inside: impl FnOnce(), edge: impl FnOnce()) {
 /// The values at `ptrs`, zero where `mask` (when given) is false.
 #[track_caller]
 pub fn load_where(ptrs: Value, mask: Option<Value>) -> Value {
+    load_where_or(ptrs, mask, 0)
+}
+
+/// The values at `ptrs`, `pad` where `mask` (when given) is false.
+#[track_caller]
+pub fn load_where_or(ptrs: Value, mask: Option<Value>, pad: impl IntoOperand) -> Value {
     match mask {
-        Some(m) => load_masked_or(ptrs, m, 0),
+        Some(m) => load_masked_or(ptrs, m, pad),
         None => load(ptrs),
     }
 }

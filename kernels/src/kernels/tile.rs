@@ -6,7 +6,7 @@
 use aqua_dsl::build::*;
 
 use super::packing::{load_units, store_units};
-use super::specialize::{load_where, specialize, store_where};
+use super::specialize::{load_where, load_where_or, specialize, store_where};
 
 /// A program's values `[rows, cols]`, one f16 parameter per group (a scale, a zero), and
 /// codes `u32[code_shape]` packed in units of 32, each unit stored at its own word index.
@@ -92,10 +92,7 @@ impl Tile {
     /// The tile's values, `[rows, cols]`, and `pad` outside the tensor.
     #[track_caller]
     pub fn load_or(&self, x: Value, pad: f32) -> Value {
-        match self.valid() {
-            Some(m) => load_masked_or(x + self.offs, m, pad),
-            None => load(x + self.offs),
-        }
+        load_where_or(x + self.offs, self.valid(), pad)
     }
 
     /// Stores `v: [rows, cols]` (lanes outside the tensor skipped).
