@@ -36,3 +36,16 @@ fn builds_axpy() {
     assert!(e.message.contains("power"), "{e}");
     assert!(e.loc.line > 0, "{e}");
 }
+
+#[test]
+fn a_bad_xor_permute_is_an_error_at_its_call() {
+    let params = vec![Param { name: "y".into(), kind: ParamKind::Ptr { dtype: DType::F32, mutable: true } }];
+    let line = line!() + 2;
+    let e = build_kernel("xor", params, |a| {
+        let v = arange(16).cast::<f32>().xor_permute(0, 16);
+        store(a[0] + arange(16), v);
+    })
+    .unwrap_err();
+    assert!(e.message.contains("`xor_permute` of f32[16]: mask 16 must be at least 1 and below the dim 16"), "{e}");
+    assert_eq!(e.loc.line, line, "{e}");
+}

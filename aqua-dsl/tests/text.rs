@@ -92,6 +92,7 @@ fn builder_kernels_use_every_op_kind() {
         "expand_dims",
         "reshape",
         "trans",
+        "xor_permute",
         "reduce_sum",
         "reduce_max",
         "reduce_min",

@@ -248,6 +248,9 @@ fn shapes() {
         ),
         ("  %a = reshape %fv to [4,8] : f32[4,8] // <-", "reshape", "element counts differ"),
         ("  %a = trans %fv : f32[16] // <-", "trans", "needs a 2-D block"),
+        ("  %a = xor_permute %fv, axis 0, mask 16 : f32[16] // <-", "xor_permute", "mask 16 must be at least 1 and below the dim 16"),
+        ("  %a = xor_permute %fv, axis 0, mask 0 : f32[16] // <-", "xor_permute", "mask 0 must be at least 1"),
+        ("  %a = xor_permute %m2, axis 2, mask 1 : f32[4,4] // <-", "xor_permute", "axis 2 is out of range (rank 2)"),
         (
             "  %a = splat %f to [2048,1] : f32[2048,1]\n  %c = splat %f to [1,1024] : f32[1,1024]\n  %d = dot %a, %c : f32[2048,1024] // <-",
             "dot",

@@ -271,6 +271,15 @@ impl Gen<'_> {
     fn reshape(&mut self) {
         let a = self.pick();
         let shape = a.v.shape();
+        // A quarter of the time, on a block: the partners of a butterfly step along an
+        // axis (a warp shuffle, a copy of a loop body or a reread, by where they lie).
+        let axes: Vec<usize> = (0..shape.len()).filter(|&i| shape[i] > 1).collect();
+        if !axes.is_empty() && self.rng.random_range(0..4) == 0 {
+            let axis = axes[self.rng.random_range(0..axes.len())];
+            let mask = self.rng.random_range(1..shape[axis]);
+            self.push(a.v.xor_permute(axis as u32, mask), a.exact);
+            return;
+        }
         let v = match shape.len() {
             0 => build::full([self.block], a.v),
             1 if shape[0] > 1 => {

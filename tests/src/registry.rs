@@ -31,8 +31,8 @@ fn random_buffer(dtype: DType, len: usize, seed: u64) -> HostBuffer {
     HostBuffer::from_bytes(dtype, &bytes).expect("sized for the dtype")
 }
 
-/// Runs every registry kernel at its default settings (first choice for required ones)
-/// on random inputs, on the CPU backend and on `rt` (the SIMT emulation, or a GPU), and
+/// Runs every registry kernel at its default settings (HIGGS on 16 and 64 points, 4 bits
+/// for the others where a parameter is required) on random inputs, on the CPU backend and on `rt` (the SIMT emulation, or a GPU), and
 /// asserts that every output buffer is equal bit for bit: both run the same per-element
 /// code and the same reduction order per line; only the distribution over threads
 /// differs, and GPU division is correctly rounded like the CPU's. The CPU runs checked
@@ -41,12 +41,18 @@ fn random_buffer(dtype: DType, len: usize, seed: u64) -> HostBuffer {
 pub fn registry_matches_the_cpu(rt: &Runtime) {
     const LEN: usize = 1 << 16;
     let cpu = Runtime::cpu_with(RuntimeOptions { mode: LaunchMode::Checked, ..crate::runtimes::options() });
-    for source in aqua_kernels::registry() {
+    // Required parameters: HIGGS on 16 points (brute force) and 64 (candidate cells, as
+    // 256), 4 for the others (bits).
+    let settings = aqua_kernels::registry().iter().flat_map(|source| {
+        let points: &[i64] = if source.comptime_params().iter().any(|p| p.name == "points") { &[16, 64] } else { &[0] };
+        points.iter().map(move |&n| (*source, n))
+    });
+    for (source, points) in settings {
         let mut params = Params::new();
         for p in source.comptime_params() {
             if p.default.is_none() {
                 let v = match p.name {
-                    "points" => 64,
+                    "points" => points,
                     _ => 4,
                 };
                 params.set(p.name, ComptimeValue::Int(v));

@@ -76,7 +76,8 @@ fn visit(kernel: &Kernel, region: &Region, bases: &mut PointerBases) -> Result<(
             | Op::Broadcast { arg: ptr, .. }
             | Op::ExpandDims { arg: ptr, .. }
             | Op::Reshape { arg: ptr, .. }
-            | Op::Trans { arg: ptr } => {
+            | Op::Trans { arg: ptr }
+            | Op::XorPermute { arg: ptr, .. } => {
                 if kernel.ty(*ptr).is_ptr() {
                     let b = one(*ptr, bases)?;
                     bases.insert(inst.results[0], b);

@@ -133,6 +133,27 @@ impl Value {
         })
     }
 
+    /// Same shape, with element `i` along `axis` taken from `i ^ mask`: the partner of
+    /// every element in a butterfly step of stride `mask` (`mask` a power of two), so
+    /// `where_(bit, p - v, v + p)` with `p = v.xor_permute(axis, s)` is one step of a fast
+    /// Walsh-Hadamard transform. The dim along `axis` must be a power of two above `mask`
+    /// (any `mask` from 1 up is allowed). On a GPU, partners held by another lane of the
+    /// same warp are exchanged with a shuffle (`docs/gpu.md`).
+    #[track_caller]
+    pub fn xor_permute(self, axis: u32, mask: u32) -> Value {
+        let loc = Loc::caller();
+        context::with(|b| {
+            let ty = b.ty(self).clone();
+            match crate::ir::xor_permute_problem(&ty.shape, axis, mask) {
+                Some(problem) => {
+                    b.fail(loc, format!("`xor_permute` of {ty}: {problem}"));
+                    self
+                }
+                None => b.emit(Op::XorPermute { arg: self.id, axis: axis as u8, mask }, ty, loc),
+            }
+        })
+    }
+
     /// Inserts a dim of size 1 at `axis`.
     #[track_caller]
     pub fn expand_dims(self, axis: u32) -> Value {

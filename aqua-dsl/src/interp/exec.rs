@@ -152,6 +152,9 @@ impl<'k, 'm> Machine<'k, 'm> {
             Op::ExpandDims { arg, axis } => one(shape::expand_dims(&*self.get(*arg)?, *axis)?),
             Op::Reshape { arg, shape } => one(shape::reshape(&*self.get(*arg)?, shape)?),
             Op::Trans { arg } => one(shape::trans(&*self.get(*arg)?)?),
+            Op::XorPermute { arg, axis, mask } => {
+                one(shape::xor_permute(&*self.get(*arg)?, *axis, *mask)?)
+            }
             Op::Reduce { op, arg, axis } => one(reduce::reduce(*op, &*self.get(*arg)?, *axis)?),
             Op::Dot { a, b, acc } => {
                 let acc = acc.map(|c| self.get(c)).transpose()?;

@@ -1,6 +1,6 @@
-//! Block creation and shape ops: `arange`, `splat`, `broadcast`, `expand_dims`, `reshape`
-//! and `trans`. Each computes, for every result element, the index of its source element
-//! and gathers; pointers move like any other element.
+//! Block creation and shape ops: `arange`, `splat`, `broadcast`, `expand_dims`, `reshape`,
+//! `trans` and `xor_permute`. Each computes, for every result element, the index of its
+//! source element and gathers; pointers move like any other element.
 
 use super::value::{checked_numel, Data, RtValue};
 use crate::ir::Shape;
@@ -89,6 +89,23 @@ pub(crate) fn reshape(v: &RtValue, shape: &Shape) -> Result<RtValue, String> {
     Ok(RtValue {
         shape: shape.clone(),
         data: v.data.clone(),
+    })
+}
+
+pub(crate) fn xor_permute(v: &RtValue, axis: u8, mask: u32) -> Result<RtValue, String> {
+    if let Some(problem) = crate::ir::xor_permute_problem(&v.shape, axis as u32, mask) {
+        return Err(format!("`xor_permute` of {}: {problem}", v.ty()));
+    }
+    let dims = v.shape.dims();
+    let inner: usize = dims[axis as usize + 1..]
+        .iter()
+        .map(|&d| d as usize)
+        .product();
+    let flat_mask = mask as usize * inner;
+    let idx: Vec<usize> = (0..v.data.len()).map(|i| i ^ flat_mask).collect();
+    Ok(RtValue {
+        shape: v.shape.clone(),
+        data: v.data.gather(&idx),
     })
 }
 

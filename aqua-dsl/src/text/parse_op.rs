@@ -117,6 +117,13 @@ impl Parser {
                 }
             }
             "trans" => Op::Trans { arg: self.operand()? },
+            "xor_permute" => {
+                let arg = self.operand()?;
+                let axis = self.axis()?;
+                self.punct(',')?;
+                self.keyword("mask")?;
+                Op::XorPermute { arg, axis, mask: self.int("a mask")? }
+            }
             "dot" => {
                 let a = self.operand()?;
                 self.punct(',')?;

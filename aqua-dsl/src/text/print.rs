@@ -332,6 +332,9 @@ impl<'k> Printer<'k> {
             Op::ExpandDims { arg, axis } | Op::Reduce { arg, axis, .. } => {
                 write!(f, " {}, axis {axis}", v(arg))
             }
+            Op::XorPermute { arg, axis, mask } => {
+                write!(f, " {}, axis {axis}, mask {mask}", v(arg))
+            }
             Op::Dot { a, b, acc } => {
                 write!(f, " {}, {}", v(a), v(b))?;
                 match acc {

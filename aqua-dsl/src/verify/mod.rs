@@ -89,6 +89,7 @@ fn result_types(cx: &Cx, inst: &Inst) -> Rule {
         Op::ExpandDims { arg, axis } => shape::expand_dims(cx, *arg, *axis),
         Op::Reshape { arg, shape } => shape::reshape(cx, *arg, shape),
         Op::Trans { arg } => shape::trans(cx, *arg),
+        Op::XorPermute { arg, axis, mask } => shape::xor_permute(cx, *arg, *axis, *mask),
         Op::Reduce { op, arg, axis } => reduce::reduce(cx, *op, *arg, *axis),
         Op::Dot { a, b, acc } => reduce::dot(cx, *a, *b, *acc),
         Op::PtrAdd { ptr, offset } => memory::ptr_add(cx, *ptr, *offset),

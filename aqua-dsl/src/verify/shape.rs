@@ -80,6 +80,16 @@ pub(super) fn reshape(cx: &Cx, arg: ValueId, shape: &Shape) -> Rule {
     Ok(vec![t.with_shape(shape.clone())])
 }
 
+/// `xor_permute %v, axis A, mask M`: the same type; the dim along `A` a power of two above
+/// `M >= 1`.
+pub(super) fn xor_permute(cx: &Cx, arg: ValueId, axis: u8, mask: u32) -> Rule {
+    let t = cx.ty(arg);
+    match crate::ir::xor_permute_problem(&t.shape, axis as u32, mask) {
+        Some(problem) => Err(format!("`xor_permute` of {t}: {problem}")),
+        None => Ok(vec![t.clone()]),
+    }
+}
+
 /// `trans %v`: a 2-D block with its dims swapped.
 pub(super) fn trans(cx: &Cx, arg: ValueId) -> Rule {
     let t = cx.ty(arg);

@@ -71,7 +71,7 @@ pub fn all_ops() -> Kernel {
         let sel = where_(b, mm, -0.0);
         store(codes + offs, sel.bitcast::<u32>());
         let r2 = sel.reshape([8, block / 8]).trans();
-        let r3 = r2.expand_dims(0).broadcast_to([2, block / 8, 8]).sum(0);
+        let r3 = r2.expand_dims(0).broadcast_to([2, block / 8, 8]).sum(0).xor_permute(1, 2);
         let red = r3.max(0) + r3.min(1) + (r3.argmax(1) + r3.argmin(0)).cast::<f32>();
         let h2 = r3.cast::<f16>();
         let prod = dot_acc(h2, h2.trans(), dot(h2, h2));

@@ -39,6 +39,25 @@ fn reshape_and_transpose() {
 }
 
 #[test]
+fn xor_permute_swaps_partners_along_an_axis() {
+    // Along the rows of [2, 4] (mask 1): the rows trade places.
+    assert_eq!(
+        produce(|_| arange(8).reshape([2, 4]).xor_permute(0, 1)),
+        vec![4, 5, 6, 7, 0, 1, 2, 3]
+    );
+    // Along the columns, mask 3: column j takes column j ^ 3.
+    assert_eq!(
+        produce(|_| arange(8).reshape([2, 4]).xor_permute(1, 3)),
+        vec![3, 2, 1, 0, 7, 6, 5, 4]
+    );
+    // Twice is the identity.
+    assert_eq!(
+        produce(|_| arange(8).xor_permute(0, 5).xor_permute(0, 5)),
+        (0..8).collect::<Vec<_>>()
+    );
+}
+
+#[test]
 fn expand_dims_and_broadcast() {
     assert_eq!(
         produce(|_| arange(4).expand_dims(1).broadcast_to([4, 2])),

@@ -34,12 +34,16 @@ fn dims(v: Value) -> (u32, u32) {
     (s[0], s[1])
 }
 
-/// The stage of stride `s` on `v: f32[H, lanes]`.
+/// The stage of stride `s` on `v: f32[H, lanes]`: each row `i` meets its partner
+/// `p = i ^ s`, the lower of the two takes `v[i] + v[p]` and the upper `v[p] - v[i]`.
 #[track_caller]
 fn stage(v: Value, s: u32) -> Value {
     let (h, lanes) = dims(v);
-    let (a, b) = halves(v.reshape([h / (2 * s), 2, s * lanes]));
-    interleave(a, b).reshape([h, lanes])
+    let p = v.xor_permute(0, s);
+    // The pair's member as a dim of two (`[H / 2s, 2, s * lanes]`): a CPU materialization
+    // runs it as two copies of its loop body, where it is a constant.
+    let upper = eq(arange(2), 1).reshape([1, 2, 1]).broadcast_to([h / (2 * s), 2, s * lanes]).reshape([h, lanes]);
+    where_(upper, p - v, v + p)
 }
 
 /// The quantize direction (stages of strides `H/2, ..., 1`) on `v: f32[H, lanes]`, the

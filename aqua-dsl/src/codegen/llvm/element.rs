@@ -23,6 +23,14 @@ const WIDEN_LANES: u32 = 16;
 
 pub(crate) type Idx<'ctx> = [Term<IntValue<'ctx>>];
 
+/// An index by its variables' identity, `(variable, lo, bits)` per term: equal keys are
+/// the same element in the loop body being emitted.
+pub(crate) type IndexKey = Vec<(usize, u32, u32)>;
+
+pub(crate) fn index_key(idx: &Idx<'_>) -> IndexKey {
+    idx.iter().map(|t| (t.var.as_value_ref() as usize, t.lo, t.bits)).collect()
+}
+
 impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// The element of `v` at `idx` (an index in `v`'s own shape), in register form.
     pub(crate) fn elem(&mut self, v: ValueId, idx: &Idx<'ctx>) -> Lower<BasicValueEnum<'ctx>> {
@@ -34,7 +42,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 self.load_elem(p, self.elem_of(v), lin)
             }
             Place::Lazy => {
-                let key = (v, idx.iter().map(|t| (t.var.as_value_ref() as usize, t.lo, t.bits)).collect());
+                let key = (v, index_key(idx));
                 if let Some(&x) = self.memo.get(&key) {
                     return Ok(x);
                 }
@@ -99,6 +107,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let o = self.widen_int(dtype_of(self, *offset), o)?;
                 Ok(self.b.build_int_add(p, o, "ptr")?.into())
             }
+            Op::XorPermute { arg, axis, mask } => self.xor_permute_elem(*arg, *axis, *mask, idx),
             Op::Load { ptr, mask, other } => self.load(inst, *ptr, *mask, *other, idx),
             Op::Gather { table, index } => self.gather(inst, *table, *index, idx),
             Op::Reduce { .. } if self.is_fused_reduce(inst) => self.fused_reduce_elem(inst, idx),
@@ -123,13 +132,15 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let elem = self.elem_of(v);
         let total = index::shape_bits(&self.k.ty(v).shape);
         let mut cuts = BTreeSet::new();
+        self.pair_bits.borrow_mut().clear();
         self.cuts_of_inst(inst, &index::symbolic(total), &mut cuts, &mut HashSet::new())?;
         let mut levels = loops::levels(0, total, &cuts);
         let own_mask = match inst.op {
             Op::Load { mask, .. } => mask,
             _ => None,
         };
-        let moves = matches!(inst.op, Op::Trans { .. } | Op::Broadcast { .. } | Op::Reduce { .. });
+        let moves =
+            matches!(inst.op, Op::Trans { .. } | Op::XorPermute { .. } | Op::Broadcast { .. } | Op::Reduce { .. });
         let masks = self.sink_masks(&inst.op.operands(), own_mask, moves);
         // LLVM's cost model picks 4 lanes for a contiguous f16/bf16 load widened into a
         // buffer (on AVX-512 hosts); 16 made the uniform quantizer about 35% faster. Only
@@ -150,7 +161,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         // Two-iteration levels outside the innermost loop run as copies inside it (CPU):
         // the copies share what they read in common (both outputs of a butterfly pair
         // read the same two inputs), and a buffer's elements may be written in any order.
-        let jammed = if self.threads.is_none() { jam_levels(&mut levels) } else { Vec::new() };
+        let jammed = if self.threads.is_none() {
+            let pairs = std::mem::take(&mut *self.pair_bits.borrow_mut());
+            jam_levels(&mut levels, &pairs)
+        } else {
+            Vec::new()
+        };
         self.memo.clear();
         self.dist_nest_masked(&levels, &masks, &mut |l, idx| {
             for copy in 0..1u64 << jammed.len() {
@@ -198,7 +214,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 Place::Buffer => return false,
                 Place::Scalar => {}
                 Place::Lazy => match self.def(x) {
-                    Ok(d) if !matches!(d.op, Op::Trans { .. }) => stack.extend(d.op.operands()),
+                    Ok(d) if !matches!(d.op, Op::Trans { .. } | Op::XorPermute { .. }) => stack.extend(d.op.operands()),
                     _ => return false,
                 },
             }
@@ -246,11 +262,33 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     ) -> Lower<()> {
         match &inst.op {
             Op::Broadcast { arg, .. } | Op::ExpandDims { arg, .. } | Op::Reshape { arg, .. } | Op::Trans { arg } => {
+                if let Op::Broadcast { .. } = inst.op {
+                    // A dim of two broadcast from one: both elements read the same.
+                    let (from, to) = (self.k.ty(*arg).shape.dims(), self.k.ty(inst.results[0]).shape.dims());
+                    let fields = index::dim_fields(&self.k.ty(inst.results[0]).shape);
+                    let pairs = from.iter().zip(to).zip(fields).filter(|((&f, &t), _)| f == 1 && t == 2);
+                    for (_, (lo, _)) in pairs {
+                        self.note_pair_bit(idx, lo);
+                    }
+                }
                 let fields = self.view_fields(inst, *arg);
                 let Ok(idx) = index::remap(idx, &fields, &mut Cuts(cuts));
                 self.cuts_of(*arg, &idx, cuts, seen)
             }
             Op::Splat { .. } | Op::Arange { .. } | Op::Const(_) => Ok(()),
+            // On the CPU each bit a partner flips is a level of its own, which a
+            // materialization runs as copies of its loop body sharing their reads.
+            Op::XorPermute { arg, axis, mask } => {
+                if self.threads.is_none() {
+                    let flat = super::xor_permute::flat_mask(self.k, *arg, *axis, *mask);
+                    for b in (0..64).filter(|b| flat >> b & 1 == 1) {
+                        if let Some(sink_bit) = self.note_pair_bit(idx, b) {
+                            cuts.extend([sink_bit, sink_bit + 1]);
+                        }
+                    }
+                }
+                self.cuts_of(*arg, idx, cuts, seen)
+            }
             Op::Reduce { arg, axis, .. } if self.is_fused_reduce(inst) => {
                 let at = self.fused_operand_index(*arg, *axis as usize, idx, cuts);
                 self.cuts_of(*arg, &at, cuts, seen)
@@ -262,6 +300,16 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 Ok(())
             }
         }
+    }
+
+    /// Notes the sink's bit behind bit `local` of a symbolic index, whose two values
+    /// share reads (a butterfly's partners, a dim of two broadcast from one): a
+    /// materialization runs those bits as copies of its loop body first (CPU).
+    fn note_pair_bit(&self, idx: &[Term<u32>], local: u32) -> Option<u32> {
+        let t = idx.iter().find(|t| t.lo <= local && local < t.lo + t.bits)?;
+        let bit = t.var + local - t.lo;
+        self.pair_bits.borrow_mut().insert(bit);
+        Some(bit)
     }
 
     /// The linear index `sum(var << lo)` (of the index type).
@@ -352,18 +400,21 @@ pub(crate) fn set_align(x: BasicValueEnum, align: u32) -> Lower<()> {
 }
 
 /// The most two-iteration levels a materialization runs as copies of its inner loop body.
-const JAMMED_LEVELS: usize = 2;
+pub(crate) const JAMMED_LEVELS: usize = 2;
 
-/// Takes up to [`JAMMED_LEVELS`] one-bit levels other than the innermost out of `levels`.
-fn jam_levels(levels: &mut Vec<Level>) -> Vec<Level> {
+/// Takes up to [`JAMMED_LEVELS`] one-bit levels other than the innermost out of `levels`:
+/// the bits an `xor_permute` flips (`pairs`) first, whose copies share both partners.
+fn jam_levels(levels: &mut Vec<Level>, pairs: &BTreeSet<u32>) -> Vec<Level> {
     let Some(inner) = levels.len().checked_sub(1) else { return Vec::new() };
     let mut jammed = Vec::new();
-    let mut i = 0;
-    while i < inner - jammed.len() && jammed.len() < JAMMED_LEVELS {
-        if levels[i].bits == 1 {
-            jammed.push(levels.remove(i));
-        } else {
-            i += 1;
+    for wanted in [true, false] {
+        let mut i = 0;
+        while i < inner - jammed.len() && jammed.len() < JAMMED_LEVELS {
+            if levels[i].bits == 1 && pairs.contains(&levels[i].lo) == wanted {
+                jammed.push(levels.remove(i));
+            } else {
+                i += 1;
+            }
         }
     }
     jammed

@@ -43,9 +43,11 @@ use inkwell::types::BasicMetadataTypeEnum;
 use inkwell::values::{AsValueRef, BasicValueEnum, FunctionValue, IntValue, PointerValue};
 use inkwell::{AddressSpace, IntPredicate};
 
+use super::element::{index_key, Idx};
 use super::entry::Program;
 use super::index::Term;
 use super::loops::{Body, Level};
+use super::xor_permute::SinkLanes;
 use super::{types, Lowerer, ParamVal, TargetInfo};
 use crate::codegen::error::{Lower, LowerError};
 use crate::ir::{DType, Elem, Kernel, ParamKind, ValueId};
@@ -144,7 +146,17 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 loops.push(Level { lo: level.lo, bits: level.bits - take, vectorize: level.vectorize });
             }
         }
-        let mut run = |l: &mut Self| l.versioned(&loops, &thread_terms, masks, body);
+        // A sink without masks and idle threads runs uniformly: its lanes may shuffle.
+        if masks.is_empty() && tb == th.log2 {
+            self.sink_lanes = Some(SinkLanes::new(total, tb));
+        }
+        let mut tracked = |l: &mut Self, idx: &Idx<'ctx>| {
+            if let Some(s) = l.sink_lanes.as_mut() {
+                s.current = index_key(idx);
+            }
+            body(l, idx)
+        };
+        let mut run = |l: &mut Self| l.versioned(&loops, &thread_terms, masks, &mut tracked);
         if tb < th.log2 {
             // Fewer elements than threads: the others skip.
             let active = self.b.build_int_compare(IntPredicate::ULT, th.tid, self.ic(1u64 << tb), "active")?;
@@ -158,6 +170,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         } else {
             run(self)?;
         }
+        self.sink_lanes = None;
         self.sync()
     }
 

@@ -38,8 +38,9 @@ mod table_lookup;
 mod transpose;
 mod types;
 mod vector;
+mod xor_permute;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use inkwell::basic_block::BasicBlock;
 use inkwell::builder::Builder;
@@ -118,7 +119,11 @@ pub(crate) fn lower<'ctx>(
             message: format!("kernel `{}` uses f16, which needs a CPU with F16C (x86-64) to compile", kernel.name),
         });
     }
-    let plan = plan::plan(kernel, &bases);
+    let plan_target = plan::PlanTarget {
+        threads: target.gpu.map(|g| g.threads),
+        register_lookups: target.permute16 && target.gpu.is_none(),
+    };
+    let plan = plan::plan(kernel, &bases, plan_target);
     let program = entry::declare_program(cx, module, kernel, checked, target, unit)
         .map_err(|e| e.into_codegen(&kernel.name))?;
     let func = program.func;
@@ -170,7 +175,7 @@ pub(crate) enum ParamVal<'ctx> {
 }
 
 /// Memo key: a value at an index (the index's variables by identity).
-type MemoKey = (ValueId, Vec<(usize, u32, u32)>);
+type MemoKey = (ValueId, element::IndexKey);
 
 pub(crate) struct Lowerer<'a, 'ctx> {
     pub(crate) k: &'a Kernel,
@@ -203,6 +208,10 @@ pub(crate) struct Lowerer<'a, 'ctx> {
     simt: Option<entry::SimtParams<'ctx>>,
     /// GPU: inside the unmasked version of a sink (`vector.rs`): masks are all true.
     pub(crate) unmasked: bool,
+    /// GPU: the sink being emitted, when its lanes may exchange values (`xor_permute.rs`).
+    pub(crate) sink_lanes: Option<xor_permute::SinkLanes>,
+    /// CPU: the sink bits an `xor_permute` flips, found with a materialization's cuts.
+    pub(crate) pair_bits: std::cell::RefCell<BTreeSet<u32>>,
     /// GPU: buffers to release after each instruction, free shared blocks, and the
     /// block `(offset, bytes)` of every live shared buffer (by pointer), see `smem.rs`.
     releases: HashMap<(smem::RegionKey, usize), Vec<ValueId>>,
@@ -266,6 +275,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             smem: None,
             simt: program.simt,
             unmasked: false,
+            sink_lanes: None,
+            pair_bits: Default::default(),
             releases: HashMap::new(),
             arena: smem::Arena::default(),
             shared_blocks: HashMap::new(),

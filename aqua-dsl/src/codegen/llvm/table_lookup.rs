@@ -19,7 +19,7 @@ use super::element::set_align;
 use super::plan::Place;
 use super::Lowerer;
 use crate::codegen::error::{Lower, LowerError};
-use crate::ir::{DType, Op, TableId, ValueId};
+use crate::ir::{DType, Kernel, Op, TableId, ValueId};
 
 /// Lanes of one lookup, and the table elements one register holds.
 const LANES: u32 = 16;
@@ -27,18 +27,24 @@ const LANES: u32 = 16;
 /// The longest table looked up in registers (four of them).
 const MAX_LEN: usize = 64;
 
+/// Whether `gather(table, index)` has a table and indices a register lookup takes (on a
+/// CPU that has one, when the indices are a buffer in row-major order).
+pub(crate) fn fits_registers(k: &Kernel, table: TableId, index: ValueId) -> bool {
+    let Some(t) = k.tables.get(table.0 as usize) else { return false };
+    let ty = k.ty(index);
+    matches!(t.dtype, DType::F32 | DType::I32 | DType::U32)
+        && (1..=MAX_LEN).contains(&t.data.len())
+        && matches!(ty.dtype(), DType::I32 | DType::U32)
+        && ty.shape.numel().is_multiple_of(LANES as usize)
+}
+
 impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// Whether `gather(table, index)` into a buffer is looked up in registers.
     pub(crate) fn lookup_in_registers(&self, table: TableId, index: ValueId) -> bool {
-        let Some(t) = self.k.tables.get(table.0 as usize) else { return false };
-        let ty = self.k.ty(index);
         self.permute16
             && self.threads.is_none()
-            && matches!(t.dtype, DType::F32 | DType::I32 | DType::U32)
-            && (1..=MAX_LEN).contains(&t.data.len())
-            && matches!(ty.dtype(), DType::I32 | DType::U32)
+            && fits_registers(self.k, table, index)
             && self.row_major_buffer(index).is_some()
-            && ty.shape.numel().is_multiple_of(LANES as usize)
     }
 
     /// The buffered value holding `v`'s elements in row-major order: `v`, or what it

@@ -56,7 +56,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 }
                 masks.push(m);
             }
-            let moves = matches!(inst.op, Op::Trans { .. } | Op::Broadcast { .. } | Op::Reduce { .. });
+            let moves =
+                matches!(inst.op, Op::Trans { .. } | Op::XorPermute { .. } | Op::Broadcast { .. } | Op::Reduce { .. });
             todo.extend(inst.op.operands().into_iter().map(|o| (o, moved || moves)));
         }
         masks

@@ -54,6 +54,10 @@ pub enum Op {
     Reshape { arg: ValueId, shape: Shape },
     /// Transpose of a 2-D block.
     Trans { arg: ValueId },
+    /// Same shape; element `i` along `axis` takes the operand's element `i ^ mask` (the
+    /// partner of a butterfly step, which a GPU exchanges with a warp shuffle). The dim
+    /// along `axis` is a power of two above `mask`, and `mask >= 1`.
+    XorPermute { arg: ValueId, axis: u8, mask: u32 },
 
     // ---- reductions and contractions ----
     /// Reduce along `axis`, which is removed from the shape.
@@ -116,6 +120,7 @@ impl Op {
             Op::ExpandDims { .. } => "expand_dims",
             Op::Reshape { .. } => "reshape",
             Op::Trans { .. } => "trans",
+            Op::XorPermute { .. } => "xor_permute",
             Op::Reduce { op, .. } => op.name(),
             Op::Dot { .. } => "dot",
             Op::PtrAdd { .. } => "ptr_add",
@@ -141,6 +146,7 @@ impl Op {
             | Op::ExpandDims { arg, .. }
             | Op::Reshape { arg, .. }
             | Op::Trans { arg }
+            | Op::XorPermute { arg, .. }
             | Op::Reduce { arg, .. } => vec![*arg],
             Op::Select { cond, on_true, on_false } => vec![*cond, *on_true, *on_false],
             Op::Fma { a, b, c } => vec![*a, *b, *c],
@@ -175,5 +181,20 @@ impl Op {
     /// Whether the op writes memory (and so must not be removed or reordered).
     pub fn has_side_effects(&self) -> bool {
         matches!(self, Op::Store { .. } | Op::For { .. } | Op::If { .. } | Op::Yield(_))
+    }
+}
+
+/// Why `xor_permute(axis, mask)` does not apply to a block of `shape`, if it does not
+/// (shared with the verifier).
+pub(crate) fn xor_permute_problem(shape: &Shape, axis: u32, mask: u32) -> Option<String> {
+    let Some(&dim) = shape.dims().get(axis as usize) else {
+        return Some(format!("axis {axis} is out of range (rank {})", shape.rank()));
+    };
+    if mask == 0 || mask >= dim {
+        Some(format!("mask {mask} must be at least 1 and below the dim {dim} along axis {axis}"))
+    } else if !dim.is_power_of_two() {
+        Some(format!("the dim {dim} along axis {axis} is not a power of two"))
+    } else {
+        None
     }
 }

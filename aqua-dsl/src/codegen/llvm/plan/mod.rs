@@ -40,9 +40,14 @@
 
 use std::collections::BTreeSet;
 
+use super::table_lookup;
 use super::transpose::TILE;
 use crate::analysis::PointerBases;
 use crate::ir::{BinOp, Inst, Kernel, Op, Region, UnOp, ValueId};
+
+mod partner;
+
+use partner::{xor_partner, Partner};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Place {
@@ -187,6 +192,7 @@ fn is_elementwise(k: &Kernel, op: &Op) -> bool {
             | Op::ExpandDims { .. }
             | Op::Reshape { .. }
             | Op::Trans { .. }
+            | Op::XorPermute { .. }
             | Op::PtrAdd { .. }
             | Op::Load { .. }
             | Op::Gather { .. }
@@ -196,14 +202,26 @@ fn is_elementwise(k: &Kernel, op: &Op) -> bool {
 /// Placement rounds at most (see the module docs); they stop when one changes nothing.
 const PLAN_ROUNDS: usize = 3;
 
-pub(crate) fn plan(k: &Kernel, bases: &PointerBases) -> Plan {
+/// What placement needs to know of the target.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct PlanTarget {
+    /// Threads per CTA on GPU targets (`None` on the CPU), where an `xor_permute` may read
+    /// its partner with a warp shuffle.
+    pub threads: Option<u32>,
+    /// A CPU that looks small tables up in registers (`table_lookup.rs`): much faster
+    /// than hardware gathers, but only into a buffer, so such gathers get one.
+    pub register_lookups: bool,
+}
+
+/// Places every value of `k` for `target`.
+pub(crate) fn plan(k: &Kernel, bases: &PointerBases, target: PlanTarget) -> Plan {
     let w = Walk::of(k, bases);
     let free = views_of_buffers(k, &w);
     let mut place: Vec<Place> =
         k.values.iter().map(|t| if t.is_scalar() { Place::Scalar } else { Place::Buffer }).collect();
     for round in 0..PLAN_ROUNDS {
         let cost = costs(k, &w, &free, (round > 0).then_some(&place));
-        let next = decide(k, &w, &free, &cost, bases);
+        let next = decide(k, &w, &free, &cost, bases, target);
         if next == place {
             break;
         }
@@ -252,9 +270,11 @@ fn views_of_buffers(k: &Kernel, w: &Walk) -> Vec<bool> {
         free[v.0 as usize] = match &site.inst.op {
             Op::Splat { .. } | Op::Arange { .. } => true,
             op if tiled_trans(k, op) => false,
-            Op::Broadcast { arg, .. } | Op::ExpandDims { arg, .. } | Op::Reshape { arg, .. } | Op::Trans { arg } => {
-                is_buffer(*arg, &free)
-            }
+            Op::Broadcast { arg, .. }
+            | Op::ExpandDims { arg, .. }
+            | Op::Reshape { arg, .. }
+            | Op::Trans { arg }
+            | Op::XorPermute { arg, .. } => is_buffer(*arg, &free),
             _ => false,
         };
     }
@@ -279,6 +299,8 @@ fn costs(k: &Kernel, w: &Walk, free: &[bool], prior: Option<&[Place]>) -> Vec<u3
             Op::Load { .. } | Op::Gather { .. } => (u32::MAX, 1),
             Op::Unary { op: UnOp::Exp | UnOp::Log | UnOp::Sqrt | UnOp::Rsqrt, .. } => (u32::MAX, 1),
             Op::Binary { op: BinOp::Div | BinOp::Rem, .. } => (DIVISION, 1),
+            // Its operand at two indices, unless the partner comes for free (`decide`).
+            Op::XorPermute { .. } => (1, 2),
             op => fused_reduce(k, op).map_or((1, 1), |n| (n, n)),
         };
         literal[vi] = match op {
@@ -310,7 +332,14 @@ fn costs(k: &Kernel, w: &Walk, free: &[bool], prior: Option<&[Place]>) -> Vec<u3
 
 /// Places every block given the costs: sinks decided from the last instruction back, so
 /// every use is decided first.
-fn decide(k: &Kernel, w: &Walk, free: &[bool], cost: &[u32], bases: &PointerBases) -> Vec<Place> {
+fn decide(
+    k: &Kernel,
+    w: &Walk,
+    free: &[bool],
+    cost: &[u32],
+    bases: &PointerBases,
+    target: PlanTarget,
+) -> Vec<Place> {
     let n = k.values.len();
     let mut place: Vec<Place> =
         k.values.iter().map(|t| if t.is_scalar() { Place::Scalar } else { Place::Buffer }).collect();
@@ -322,6 +351,9 @@ fn decide(k: &Kernel, w: &Walk, free: &[bool], cost: &[u32], bases: &PointerBase
     // `direct[v]`: `v` is only evaluated at its sinks' own indices (through ops that
     // keep the index).
     let mut direct = vec![true; n];
+    // `jams[v]`: on the way from `v` to its sink, an `xor_permute` whose partners the
+    // sink's materialization brings as copies of its loop body (CPU: one per sink).
+    let mut jams = vec![false; n];
     for site_id in (0..w.sites.len()).rev() {
         let site = &w.sites[site_id];
         if site.inst.results.len() != 1 || !is_elementwise(k, &site.inst.op) {
@@ -337,7 +369,10 @@ fn decide(k: &Kernel, w: &Walk, free: &[bool], cost: &[u32], bases: &PointerBase
             continue;
         }
         let mut set = BTreeSet::new();
-        let mut needs_buffer = false;
+        let mut needs_buffer = match site.inst.op {
+            Op::Gather { table, index } => target.register_lookups && table_lookup::fits_registers(k, table, index),
+            _ => false,
+        };
         for &u in &w.uses[vi] {
             let user = w.sites[u].inst;
             if matches!(user.op, Op::Dot { .. }) || tiled_trans(k, &user.op) {
@@ -347,18 +382,29 @@ fn decide(k: &Kernel, w: &Walk, free: &[bool], cost: &[u32], bases: &PointerBase
             // broadcast repeats each of them, except along dims of two when it is
             // evaluated at its sink's own index: materializations run such dims as
             // copies of their loop body, which share their reads (`element.rs`).
-            let fan = fused_reduce(k, &user.op).unwrap_or(1) as u64;
+            // An `xor_permute` reads the partner of each element: a second evaluation,
+            // unless a warp shuffle or a copy of the loop body brings it (`xor_permute.rs`).
+            let partner = xor_partner(k, w, &place, &sinks, &direct, &jams, u, target.threads);
+            let fan = match partner {
+                Some(Partner::Reread) => 2,
+                Some(_) => 1,
+                None => fused_reduce(k, &user.op).unwrap_or(1) as u64,
+            };
+            let keeps_index = same_index(&user.op) || matches!(partner, Some(Partner::Shuffle | Partner::Jam));
+            let jammed = partner == Some(Partner::Jam);
             let reads = match user.results.first() {
                 Some(r) if user.results.len() == 1 && place[r.0 as usize] == Place::Lazy => {
                     let ri = r.0 as usize;
                     set.extend(sinks[ri].iter().copied());
-                    direct[vi] &= direct[ri] && same_index(&user.op);
+                    direct[vi] &= direct[ri] && keeps_index;
+                    jams[vi] |= jams[ri] || jammed;
                     let shared = if direct[ri] { pair_broadcast(k, user) } else { 1 };
                     evals[ri].saturating_mul(fan) / shared
                 }
                 Some(r) if user.results.len() == 1 && is_elementwise(k, &user.op) => {
                     set.insert(u);
-                    direct[vi] &= same_index(&user.op);
+                    direct[vi] &= keeps_index;
+                    jams[vi] |= jammed;
                     numel(*r).saturating_mul(fan) / pair_broadcast(k, user)
                 }
                 _ => {
@@ -414,7 +460,7 @@ fn index_buffers_in_place(w: &Walk, free: &[bool], place: &mut [Place]) {
 /// fused reduction).
 fn same_index(op: &Op) -> bool {
     // Reshape and expand_dims keep the row-major linear index.
-    !matches!(op, Op::Broadcast { .. } | Op::Trans { .. } | Op::Reduce { .. })
+    !matches!(op, Op::Broadcast { .. } | Op::Trans { .. } | Op::XorPermute { .. } | Op::Reduce { .. })
 }
 
 /// The elements a broadcast makes of each of its operand's along dims of two (1 for
@@ -444,149 +490,4 @@ fn load_can_move(w: &Walk, def: usize, sink: usize, base: Option<usize>) -> bool
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::analysis::pointer_bases;
-    use crate::build::*;
-    use crate::ir::{DType, Param, ParamKind};
-
-    fn ptr(name: &str, dtype: DType, mutable: bool) -> Param {
-        Param { name: name.into(), kind: ParamKind::Ptr { dtype, mutable } }
-    }
-
-    fn places(body: fn(&[Value]), params: Vec<Param>) -> (Kernel, Plan) {
-        let k = build_kernel("plan_test", params, body).unwrap();
-        let bases = pointer_bases(&k).unwrap();
-        let p = plan(&k, &bases);
-        (k, p)
-    }
-
-    fn place_of(k: &Kernel, p: &Plan, name: &str) -> Vec<Place> {
-        let mut out = vec![];
-        k.walk(&mut |i| {
-            if i.op.name() == name {
-                out.push(p.of(i.results[0]));
-            }
-        });
-        out
-    }
-
-    #[test]
-    fn an_elementwise_chain_fuses_into_its_store() {
-        let (k, p) = places(
-            |a| {
-                let offs = arange(64);
-                let x = load(a[0] + offs);
-                store(a[1] + offs, (x * 2.0 + 1.0).exp());
-            },
-            vec![ptr("x", DType::F32, false), ptr("y", DType::F32, true)],
-        );
-        assert_eq!(place_of(&k, &p, "load"), vec![Place::Lazy]);
-        assert_eq!(place_of(&k, &p, "exp"), vec![Place::Lazy]);
-    }
-
-    #[test]
-    fn a_value_used_by_two_sinks_gets_a_buffer() {
-        let (k, p) = places(
-            |a| {
-                let x = load(a[0] + arange(64)).exp();
-                let s = x.sum(0);
-                store(a[1] + arange(64), x / s);
-            },
-            vec![ptr("x", DType::F32, false), ptr("y", DType::F32, true)],
-        );
-        assert_eq!(place_of(&k, &p, "exp"), vec![Place::Buffer]);
-        assert_eq!(place_of(&k, &p, "load"), vec![Place::Lazy]);
-    }
-
-    #[test]
-    fn cheap_offsets_and_masks_are_recomputed_in_every_sink() {
-        let (k, p) = places(
-            |a| {
-                let offs = program_id(0) * 64 + arange(64);
-                let m = offs.lt(100);
-                let x = load_masked(a[0] + offs, m).exp();
-                store_masked(a[1] + offs, x / x.sum(0), m);
-            },
-            vec![ptr("x", DType::F32, false), ptr("y", DType::F32, true)],
-        );
-        // `offs` and the mask feed the load and the store: still lazy (affine indexing).
-        assert_eq!(place_of(&k, &p, "add"), vec![Place::Lazy]);
-        assert_eq!(place_of(&k, &p, "cmp"), vec![Place::Lazy]);
-        assert_eq!(place_of(&k, &p, "exp"), vec![Place::Buffer]);
-    }
-
-    #[test]
-    fn a_load_does_not_move_past_a_store_to_its_buffer() {
-        let (k, p) = places(
-            |a| {
-                let offs = arange(64);
-                let y = load(a[0] + offs);
-                store(a[0] + offs, y + 1.0);
-            },
-            vec![ptr("y", DType::F32, true)],
-        );
-        assert_eq!(place_of(&k, &p, "load"), vec![Place::Buffer]);
-    }
-
-    #[test]
-    fn a_short_axis_reduction_fuses_into_its_consumer() {
-        let (k, p) = places(
-            |a| {
-                let x = load(a[0] + arange(1024)).reshape([32, 2, 16]);
-                store(a[1] + arange(512), (x.sum(1) * 2.0).reshape([512]));
-                store(a[1] + arange(64), x.reshape([64, 16]).sum(1));
-            },
-            vec![ptr("x", DType::F32, false), ptr("y", DType::F32, true)],
-        );
-        // Along 2 elements: computed in the store's loop. Along 16: a buffer.
-        let reductions = place_of(&k, &p, "reduce_sum");
-        assert_eq!(reductions, vec![Place::Lazy, Place::Buffer]);
-    }
-
-    #[test]
-    fn a_transpose_is_a_tiled_copy_of_its_operands_buffer() {
-        let (k, p) = places(
-            |a| {
-                let x = load(a[0] + arange(1024)).reshape([16, 64]).cast::<f32>();
-                store(a[1] + arange(1024), x.trans().reshape([1024]));
-            },
-            vec![ptr("x", DType::F16, false), ptr("y", DType::F32, true)],
-        );
-        assert_eq!(place_of(&k, &p, "trans"), vec![Place::Buffer]);
-        assert_eq!(place_of(&k, &p, "cast"), vec![Place::Buffer]);
-    }
-
-    #[test]
-    fn a_division_under_a_broadcast_gets_a_buffer() {
-        let (k, p) = places(
-            |a| {
-                let x = load(a[0] + arange(1024)).reshape([16, 64]);
-                let inv = 1.0f32 / x.max(1);
-                store((a[1] + arange(1024)).reshape([16, 64]), x * inv.expand_dims(1));
-            },
-            vec![ptr("x", DType::F32, false), ptr("y", DType::F32, true)],
-        );
-        // One division per row, not one per element: the quotient or its expand_dims
-        // (which computes it once per element of its own) gets a buffer.
-        let row_buffers = [place_of(&k, &p, "div"), place_of(&k, &p, "expand_dims")].concat();
-        assert!(row_buffers.contains(&Place::Buffer), "{row_buffers:?}");
-        assert_eq!(place_of(&k, &p, "broadcast"), vec![Place::Lazy]);
-    }
-
-    #[test]
-    fn values_used_inside_a_loop_are_not_recomputed_there() {
-        let (k, p) = places(
-            |a| {
-                let x = arange(64).cast::<f32>().exp();
-                for_range(0, 4, 1, &[], |i, _| {
-                    store(a[0] + arange(64) + i * 64, x);
-                    vec![]
-                });
-            },
-            vec![ptr("y", DType::F32, true)],
-        );
-        assert_eq!(place_of(&k, &p, "exp"), vec![Place::Buffer]);
-        assert_eq!(place_of(&k, &p, "arange")[0], Place::Lazy);
-    }
-}
+mod tests;

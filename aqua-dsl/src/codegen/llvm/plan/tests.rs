@@ -1,0 +1,183 @@
+//! Placement tests: what becomes lazy and what gets a buffer, on the CPU and a GPU.
+
+use super::*;
+use crate::analysis::pointer_bases;
+use crate::build::*;
+use crate::ir::{DType, Param, ParamKind};
+
+fn ptr(name: &str, dtype: DType, mutable: bool) -> Param {
+    Param { name: name.into(), kind: ParamKind::Ptr { dtype, mutable } }
+}
+
+fn places(body: fn(&[Value]), params: Vec<Param>) -> (Kernel, Plan) {
+    places_for(PlanTarget::default(), body, params)
+}
+
+fn places_for(target: PlanTarget, body: fn(&[Value]), params: Vec<Param>) -> (Kernel, Plan) {
+    let k = build_kernel("plan_test", params, body).unwrap();
+    let bases = pointer_bases(&k).unwrap();
+    let p = plan(&k, &bases, target);
+    (k, p)
+}
+
+/// Butterfly stages of strides 32 to 2 on a `[64, 16]` block, stored.
+fn stages(a: &[Value]) {
+    let offs = (arange(64).expand_dims(1) * 16 + arange(16).expand_dims(0)).reshape([1024]);
+    let mut v = load(a[0] + offs).reshape([64, 16]).exp();
+    for s in [32, 16, 8, 4, 2] {
+        let p = v.xor_permute(0, s);
+        let upper = ne(arange(64) & s as i32, 0).expand_dims(1).broadcast_to([64, 16]);
+        v = where_(upper, p - v, v + p);
+    }
+    store(a[1] + offs, v.reshape([1024]));
+}
+
+fn place_of(k: &Kernel, p: &Plan, name: &str) -> Vec<Place> {
+    let mut out = vec![];
+    k.walk(&mut |i| {
+        if i.op.name() == name {
+            out.push(p.of(i.results[0]));
+        }
+    });
+    out
+}
+
+#[test]
+fn an_elementwise_chain_fuses_into_its_store() {
+    let (k, p) = places(
+        |a| {
+            let offs = arange(64);
+            let x = load(a[0] + offs);
+            store(a[1] + offs, (x * 2.0 + 1.0).exp());
+        },
+        vec![ptr("x", DType::F32, false), ptr("y", DType::F32, true)],
+    );
+    assert_eq!(place_of(&k, &p, "load"), vec![Place::Lazy]);
+    assert_eq!(place_of(&k, &p, "exp"), vec![Place::Lazy]);
+}
+
+#[test]
+fn a_value_used_by_two_sinks_gets_a_buffer() {
+    let (k, p) = places(
+        |a| {
+            let x = load(a[0] + arange(64)).exp();
+            let s = x.sum(0);
+            store(a[1] + arange(64), x / s);
+        },
+        vec![ptr("x", DType::F32, false), ptr("y", DType::F32, true)],
+    );
+    assert_eq!(place_of(&k, &p, "exp"), vec![Place::Buffer]);
+    assert_eq!(place_of(&k, &p, "load"), vec![Place::Lazy]);
+}
+
+#[test]
+fn cheap_offsets_and_masks_are_recomputed_in_every_sink() {
+    let (k, p) = places(
+        |a| {
+            let offs = program_id(0) * 64 + arange(64);
+            let m = offs.lt(100);
+            let x = load_masked(a[0] + offs, m).exp();
+            store_masked(a[1] + offs, x / x.sum(0), m);
+        },
+        vec![ptr("x", DType::F32, false), ptr("y", DType::F32, true)],
+    );
+    // `offs` and the mask feed the load and the store: still lazy (affine indexing).
+    assert_eq!(place_of(&k, &p, "add"), vec![Place::Lazy]);
+    assert_eq!(place_of(&k, &p, "cmp"), vec![Place::Lazy]);
+    assert_eq!(place_of(&k, &p, "exp"), vec![Place::Buffer]);
+}
+
+#[test]
+fn a_load_does_not_move_past_a_store_to_its_buffer() {
+    let (k, p) = places(
+        |a| {
+            let offs = arange(64);
+            let y = load(a[0] + offs);
+            store(a[0] + offs, y + 1.0);
+        },
+        vec![ptr("y", DType::F32, true)],
+    );
+    assert_eq!(place_of(&k, &p, "load"), vec![Place::Buffer]);
+}
+
+#[test]
+fn a_short_axis_reduction_fuses_into_its_consumer() {
+    let (k, p) = places(
+        |a| {
+            let x = load(a[0] + arange(1024)).reshape([32, 2, 16]);
+            store(a[1] + arange(512), (x.sum(1) * 2.0).reshape([512]));
+            store(a[1] + arange(64), x.reshape([64, 16]).sum(1));
+        },
+        vec![ptr("x", DType::F32, false), ptr("y", DType::F32, true)],
+    );
+    // Along 2 elements: computed in the store's loop. Along 16: a buffer.
+    let reductions = place_of(&k, &p, "reduce_sum");
+    assert_eq!(reductions, vec![Place::Lazy, Place::Buffer]);
+}
+
+#[test]
+fn a_transpose_is_a_tiled_copy_of_its_operands_buffer() {
+    let (k, p) = places(
+        |a| {
+            let x = load(a[0] + arange(1024)).reshape([16, 64]).cast::<f32>();
+            store(a[1] + arange(1024), x.trans().reshape([1024]));
+        },
+        vec![ptr("x", DType::F16, false), ptr("y", DType::F32, true)],
+    );
+    assert_eq!(place_of(&k, &p, "trans"), vec![Place::Buffer]);
+    assert_eq!(place_of(&k, &p, "cast"), vec![Place::Buffer]);
+}
+
+#[test]
+fn a_division_under_a_broadcast_gets_a_buffer() {
+    let (k, p) = places(
+        |a| {
+            let x = load(a[0] + arange(1024)).reshape([16, 64]);
+            let inv = 1.0f32 / x.max(1);
+            store((a[1] + arange(1024)).reshape([16, 64]), x * inv.expand_dims(1));
+        },
+        vec![ptr("x", DType::F32, false), ptr("y", DType::F32, true)],
+    );
+    // One division per row, not one per element: the quotient or its expand_dims
+    // (which computes it once per element of its own) gets a buffer.
+    let row_buffers = [place_of(&k, &p, "div"), place_of(&k, &p, "expand_dims")].concat();
+    assert!(row_buffers.contains(&Place::Buffer), "{row_buffers:?}");
+    assert_eq!(place_of(&k, &p, "broadcast"), vec![Place::Lazy]);
+}
+
+#[test]
+fn values_used_inside_a_loop_are_not_recomputed_there() {
+    let (k, p) = places(
+        |a| {
+            let x = arange(64).cast::<f32>().exp();
+            for_range(0, 4, 1, &[], |i, _| {
+                store(a[0] + arange(64) + i * 64, x);
+                vec![]
+            });
+        },
+        vec![ptr("y", DType::F32, true)],
+    );
+    assert_eq!(place_of(&k, &p, "exp"), vec![Place::Buffer]);
+    assert_eq!(place_of(&k, &p, "arange")[0], Place::Lazy);
+}
+
+#[test]
+fn butterfly_partners_in_other_lanes_stay_in_registers_on_a_gpu() {
+    use Place::{Buffer, Lazy};
+    let params = vec![ptr("x", DType::F32, false), ptr("y", DType::F32, true)];
+    // The stages' outputs, strides 32 to 2. The first is cheap over the `exp` buffer
+    // (recomputed wherever it is read); the last is read by the store. The store
+    // reads the partners of stride 2 itself, so stride 4's output is a buffer.
+    //
+    // 1024 elements on 128 threads: flat bits 3..8 are the lane. Strides 8 and 4
+    // (flat 128, 64) read their partners with shuffles inside stride 4's buffer, so
+    // the outputs of strides 16 and 8 stay lazy.
+    let gpu = PlanTarget { threads: Some(128), register_lookups: false };
+    let (k, p) = places_for(gpu, stages, params.clone());
+    assert_eq!(place_of(&k, &p, "select"), vec![Lazy, Lazy, Lazy, Buffer, Lazy]);
+    // On the CPU a materialization brings one partner as a copy of its loop body:
+    // stride 4's buffer brings stride 8's output, whose own partners (stride 16's
+    // output) need a buffer.
+    let (k, p) = places_for(PlanTarget::default(), stages, params);
+    assert_eq!(place_of(&k, &p, "select"), vec![Lazy, Buffer, Lazy, Buffer, Lazy]);
+}
