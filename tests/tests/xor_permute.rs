@@ -2,7 +2,7 @@
 //! for bit: partners inside a thread's run, in another lane of the warp (a warp shuffle on
 //! the GPU), in another warp (shared memory), along either axis, alone and chained into
 //! Walsh-Hadamard stages whose operands stay in registers; and the PTX that holds the
-//! shuffles.
+//! shuffles. A CUDA twin runs the same cases on a GPU where one is present.
 
 use aqua_dsl::build::*;
 use aqua_dsl::codegen::ptxas::Ptxas;
@@ -11,7 +11,7 @@ use aqua_dsl::ir::{DType, Param, ParamKind};
 use aqua_dsl::Kernel;
 use aqua_runtime::Runtime;
 use aqua_tests::reductions::run_both;
-use aqua_tests::runtimes::simt;
+use aqua_tests::runtimes::{cuda, simt};
 
 const PROGRAMS: u32 = 3;
 
@@ -103,6 +103,13 @@ fn simt_one_warp_agrees_with_the_interpreter() {
 #[test]
 fn simt_four_warps_agree_with_the_interpreter() {
     agree_on(&simt(4), "SIMT on 4 warps");
+}
+
+/// The hardware's shuffles (operands, lane masks) where a GPU is present.
+#[test]
+#[ignore = "needs a CUDA device: scripts/test.sh and scripts/gpu-check.sh run it where one is present"]
+fn cuda_agrees_with_the_interpreter() {
+    agree_on(&cuda(), "CUDA");
 }
 
 #[test]
