@@ -51,6 +51,11 @@ pub struct Args {
     /// throughput. Without a GPU, prints `skipped: ...` and exits 0.
     #[arg(long, conflicts_with = "throughput_only")]
     gpu: bool,
+    /// With --gpu: instead of the default configuration's figures, each variant's
+    /// throughput at several tiles (values or channels per program) and CTA sizes (1 to 8
+    /// warps), each checked against the CPU.
+    #[arg(long, requires = "gpu")]
+    sweep: bool,
     /// Internal: compile once from the disk cache in DIR and print the time in ns.
     #[arg(long, hide = true)]
     disk_probe: Option<PathBuf>,
@@ -86,7 +91,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         return disk_probe(dir, &params);
     }
     if args.gpu {
-        return bench_gpu::run(&variants(args), args.mib.unwrap_or(1024));
+        return bench_gpu::run(&variants(args), args.mib.unwrap_or(1024), args.sweep);
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("aqua bench: {cores} cores, {}", runtime(None, cores).describe());

@@ -27,18 +27,20 @@ use crate::bench_quant::{tiled_input, Variant};
 use crate::error::CliError;
 
 /// The H200's HBM3e bandwidth, the issues' reference for "fraction of peak".
-const H200_PEAK_BYTES_PER_S: f64 = 4.8e12;
+pub(crate) const H200_PEAK_BYTES_PER_S: f64 = 4.8e12;
 
 /// Tokens of the input the GPU's results are compared with the CPU's on.
-const CHECK_TOKENS: usize = 4096;
+pub(crate) const CHECK_TOKENS: usize = 4096;
 
-fn fail(e: impl std::fmt::Display) -> CliError {
+pub(crate) fn fail(e: impl std::fmt::Display) -> CliError {
     CliError::failed(e.to_string())
 }
 
 /// Runs the GPU benchmarks over `variants` on `mib` MiB of f16, or says why it skipped
-/// (an error instead with `AQUA_REQUIRE_GPU=1`, as `scripts/gpu-check.sh` sets).
-pub fn run(variants: &[Variant], mib: usize) -> Result<(), CliError> {
+/// (an error instead with `AQUA_REQUIRE_GPU=1`, as `scripts/gpu-check.sh` sets); with
+/// `sweep`, the tile and CTA-size sweep instead of the launch overhead and throughput
+/// (`bench_gpu_sweep`).
+pub fn run(variants: &[Variant], mib: usize, sweep: bool) -> Result<(), CliError> {
     let rt = match Runtime::cuda_with(RuntimeOptions::default(), 4) {
         Ok(rt) => rt,
         Err(e) if std::env::var_os("AQUA_REQUIRE_GPU").is_some_and(|v| v == "1") => {
@@ -50,13 +52,16 @@ pub fn run(variants: &[Variant], mib: usize) -> Result<(), CliError> {
         }
     };
     println!("aqua bench --gpu: {}", rt.describe());
+    if sweep {
+        return crate::bench_gpu_sweep::run(variants, mib);
+    }
     launch_overhead(&rt)?;
     throughput(&rt, variants, mib)
 }
 
 /// Mean time per call of `f`, which queues GPU work: a warm-up call, then three batches
 /// of calls (about 20 ms each) ended by one synchronization; the best batch.
-fn time_gpu(
+pub(crate) fn time_gpu(
     rt: &Runtime,
     mut f: impl FnMut() -> Result<(), CliError>,
 ) -> Result<Duration, CliError> {
@@ -184,7 +189,7 @@ fn throughput(rt: &Runtime, variants: &[Variant], mib: usize) -> Result<(), CliE
         drop(encoded);
         let moved = 2 * n + plan.encoded_bytes();
         let t_copy = memcpy_time(rt, moved)?;
-        let agreement = compare_with_cpu(rt, &cpu, method, check_input)?;
+        let agreement = compare_with_cpu(rt, &cpu, method, None, check_input)?;
         let gbs = |t: Duration| moved as f64 / t.as_secs_f64();
         for (op, t) in [("quantize", t_q), ("dequantize", t_d)] {
             let peak = gbs(t) / H200_PEAK_BYTES_PER_S;
@@ -214,7 +219,7 @@ fn throughput(rt: &Runtime, variants: &[Variant], mib: usize) -> Result<(), CliE
 }
 
 /// Zeroed device buffers for `plan`'s quantized form.
-fn alloc_encoded(rt: &Runtime, plan: &LaunchPlan) -> Result<Vec<DeviceBuffer>, CliError> {
+pub(crate) fn alloc_encoded(rt: &Runtime, plan: &LaunchPlan) -> Result<Vec<DeviceBuffer>, CliError> {
     plan.encoded()
         .iter()
         .map(|&(dtype, len)| rt.alloc(dtype, len).map_err(fail))
@@ -222,23 +227,25 @@ fn alloc_encoded(rt: &Runtime, plan: &LaunchPlan) -> Result<Vec<DeviceBuffer>, C
 }
 
 /// Time of a device-to-device copy moving `moved` bytes (half read, half written).
-fn memcpy_time(rt: &Runtime, moved: usize) -> Result<Duration, CliError> {
+pub(crate) fn memcpy_time(rt: &Runtime, moved: usize) -> Result<Duration, CliError> {
     let src = rt.alloc(DType::U8, moved / 2).map_err(fail)?;
     let mut dst = rt.alloc(DType::U8, moved / 2).map_err(fail)?;
     time_gpu(rt, || dst.copy_from_device(&src).map_err(fail))
 }
 
-/// Quantizes and dequantizes `xs` on the GPU (device buffers, through the plan) and on
-/// the CPU (`host::codec`); says how much of the quantized form and of the values agree.
-fn compare_with_cpu(
+/// Quantizes and dequantizes `xs` on the GPU (device buffers, through the plan with
+/// `tile`, or the default) and on the CPU (`host::codec`); says how much of the quantized
+/// form and of the values agree.
+pub(crate) fn compare_with_cpu(
     rt: &Runtime,
     cpu: &Runtime,
     method: Method,
+    tile: Option<u32>,
     xs: &[f16],
 ) -> Result<(String, String), CliError> {
     let n = xs.len();
     let x_host = HostBuffer::from_slice(xs);
-    let plan = LaunchPlan::new(rt, method, n).map_err(fail)?;
+    let plan = LaunchPlan::tiled(rt, method, n, tile).map_err(fail)?;
     let x = rt.upload(&x_host).map_err(fail)?;
     let mut encoded = alloc_encoded(rt, &plan)?;
     let mut out = rt.alloc(DType::F16, n).map_err(fail)?;

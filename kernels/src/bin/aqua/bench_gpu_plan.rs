@@ -35,8 +35,19 @@ pub struct LaunchPlan {
 
 impl LaunchPlan {
     /// Compiles `method`'s kernels on `rt` and plans launches over `n` values (whole
-    /// tokens when grouping along tokens).
+    /// tokens when grouping along tokens), with the tile `host` picks.
     pub fn new(rt: &Runtime, method: Method, n: usize) -> Result<LaunchPlan, String> {
+        LaunchPlan::tiled(rt, method, n, None)
+    }
+
+    /// [`LaunchPlan::new`] with another tile where `tile` says: values per program
+    /// (uniform along channels, HIGGS), channels per program (uniform along tokens).
+    pub fn tiled(
+        rt: &Runtime,
+        method: Method,
+        n: usize,
+        tile: Option<u32>,
+    ) -> Result<LaunchPlan, String> {
         if n == 0 || n > i32::MAX as usize {
             return Err(format!("{n} values: the kernels take 1 to 2^31 - 1"));
         }
@@ -48,9 +59,11 @@ impl LaunchPlan {
         let (sources, params, encoded, grid, sizes): (_, _, _, [usize; 2], _) = match method {
             Method::Uniform(q, grouping) => {
                 // The tile `host::uniform` picks (its kernels are then memory-cache hits).
-                let tile = UniformKernels::compile(rt, q, grouping, DType::F16)
-                    .map_err(|e| e.to_string())?
-                    .tile();
+                let kernels = match tile {
+                    Some(t) => UniformKernels::compile_tiled(rt, q, grouping, DType::F16, t),
+                    None => UniformKernels::compile(rt, q, grouping, DType::F16),
+                };
+                let tile = kernels.map_err(|e| e.to_string())?.tile();
                 let groups = q.groups(n, grouping);
                 let encoded = vec![
                     (DType::U32, q.code_words(n, grouping)),
@@ -94,7 +107,7 @@ impl LaunchPlan {
                 }
             }
             Method::Higgs(config) => {
-                let block = default_block(config);
+                let block = tile.unwrap_or_else(|| default_block(config));
                 let params = Params::new()
                     .with("dim", config.dim as u32)
                     .with("points", config.points as u32)
@@ -220,33 +233,42 @@ mod tests {
                 .dequantize_into(&rt, &expected, &mut expected_out)
                 .unwrap();
 
-            let plan = LaunchPlan::new(&rt, method, n).unwrap();
-            let mut encoded: Vec<HostBuffer> = plan
-                .encoded()
-                .iter()
-                .map(|&(d, len)| HostBuffer::zeros(d, len))
-                .collect();
-            let expected = buffers(&expected);
-            assert_eq!(encoded.len(), expected.len(), "{method:?}");
-            assert_eq!(
-                plan.encoded_bytes(),
-                expected.iter().map(|b| b.size_bytes()).sum::<usize>()
-            );
-            plan.quantize(&rt, Arg::Buf(&x), encoded.iter_mut().map(Arg::BufMut))
-                .unwrap();
-            for (got, want) in encoded.iter().zip(&expected) {
+            // The default tile, and the smallest of a tile sweep's (`bench_gpu_sweep`).
+            let small = match method {
+                Method::Uniform(_, Grouping::Tokens { .. }) => 32,
+                _ => 256,
+            };
+            for plan in [
+                LaunchPlan::new(&rt, method, n).unwrap(),
+                LaunchPlan::tiled(&rt, method, n, Some(small)).unwrap(),
+            ] {
+                let mut encoded: Vec<HostBuffer> = plan
+                    .encoded()
+                    .iter()
+                    .map(|&(d, len)| HostBuffer::zeros(d, len))
+                    .collect();
+                let expected = buffers(&expected);
+                assert_eq!(encoded.len(), expected.len(), "{method:?}");
+                assert_eq!(
+                    plan.encoded_bytes(),
+                    expected.iter().map(|b| b.size_bytes()).sum::<usize>()
+                );
+                plan.quantize(&rt, Arg::Buf(&x), encoded.iter_mut().map(Arg::BufMut))
+                    .unwrap();
+                for (got, want) in encoded.iter().zip(&expected) {
+                    assert!(
+                        got.as_bytes() == want.as_bytes(),
+                        "{method:?}: quantized buffers differ"
+                    );
+                }
+                let mut out = HostBuffer::zeros(DType::F16, n);
+                plan.dequantize(&rt, encoded.iter().map(Arg::Buf), Arg::BufMut(&mut out))
+                    .unwrap();
                 assert!(
-                    got.as_bytes() == want.as_bytes(),
-                    "{method:?}: quantized buffers differ"
+                    out.as_bytes() == expected_out.as_bytes(),
+                    "{method:?}: dequantized values differ"
                 );
             }
-            let mut out = HostBuffer::zeros(DType::F16, n);
-            plan.dequantize(&rt, encoded.iter().map(Arg::Buf), Arg::BufMut(&mut out))
-                .unwrap();
-            assert!(
-                out.as_bytes() == expected_out.as_bytes(),
-                "{method:?}: dequantized values differ"
-            );
         }
         let err = |method, n| LaunchPlan::new(&rt, method, n).err().unwrap_or_default();
         assert!(err(methods[1], n + 1).contains("whole tokens"));

@@ -3,6 +3,7 @@
 mod bench;
 mod bench_gpu;
 mod bench_gpu_plan;
+mod bench_gpu_sweep;
 mod bench_quant;
 mod compile;
 mod demo;
