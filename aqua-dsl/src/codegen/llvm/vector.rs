@@ -72,10 +72,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         masks: &[ValueId],
         body: &mut Body<'_, 'a, 'ctx>,
     ) -> Lower<()> {
-        let mut with_fixed = |l: &mut Self, idx: &[Term<IntValue<'ctx>>]| {
-            let full: Vec<_> = fixed.iter().cloned().chain(idx.iter().cloned()).collect();
-            body(l, &full)
-        };
+        let mut with_fixed = |l: &mut Self, idx: &[Term<IntValue<'ctx>>]| body(l, &thread_index(fixed, idx.iter().cloned()));
         if masks.is_empty() || loops.is_empty() || self.unmasked {
             return self.nest(loops, &mut with_fixed);
         }
@@ -85,8 +82,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let (by_ends, by_loop): (Vec<_>, Vec<_>) = masks.iter().partition(|&&m| self.ends_check(m, top).is_some());
         let ends = |l: &Self, last: bool| -> Vec<Term<IntValue<'ctx>>> {
             let at = |bits: u32| if last { (1u64 << bits) - 1 } else { 0 };
-            let run = loops.iter().map(|lv| Term { var: l.ic(at(lv.bits)), lo: lv.lo, bits: lv.bits });
-            fixed.iter().cloned().chain(run).collect()
+            thread_index(fixed, loops.iter().map(|lv| Term { var: l.ic(at(lv.bits)), lo: lv.lo, bits: lv.bits }))
         };
         self.memo.clear();
         let mut all = self.cx.bool_type().const_all_ones();
@@ -101,7 +97,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             self.b.build_store(flag, i8t.const_int(1, false))?;
             self.memo.clear();
             self.nest(loops, &mut |l, idx| {
-                let full: Vec<_> = fixed.iter().cloned().chain(idx.iter().cloned()).collect();
+                let full = thread_index(fixed, idx.iter().cloned());
                 let mut all = l.b.build_load(i8t, flag, "all")?.into_int_value();
                 for &m in &by_loop {
                     let v = l.elem(m, &full)?.into_int_value();
@@ -249,4 +245,12 @@ pub(crate) fn unroll_groups(loops: &[Level]) -> Vec<Level> {
     }
     out.push(Level { lo: inner.lo, bits: g, vectorize: Some(1 << g) });
     out
+}
+
+/// The index of a thread's run element: the thread's `fixed` terms, then the run's.
+fn thread_index<'ctx>(
+    fixed: &[Term<IntValue<'ctx>>],
+    run: impl IntoIterator<Item = Term<IntValue<'ctx>>>,
+) -> Vec<Term<IntValue<'ctx>>> {
+    fixed.iter().cloned().chain(run).collect()
 }
