@@ -72,7 +72,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         masks: &[ValueId],
         body: &mut Body<'_, 'a, 'ctx>,
     ) -> Lower<()> {
-        let mut with_fixed = |l: &mut Self, idx: &[Term<IntValue<'ctx>>]| body(l, &thread_index(fixed, idx.iter().cloned()));
+        let mut with_fixed =
+            |l: &mut Self, idx: &[Term<IntValue<'ctx>>]| body(l, &thread_index(fixed, idx.iter().cloned()));
         if masks.is_empty() || loops.is_empty() || self.unmasked {
             return self.nest(loops, &mut with_fixed);
         }
