@@ -411,6 +411,42 @@ fn tables_dot_and_arange_ranges() {
     assert_eq!(count(&k, |o| matches!(o, Op::Dot { acc: Some(_), .. })), 1);
 }
 
+// ---- butterfly partners ----
+
+/// One Walsh-Hadamard stage of a comptime stride along the rows of a `[16, 8]` block.
+#[kernel]
+fn butterfly(x: Ptr<f32>, y: PtrMut<f32>, #[comptime(default = 4)] stride: u32) {
+    let offs = arange(16).reshape([16, 1]) * 8 + arange(8).reshape([1, 8]);
+    let v = load(x + offs);
+    let p = v.xor_permute(0, stride);
+    let upper = ne(arange(16).reshape([16, 1]) & stride as i32, 0).broadcast_to([16, 8]);
+    store(y + offs, where_(upper, p - v, v + p));
+}
+
+#[test]
+fn xor_permute_takes_comptime_axis_and_mask() {
+    for stride in [1u32, 4, 8] {
+        let k = build(&butterfly, Params::new().with("stride", stride));
+        assert_eq!(
+            count(
+                &k,
+                |o| matches!(o, Op::XorPermute { axis: 0, mask, .. } if *mask == stride)
+            ),
+            1,
+            "stride {stride}"
+        );
+    }
+    let e = butterfly
+        .build(&Params::new().with("stride", 16u32))
+        .unwrap_err();
+    assert!(
+        e.message
+            .contains("mask 16 must be at least 1 and below the dim 16"),
+        "{e}"
+    );
+    assert_eq!(e.loc.line, line("let p = v.xor_permute"), "{e}");
+}
+
 // ---- names ----
 
 /// Named like its own parameter and a local: the generated unit struct `shift` must not
