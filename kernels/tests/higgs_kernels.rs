@@ -175,12 +175,12 @@ fn random_and_degenerate_groups_every_dtype() {
     assert!(q.dequantize(&q.quantize(&x)).unwrap().iter().all(|v| v.is_finite()));
 }
 
-/// Tuples outside the box of the candidate cells (`quant::cells`; EDEN2-64 and -256)
-/// send their tile to the brute-force search. A group `x_i = a + b (-1)^popcount(i & m)`
-/// of 1024 values rotates to `32 (a, b)` at coordinates 0 and m: one tuple at radius 32
-/// in the direction (a, b), for m = 1 and m = 512 (whichever pairing the transform
-/// uses). Around 3 degrees the cell the tuple would clamp to lacks its nearest point,
-/// so without the fallback the codes differ.
+/// Tuples outside the box of the candidate cells (`quant::cells`: EDEN2-64 and -256, and
+/// EDEN2-16 in a tile's masked form) send their tile to the brute-force search. A group
+/// `x_i = a + b (-1)^popcount(i & m)` of 1024 values rotates to `32 (a, b)` at
+/// coordinates 0 and m: one tuple at radius 32 in the direction (a, b), for m = 1 and
+/// m = 512 (whichever pairing the transform uses). Around 3 degrees the cell the tuple
+/// would clamp to lacks its nearest point, so without the fallback the codes differ.
 #[test]
 fn tuples_outside_the_cells_take_the_brute_force() {
     let mut x = Vec::new();
@@ -196,8 +196,12 @@ fn tuples_outside_the_cells_take_the_brute_force() {
             }));
         }
     }
-    for points in [64, 256] {
+    // A partial last tile too: its masked form is the one that searches cells on EDEN2-16
+    // (interior tiles take the brute force there on the CPU).
+    let partial = &x[..x.len() - 1000];
+    for points in [16, 64, 256] {
         check(common::cpu(), config(1024, 2, points), None, &x, "outside the cells");
+        check(common::cpu(), config(1024, 2, points), None, partial, "outside the cells, partial tile");
     }
 }
 

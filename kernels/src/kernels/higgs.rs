@@ -63,7 +63,7 @@ fn quantize_body(x: Value, codes: Value, scale: Value, n: Value, dim: u32, point
     };
     let bits = points.trailing_zeros();
     Tile::of_groups(n, bits, group, group / dim, block).specialize(|tile| {
-        let (q, s) = quantize_groups(tile.load(x).cast::<f32>(), grid);
+        let (q, s) = quantize_groups(tile.load(x).cast::<f32>(), grid, tile.valid().is_none());
         tile.store_params(scale, s);
         store_codes_by_lane(&tile, codes, q, bits);
     });

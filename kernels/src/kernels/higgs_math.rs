@@ -67,9 +67,10 @@ pub fn max_block(dim: u32, points: u32) -> u32 {
 }
 
 /// Codes by lane `u32[H / d, R]` (tuple `t` of group `r` at `[t, r]`) and f16 scales
-/// `[R]` of `x: f32[R, H]` (padding lanes zero).
+/// `[R]` of `x: f32[R, H]` (padding lanes zero). `interior`: the unmasked form of a
+/// specialized tile, which only the CPU runs ([`Search`]).
 #[track_caller]
-pub fn quantize_groups(x: Value, grid: &Grid) -> (Value, Value) {
+pub fn quantize_groups(x: Value, grid: &Grid, interior: bool) -> (Value, Value) {
     let d = grid.dim() as u32;
     let xt = x.trans();
     let r = pairwise_sum(xt * xt).sqrt();
@@ -79,17 +80,40 @@ pub fn quantize_groups(x: Value, grid: &Grid) -> (Value, Value) {
     // `y` would be recomputed, division included, for every grid point).
     let inv = (1.0f32 / scale.cast::<f32>()).expand_dims(0);
     let ys = forward_split(xt * inv, d);
-    (nearest(&ys, grid).cast::<u32>(), scale)
+    (nearest(&ys, grid, Search::of(grid, interior)).cast::<u32>(), scale)
+}
+
+/// How a form of the quantizer finds nearest points; both give the same codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Search {
+    /// Every point: EDEN4-256 (cells in 4-D would number `G^4`), and EDEN2-16 in the
+    /// interior form of a tile, which only the CPU runs (GPU targets keep the general
+    /// form, `specialize.rs`): its 16 points sit in vector registers there, faster than
+    /// gathering candidates from tables.
+    BruteForce,
+    /// Candidate cells ([`Cells`]): 2-D grids in the general form (every tile on a GPU,
+    /// where a tuple then costs 4 to 7 distances instead of 16 to 256, and the last tile
+    /// on a CPU), and in both forms from 64 points up.
+    Cells,
+}
+
+impl Search {
+    fn of(grid: &Grid, interior: bool) -> Search {
+        match (grid.dim(), grid.len()) {
+            (2, n) if n >= 64 || !interior => Search::Cells,
+            _ => Search::BruteForce,
+        }
+    }
 }
 
 /// The index of the nearest grid point to each tuple, `i32[T, R]`, for the tuples'
-/// coordinates `ys[c]: f32[T, R]`, exactly as [`Grid::nearest`]. 2-D grids of 64 points
-/// or more search their candidate cells ([`Cells`]) when every tuple of the tile lies
-/// in the cells' box (a runtime branch on the tile: about one Gaussian tile in 2000 holds
-/// a tuple outside it), else brute force.
+/// coordinates `ys[c]: f32[T, R]`, exactly as [`Grid::nearest`]. With [`Search::Cells`],
+/// the candidate cells when every tuple of the tile lies in the cells' box (a runtime
+/// branch on the tile: about one Gaussian tile in 2000 holds a tuple outside it), else
+/// brute force.
 #[track_caller]
-fn nearest(ys: &[Value], grid: &Grid) -> Value {
-    let Some(cells) = cells(grid) else {
+fn nearest(ys: &[Value], grid: &Grid, search: Search) -> Value {
+    let Some(cells) = cells(grid).filter(|_| search == Search::Cells) else {
         return brute_force(ys, grid);
     };
     let (t, r) = (ys[0].shape()[0], ys[0].shape()[1]);
@@ -102,22 +126,17 @@ fn nearest(ys: &[Value], grid: &Grid) -> Value {
     )[0]
 }
 
-/// The candidate cells of a 2-D grid of at least 64 points (on EDEN2-16 the brute force,
-/// 16 points looked up in registers on the CPU, is as fast), built once per grid.
+/// The candidate cells of a 2-D grid, built once per grid.
 fn cells(grid: &Grid) -> Option<&'static Cells> {
     static CELLS: OnceLock<Vec<(&'static Grid, Cells)>> = OnceLock::new();
-    if grid.dim() != 2 || grid.len() < 64 {
+    if grid.dim() != 2 {
         return None;
     }
     let all = CELLS.get_or_init(|| {
         EDEN.iter()
-            .filter(|&&(d, n)| d == 2 && n >= 64)
+            .filter(|&&(d, _)| d == 2)
             .filter_map(|&(d, n)| eden(d as u32, n as u32))
-            .map(|g| {
-                // About 4 candidates a cell for EDEN2-64, 7 for EDEN2-256.
-                let per_axis = if g.len() >= 256 { 64 } else { 48 };
-                (g, Cells::new(g, CELL_BOX, per_axis))
-            })
+            .map(|g| (g, Cells::new(g, CELL_BOX, Cells::per_axis_for(g.len()))))
             .collect()
     });
     all.iter().find(|(g, _)| *g == grid).map(|(_, c)| c)

@@ -38,6 +38,17 @@ pub struct Cells {
 }
 
 impl Cells {
+    /// Cells along each axis for a grid of `points` points, the kernels' choice: at most 4
+    /// candidates a cell for EDEN2-16 (24, a 2.3 KB table) and EDEN2-64 (48), 7 for
+    /// EDEN2-256 (64); finer cells would mean larger tables, which cost compile time.
+    pub fn per_axis_for(points: usize) -> u32 {
+        match points {
+            0..=16 => 24,
+            17..=64 => 48,
+            _ => 64,
+        }
+    }
+
     /// The cells of `grid` (2-D) over `[-half, half]^2`, `per_axis` along each axis.
     pub fn new(grid: &Grid, half: f32, per_axis: u32) -> Cells {
         assert_eq!(grid.dim(), 2, "cells are for 2-D grids");
@@ -139,7 +150,7 @@ mod tests {
     fn candidates_give_the_brute_force_answer() {
         for n in [16, 64, 256] {
             let grid = Grid::eden(2, n).unwrap();
-            let cells = Cells::new(&grid, 5.0, if n >= 256 { 64 } else { 48 });
+            let cells = Cells::new(&grid, 5.0, Cells::per_axis_for(n));
             let mut s = 0x2545_f491_4f6c_dd1du64;
             let mut next = || {
                 s ^= s << 13;
