@@ -131,10 +131,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         }
         let elem = self.elem_of(v);
         let total = index::shape_bits(&self.k.ty(v).shape);
-        let mut cuts = BTreeSet::new();
-        self.pair_bits.borrow_mut().clear();
-        self.cuts_of_inst(inst, &index::symbolic(total), &mut cuts, &mut HashSet::new())?;
-        let mut levels = loops::levels(0, total, &cuts);
+        let mut walk = CutWalk::default();
+        self.cuts_of_inst(inst, &index::symbolic(total), &mut walk)?;
+        let mut levels = loops::levels(0, total, &walk.cuts);
         let own_mask = match inst.op {
             Op::Load { mask, .. } => mask,
             _ => None,
@@ -161,12 +160,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         // Two-iteration levels outside the innermost loop run as copies inside it (CPU):
         // the copies share what they read in common (both outputs of a butterfly pair
         // read the same two inputs), and a buffer's elements may be written in any order.
-        let jammed = if self.threads.is_none() {
-            let pairs = std::mem::take(&mut *self.pair_bits.borrow_mut());
-            jam_levels(&mut levels, &pairs)
-        } else {
-            Vec::new()
-        };
+        let jammed = if self.threads.is_none() { jam_levels(&mut levels, &walk.pairs) } else { Vec::new() };
         self.memo.clear();
         self.dist_nest_masked(&levels, &masks, &mut |l, idx| {
             for copy in 0..1u64 << jammed.len() {
@@ -230,36 +224,23 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
 
     /// Where the roots' shape ops would split a loop variable of a sink over their shape.
     pub(crate) fn sink_cuts(&self, roots: &[ValueId]) -> Lower<BTreeSet<u32>> {
-        let mut cuts = BTreeSet::new();
-        let mut seen = HashSet::new();
+        let mut walk = CutWalk::default();
         let total = roots.first().map_or(0, |&r| index::shape_bits(&self.k.ty(r).shape));
         for &r in roots {
-            self.cuts_of(r, &index::symbolic(total), &mut cuts, &mut seen)?;
+            self.cuts_of(r, &index::symbolic(total), &mut walk)?;
         }
-        Ok(cuts)
+        Ok(walk.cuts)
     }
 
-    fn cuts_of(
-        &self,
-        v: ValueId,
-        idx: &[Term<u32>],
-        cuts: &mut BTreeSet<u32>,
-        seen: &mut HashSet<(ValueId, Vec<Term<u32>>)>,
-    ) -> Lower<()> {
-        if self.place(v) != Place::Lazy || !seen.insert((v, idx.to_vec())) {
+    fn cuts_of(&self, v: ValueId, idx: &[Term<u32>], walk: &mut CutWalk) -> Lower<()> {
+        if self.place(v) != Place::Lazy || !walk.seen.insert((v, idx.to_vec())) {
             return Ok(());
         }
         let inst = self.def(v)?;
-        self.cuts_of_inst(inst, idx, cuts, seen)
+        self.cuts_of_inst(inst, idx, walk)
     }
 
-    fn cuts_of_inst(
-        &self,
-        inst: &Inst,
-        idx: &[Term<u32>],
-        cuts: &mut BTreeSet<u32>,
-        seen: &mut HashSet<(ValueId, Vec<Term<u32>>)>,
-    ) -> Lower<()> {
+    fn cuts_of_inst(&self, inst: &Inst, idx: &[Term<u32>], walk: &mut CutWalk) -> Lower<()> {
         match &inst.op {
             Op::Broadcast { arg, .. } | Op::ExpandDims { arg, .. } | Op::Reshape { arg, .. } | Op::Trans { arg } => {
                 if let Op::Broadcast { .. } = inst.op {
@@ -268,12 +249,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     let fields = index::dim_fields(&self.k.ty(inst.results[0]).shape);
                     let pairs = from.iter().zip(to).zip(fields).filter(|((&f, &t), _)| f == 1 && t == 2);
                     for (_, (lo, _)) in pairs {
-                        self.note_pair_bit(idx, lo);
+                        walk.pair(idx, lo);
                     }
                 }
                 let fields = self.view_fields(inst, *arg);
-                let Ok(idx) = index::remap(idx, &fields, &mut Cuts(cuts));
-                self.cuts_of(*arg, &idx, cuts, seen)
+                let Ok(idx) = index::remap(idx, &fields, &mut Cuts(&mut walk.cuts));
+                self.cuts_of(*arg, &idx, walk)
             }
             Op::Splat { .. } | Op::Arange { .. } | Op::Const(_) => Ok(()),
             // On the CPU each bit a partner flips is a level of its own, which a
@@ -282,34 +263,24 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 if self.threads.is_none() {
                     let flat = super::xor_permute::flat_mask(self.k, *arg, *axis, *mask);
                     for b in (0..64).filter(|b| flat >> b & 1 == 1) {
-                        if let Some(sink_bit) = self.note_pair_bit(idx, b) {
-                            cuts.extend([sink_bit, sink_bit + 1]);
+                        if let Some(sink_bit) = walk.pair(idx, b) {
+                            walk.cuts.extend([sink_bit, sink_bit + 1]);
                         }
                     }
                 }
-                self.cuts_of(*arg, idx, cuts, seen)
+                self.cuts_of(*arg, idx, walk)
             }
             Op::Reduce { arg, axis, .. } if self.is_fused_reduce(inst) => {
-                let at = self.fused_operand_index(*arg, *axis as usize, idx, cuts);
-                self.cuts_of(*arg, &at, cuts, seen)
+                let at = self.fused_operand_index(*arg, *axis as usize, idx, &mut walk.cuts);
+                self.cuts_of(*arg, &at, walk)
             }
             op => {
                 for v in op.operands() {
-                    self.cuts_of(v, idx, cuts, seen)?;
+                    self.cuts_of(v, idx, walk)?;
                 }
                 Ok(())
             }
         }
-    }
-
-    /// Notes the sink's bit behind bit `local` of a symbolic index, whose two values
-    /// share reads (a butterfly's partners, a dim of two broadcast from one): a
-    /// materialization runs those bits as copies of its loop body first (CPU).
-    fn note_pair_bit(&self, idx: &[Term<u32>], local: u32) -> Option<u32> {
-        let t = idx.iter().find(|t| t.lo <= local && local < t.lo + t.bits)?;
-        let bit = t.var + local - t.lo;
-        self.pair_bits.borrow_mut().insert(bit);
-        Some(bit)
     }
 
     /// The linear index `sum(var << lo)` (of the index type).
@@ -397,6 +368,28 @@ pub(crate) fn set_align(x: BasicValueEnum, align: u32) -> Lower<()> {
         i.set_alignment(align).map_err(|e| LowerError::Builder(e.to_string()))?;
     }
     Ok(())
+}
+
+/// What a walk of a sink's lazy operands finds, by the sink's index bits.
+#[derive(Default)]
+struct CutWalk {
+    /// Where a loop variable must end so that no shape op splits it.
+    cuts: BTreeSet<u32>,
+    /// Bits whose two values share reads (a butterfly's partners, a dim of two broadcast
+    /// from one): a materialization runs those as copies of its loop body first (CPU).
+    pairs: BTreeSet<u32>,
+    /// Values already walked at an index.
+    seen: HashSet<(ValueId, Vec<Term<u32>>)>,
+}
+
+impl CutWalk {
+    /// Notes the sink's bit behind bit `local` of a symbolic index as a pair; returns it.
+    fn pair(&mut self, idx: &[Term<u32>], local: u32) -> Option<u32> {
+        let t = idx.iter().find(|t| t.lo <= local && local < t.lo + t.bits)?;
+        let bit = t.var + local - t.lo;
+        self.pairs.insert(bit);
+        Some(bit)
+    }
 }
 
 /// The most two-iteration levels a materialization runs as copies of its inner loop body.

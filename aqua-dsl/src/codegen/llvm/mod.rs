@@ -40,7 +40,7 @@ mod types;
 mod vector;
 mod xor_permute;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use inkwell::basic_block::BasicBlock;
 use inkwell::builder::Builder;
@@ -210,8 +210,6 @@ pub(crate) struct Lowerer<'a, 'ctx> {
     pub(crate) unmasked: bool,
     /// GPU: the sink being emitted, when its lanes may exchange values (`xor_permute.rs`).
     pub(crate) sink_lanes: Option<xor_permute::SinkLanes>,
-    /// CPU: the sink bits an `xor_permute` flips, found with a materialization's cuts.
-    pub(crate) pair_bits: std::cell::RefCell<BTreeSet<u32>>,
     /// GPU: buffers to release after each instruction, free shared blocks, and the
     /// block `(offset, bytes)` of every live shared buffer (by pointer), see `smem.rs`.
     releases: HashMap<(smem::RegionKey, usize), Vec<ValueId>>,
@@ -276,7 +274,6 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             simt: program.simt,
             unmasked: false,
             sink_lanes: None,
-            pair_bits: Default::default(),
             releases: HashMap::new(),
             arena: smem::Arena::default(),
             shared_blocks: HashMap::new(),
