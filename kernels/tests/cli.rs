@@ -74,10 +74,35 @@ fn cold_compile_timings_show_llvm_phases() {
     }
 }
 
+/// `--warps` spreads a GPU program over another CTA size. EDEN4-256 on a tile of 4 groups
+/// of 64 (256 values) has four `xor_permute` stages, strides 32 to 4, and no other
+/// shuffle: on one warp a warp holds whole groups, so all four are shuffles; each doubling
+/// of the warps moves one more stride across warps (shared memory instead).
+#[test]
+fn compile_for_a_gpu_takes_the_cta_size() {
+    let cache = tempfile::tempdir().unwrap();
+    for (warps, shuffles) in [("1", 4), ("2", 3), ("4", 2), ("8", 1)] {
+        let args = [
+            "compile",
+            "quantize_higgs",
+            "--target",
+            "sm_90",
+            "--emit",
+            "ptx",
+            "--set",
+            "dim=4,points=256,block=256",
+            "--warps",
+            warps,
+        ];
+        let (ptx, _) = aqua_ok(&args, cache.path());
+        assert_eq!(ptx.matches("shfl.sync.bfly").count(), shuffles, "{warps} warps");
+    }
+}
+
 #[test]
 fn bad_inputs_exit_2_with_a_message() {
     let cache = tempfile::tempdir().unwrap();
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 9] = [
         (&["compile", "nope"], "unknown kernel `nope`"),
         (
             &["compile", "quantize_uniform", "--set", "bits=2,colour=3"],
@@ -94,6 +119,8 @@ fn bad_inputs_exit_2_with_a_message() {
             "`bits: u32` has no value and no default",
         ),
         (&["compile", "axpy", "--target", "cuda"], "invalid value 'cuda'"),
+        (&["compile", "axpy", "--warps", "2"], "--warps applies to GPU targets"),
+        (&["compile", "axpy", "--target", "sm_90", "--warps", "3"], "--warps 3: a power of two from 1 to 32"),
     ];
     for (args, message) in cases {
         let o = aqua(args, cache.path());

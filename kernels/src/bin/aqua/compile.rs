@@ -56,6 +56,10 @@ pub struct Args {
     /// (stderr).
     #[arg(long)]
     stats: bool,
+    /// GPU targets: warps per CTA, a power of two from 1 to 32 (default 4): how the
+    /// program's blocks are spread over threads.
+    #[arg(long)]
+    warps: Option<u32>,
 }
 
 pub fn run(args: &Args) -> Result<(), CliError> {
@@ -68,8 +72,15 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         Target::Sm80 => Some(80),
         Target::Sm90 => Some(90),
     };
+    let warps = match (sm, args.warps) {
+        (None, Some(_)) => return Err(CliError::usage("--warps applies to GPU targets (sm_80, sm_90)")),
+        (_, Some(w)) if !(1..=32).contains(&w) || !w.is_power_of_two() => {
+            return Err(CliError::usage(format!("--warps {w}: a power of two from 1 to 32")));
+        }
+        (_, w) => w.unwrap_or(4),
+    };
     if let Some(sm) = sm {
-        return compile_ptx(args, &kernel, sm);
+        return compile_ptx(args, &kernel, sm, warps);
     }
     let rt = Runtime::cpu();
     let (_, report) = rt
@@ -104,7 +115,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
 /// produced when asked for), `--timings` as the code generator's stages plus ptxas's when
 /// `--stats` runs it (started with the compile, so the ptxas stage is the time after the
 /// PTX is ready, as in the runtime).
-fn compile_ptx(args: &Args, kernel: &aqua_dsl::Kernel, sm: u32) -> Result<(), CliError> {
+fn compile_ptx(args: &Args, kernel: &aqua_dsl::Kernel, sm: u32, num_warps: u32) -> Result<(), CliError> {
     let ptxas = match args.stats {
         true => Some(
             codegen::ptxas::Ptxas::find()
@@ -114,7 +125,7 @@ fn compile_ptx(args: &Args, kernel: &aqua_dsl::Kernel, sm: u32) -> Result<(), Cl
     };
     let pending = ptxas.as_ref().map(|p| p.start(sm)).transpose().map_err(|e| CliError::failed(e.to_string()))?;
     let options = CodegenOptions {
-        target: CodegenTarget::nvptx(sm),
+        target: CodegenTarget::Nvptx { sm, num_warps },
         emit_text: matches!(args.emit, Emit::Llvm),
         ..Default::default()
     };
