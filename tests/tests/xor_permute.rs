@@ -65,6 +65,16 @@ fn cases() -> Vec<(Kernel, usize)> {
         }
         v
     }));
+    // An expensive operand (a division) whose partner is in the thread's own run on a GPU
+    // (flat bit 0 of 1024 elements: runs of 8 on 4 warps), in a materialization (the
+    // result is read twice): the run's two copies compute both partners, no buffer. And
+    // the same across warps (flat bit 9), where the operand needs a buffer.
+    for (name, axis, mask) in [("in_run", 1, 1), ("across_warps", 0, 4)] {
+        out.push(kernel(name, 8, 128, move |x| {
+            let w = (x / (x * x + 1.0)).xor_permute(axis, mask) / 3.0;
+            w + w.max(1).expand_dims(1)
+        }));
+    }
     // The operand used at its own index too, in another sink (a reduction; not a float
     // sum, whose order is free).
     out.push(kernel("xor_and_max", 32, 32, |x| {
@@ -129,6 +139,15 @@ fn ptx_shuffles_exactly_the_in_warp_partners() {
         ptxas.assemble(&text, 90).unwrap_or_else(|e| panic!("{}: {e}", k.name));
         text
     };
+    let shared = |name: &str| {
+        let (k, _) = cases().into_iter().find(|(k, _)| k.name == name).expect("a case of that name");
+        let opts = CodegenOptions { target: Target::Nvptx { sm: 90, num_warps: 4 }, ..Default::default() };
+        compile(&k, &opts).unwrap_or_else(|e| panic!("{name}: {e}")).shared_bytes
+    };
+    // The division's 1024 f32 need no shared buffer when the partner is the thread's own
+    // (the max's 32 bytes reuse freed ones either way).
+    let (own, across) = (shared("in_run"), shared("across_warps"));
+    assert!(across >= own + 4000, "shared memory: {own} B with the partner in the run, {across} B across warps");
     for (k, _) in cases() {
         let text = ptx(&k);
         let shuffles = text.matches("shfl.sync.bfly").count();
@@ -137,6 +156,8 @@ fn ptx_shuffles_exactly_the_in_warp_partners() {
             "fwht64" => 4,
             // The max's split reduction shuffles too: 2 steps, 4 threads a line.
             "xor_and_max" => 3,
+            // Only the max's: 4 steps, 16 threads a line.
+            "in_run" | "across_warps" => 4,
             _ => 0,
         };
         assert_eq!(shuffles, want, "{}: shuffles in\n{text}", k.name);

@@ -131,7 +131,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         }
         let elem = self.elem_of(v);
         let total = index::shape_bits(&self.k.ty(v).shape);
-        let mut walk = CutWalk::default();
+        // GPU: the bits below the thread id's are the thread's own run.
+        let run_top = self.threads.map_or(u32::MAX, |th| total.saturating_sub(th.log2.min(total)));
+        let mut walk = CutWalk::with_run_top(run_top);
         self.cuts_of_inst(inst, &index::symbolic(total), &mut walk)?;
         let mut levels = loops::levels(0, total, &walk.cuts);
         let own_mask = match inst.op {
@@ -157,16 +159,24 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         if self.threads.is_some() && masks.is_empty() && matches!(inst.op, Op::Load { mask: None, .. }) {
             levels = super::vector::unroll_groups(&levels);
         }
-        // Two-iteration levels outside the innermost loop run as copies inside it (CPU):
-        // the copies share what they read in common (both outputs of a butterfly pair
-        // read the same two inputs), and a buffer's elements may be written in any order.
-        let jammed = if self.threads.is_none() { jam_levels(&mut levels, &walk.pairs) } else { Vec::new() };
+        // Two-iteration levels outside the innermost loop run as copies inside it: the
+        // copies share what they read in common (both outputs of a butterfly pair read the
+        // same two inputs), and a buffer's elements may be written in any order. On the
+        // CPU any such levels, pairs first; on a GPU only the pairs of an `xor_permute`
+        // inside a thread's run, which then need no shared memory.
+        let jammed = match self.threads {
+            None => jam_levels(&mut levels, &walk.pairs, true),
+            Some(_) => jam_levels(&mut levels, &walk.flips, false),
+        };
         self.memo.clear();
         self.dist_nest_masked(&levels, &masks, &mut |l, idx| {
             for copy in 0..1u64 << jammed.len() {
                 let mut idx = idx.to_vec();
                 for (k, level) in jammed.iter().enumerate() {
                     idx.push(Term { var: l.ic(copy >> k & 1), lo: level.lo, bits: 1 });
+                }
+                if let Some(lanes) = l.sink_lanes.as_mut() {
+                    lanes.current = index_key(&idx);
                 }
                 let x = l.compute(inst, &idx)?;
                 let lin = l.linear(&idx)?;
@@ -224,7 +234,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
 
     /// Where the roots' shape ops would split a loop variable of a sink over their shape.
     pub(crate) fn sink_cuts(&self, roots: &[ValueId]) -> Lower<BTreeSet<u32>> {
-        let mut walk = CutWalk::default();
+        // Only a materialization runs pairs as copies on a GPU.
+        let mut walk = CutWalk::with_run_top(if self.threads.is_none() { u32::MAX } else { 0 });
         let total = roots.first().map_or(0, |&r| index::shape_bits(&self.k.ty(r).shape));
         for &r in roots {
             self.cuts_of(r, &index::symbolic(total), &mut walk)?;
@@ -249,7 +260,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     let fields = index::dim_fields(&self.k.ty(inst.results[0]).shape);
                     let pairs = from.iter().zip(to).zip(fields).filter(|((&f, &t), _)| f == 1 && t == 2);
                     for (_, (lo, _)) in pairs {
-                        walk.pair(idx, lo);
+                        if let Some(bit) = walk.sink_bit(idx, lo) {
+                            walk.pairs.insert(bit);
+                        }
                     }
                 }
                 let fields = self.view_fields(inst, *arg);
@@ -257,15 +270,15 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 self.cuts_of(*arg, &idx, walk)
             }
             Op::Splat { .. } | Op::Arange { .. } | Op::Const(_) => Ok(()),
-            // On the CPU each bit a partner flips is a level of its own, which a
-            // materialization runs as copies of its loop body sharing their reads.
+            // Each bit a partner flips (on a GPU, inside a thread's run) is a level of its
+            // own, which a materialization runs as copies of its loop body sharing reads.
             Op::XorPermute { arg, axis, mask } => {
-                if self.threads.is_none() {
-                    let flat = super::xor_permute::flat_mask(self.k, *arg, *axis, *mask);
-                    for b in (0..64).filter(|b| flat >> b & 1 == 1) {
-                        if let Some(sink_bit) = walk.pair(idx, b) {
-                            walk.cuts.extend([sink_bit, sink_bit + 1]);
-                        }
+                let flat = super::xor_permute::flat_mask(self.k, *arg, *axis, *mask);
+                for b in (0..64).filter(|b| flat >> b & 1 == 1) {
+                    if let Some(sink_bit) = walk.sink_bit(idx, b).filter(|&s| s < walk.run_top) {
+                        walk.cuts.extend([sink_bit, sink_bit + 1]);
+                        walk.pairs.insert(sink_bit);
+                        walk.flips.insert(sink_bit);
                     }
                 }
                 self.cuts_of(*arg, idx, walk)
@@ -371,24 +384,29 @@ pub(crate) fn set_align(x: BasicValueEnum, align: u32) -> Lower<()> {
 }
 
 /// What a walk of a sink's lazy operands finds, by the sink's index bits.
-#[derive(Default)]
 struct CutWalk {
     /// Where a loop variable must end so that no shape op splits it.
     cuts: BTreeSet<u32>,
     /// Bits whose two values share reads (a butterfly's partners, a dim of two broadcast
     /// from one): a materialization runs those as copies of its loop body first (CPU).
     pairs: BTreeSet<u32>,
+    /// The pairs an `xor_permute` makes below `run_top`: the copies a GPU makes.
+    flips: BTreeSet<u32>,
+    /// GPU: the bits from here up are not the thread's own run, so make no copies.
+    run_top: u32,
     /// Values already walked at an index.
     seen: HashSet<(ValueId, Vec<Term<u32>>)>,
 }
 
 impl CutWalk {
-    /// Notes the sink's bit behind bit `local` of a symbolic index as a pair; returns it.
-    fn pair(&mut self, idx: &[Term<u32>], local: u32) -> Option<u32> {
+    fn with_run_top(run_top: u32) -> CutWalk {
+        CutWalk { cuts: BTreeSet::new(), pairs: BTreeSet::new(), flips: BTreeSet::new(), run_top, seen: HashSet::new() }
+    }
+
+    /// The sink's bit behind bit `local` of a symbolic index.
+    fn sink_bit(&self, idx: &[Term<u32>], local: u32) -> Option<u32> {
         let t = idx.iter().find(|t| t.lo <= local && local < t.lo + t.bits)?;
-        let bit = t.var + local - t.lo;
-        self.pairs.insert(bit);
-        Some(bit)
+        Some(t.var + local - t.lo)
     }
 }
 
@@ -396,11 +414,11 @@ impl CutWalk {
 pub(crate) const JAMMED_LEVELS: usize = 2;
 
 /// Takes up to [`JAMMED_LEVELS`] one-bit levels other than the innermost out of `levels`:
-/// the bits an `xor_permute` flips (`pairs`) first, whose copies share both partners.
-fn jam_levels(levels: &mut Vec<Level>, pairs: &BTreeSet<u32>) -> Vec<Level> {
+/// the `pairs` first, whose copies share their reads; then, with `fill`, any.
+fn jam_levels(levels: &mut Vec<Level>, pairs: &BTreeSet<u32>, fill: bool) -> Vec<Level> {
     let Some(inner) = levels.len().checked_sub(1) else { return Vec::new() };
     let mut jammed = Vec::new();
-    for wanted in [true, false] {
+    for wanted in [true, false].into_iter().take(if fill { 2 } else { 1 }) {
         let mut i = 0;
         while i < inner - jammed.len() && jammed.len() < JAMMED_LEVELS {
             if levels[i].bits == 1 && pairs.contains(&levels[i].lo) == wanted {

@@ -148,7 +148,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         }
         // A sink without masks and idle threads runs uniformly: its lanes may shuffle.
         if masks.is_empty() && tb == th.log2 {
-            self.sink_lanes = Some(SinkLanes::new(total, tb));
+            // The thread id is the top of the flat index, above any levels the caller
+            // runs as copies of the body.
+            let top = levels.iter().map(|l| l.lo + l.bits).max().unwrap_or(0);
+            self.sink_lanes = Some(SinkLanes::new(top, tb));
         }
         let mut tracked = |l: &mut Self, idx: &Idx<'ctx>| {
             if let Some(s) = l.sink_lanes.as_mut() {

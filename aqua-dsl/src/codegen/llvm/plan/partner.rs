@@ -14,16 +14,18 @@ pub(super) enum Partner {
     Reread,
     /// GPU: the partner's lane computes it at the same index and a warp shuffle brings it.
     Shuffle,
-    /// CPU: the flipped bit is a level the sink's materialization runs as copies of its
-    /// loop body, which compute both partners and share their reads (`element.rs`). One
-    /// per materialization: two (four copies, two stages a pass) measured slower.
+    /// The flipped bit is a level the sink's materialization runs as copies of its loop
+    /// body, which compute both partners and share their reads (`element.rs`): on the
+    /// CPU, and on a GPU where the bit is inside the thread's own run. One per
+    /// materialization: two (four copies, two stages a pass) measured slower on the CPU.
     Jam,
 }
 
 /// [`Partner`] for the user at site `u` when it is an `xor_permute`: when it is evaluated
 /// at its sinks' own indices, all of them materializations of its size, the shuffle
-/// where the mask flips lane bits on the GPU, the copies of a one-bit mask on the CPU
-/// when no other partner uses the materialization's copies; else a second read.
+/// where the mask flips lane bits on a GPU, the copies of a one-bit mask inside the
+/// thread's run when no other partner uses the materialization's copies; else a second
+/// read.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn xor_partner(
     k: &Kernel,
@@ -43,11 +45,13 @@ pub(super) fn xor_partner(
     let lazy = place[ri] == Place::Lazy;
     let own_sinks = if lazy { sinks[ri].as_slice() } else { std::slice::from_ref(&u) };
     let at_own_index = (!lazy || direct[ri]) && own_sinks.iter().all(|&s| materializes(k, w, place, s, numel));
+    // The thread's own run: every bit below the thread id's (all of them on the CPU).
+    let run_bits = threads.map_or(u32::MAX, |t| log2(numel).saturating_sub(log2(t as u64)));
     let partner = match threads {
         Some(t) if at_own_index && xor_permute::lane_mask(flat, log2(numel), log2(t as u64)).is_some() => {
             Partner::Shuffle
         }
-        None if at_own_index && flat.is_power_of_two() && !jams[ri] => Partner::Jam,
+        _ if at_own_index && flat.is_power_of_two() && log2(flat) < run_bits && !jams[ri] => Partner::Jam,
         _ => Partner::Reread,
     };
     Some(partner)
