@@ -13,7 +13,8 @@
 //! element is evaluated at its sink's own index, the partner is the same element of the
 //! same loop iteration of another lane: the operand is computed in registers at the own
 //! index and exchanged with `shfl.sync.bfly` (`shuffle.rs`), with no shared memory and no
-//! barrier. [`SinkLanes`] records, for a sink whose control flow is uniform (no masks, no
+//! barrier. (A partner inside the thread's own run is a copy of the loop body, as on the
+//! CPU.) [`SinkLanes`] records, for a sink whose control flow is uniform (no masks, no
 //! idle threads), the index it evaluates, which [`Lowerer::xor_permute_elem`] compares
 //! with the one it is asked for; the plan makes the same decision from shapes to keep
 //! such operands lazy.
