@@ -32,10 +32,11 @@ fn random_buffer(dtype: DType, len: usize, seed: u64) -> HostBuffer {
 }
 
 /// Runs every registry kernel at its default settings (HIGGS on 16 and 64 points, 4 bits
-/// for the others where a parameter is required) on random inputs, on the CPU backend and on `rt` (the SIMT emulation, or a GPU), and
-/// asserts that every output buffer is equal bit for bit: both run the same per-element
-/// code and the same reduction order per line; only the distribution over threads
-/// differs, and GPU division is correctly rounded like the CPU's. The CPU runs checked
+/// for the others where a parameter is required) on random inputs, on the CPU backend
+/// and on `rt` (the SIMT emulation, or a GPU), and asserts that every output buffer is
+/// equal bit for bit: both run the same per-element code and the same reduction order
+/// per line; only the distribution over threads differs, and GPU division is correctly
+/// rounded like the CPU's. The CPU runs checked
 /// first, so an argument set that would read out of bounds fails there instead of
 /// crashing the emulation or faulting on the GPU.
 pub fn registry_matches_the_cpu(rt: &Runtime) {

@@ -162,19 +162,7 @@ fn in_cells(ys: &[Value], grid: &Grid, cells: &Cells) -> Value {
     };
     let first = (axis(ys[1]) * per_axis + axis(ys[0])) * cells.width as i32;
     let lists = const_table::<u8, i32>(&cells.candidates);
-    let coords: Vec<ConstTable> = (0..2)
-        .map(|c| {
-            const_table::<f32, f32>(
-                &grid
-                    .points()
-                    .iter()
-                    .skip(c)
-                    .step_by(2)
-                    .copied()
-                    .collect::<Vec<_>>(),
-            )
-        })
-        .collect();
+    let coords = [coordinate(grid, 0), coordinate(grid, 1)];
     let mut best = full(ys[0].shape(), f32::INFINITY);
     let mut index = full(ys[0].shape(), 0i32);
     for k in 0..cells.width as i32 {
@@ -194,12 +182,11 @@ fn in_cells(ys: &[Value], grid: &Grid, cells: &Cells) -> Value {
 #[track_caller]
 fn brute_force(ys: &[Value], grid: &Grid) -> Value {
     let (t, r) = (ys[0].shape()[0], ys[0].shape()[1]);
-    let (n, d) = (grid.len() as u32, grid.dim());
+    let n = grid.len() as u32;
     let points = arange(n).reshape([n, 1]);
     let mut dist: Option<Value> = None;
     for (c, y) in ys.iter().enumerate() {
-        let coords: Vec<f32> = grid.points().iter().skip(c).step_by(d).copied().collect();
-        let g = const_table::<f32, f32>(&coords).gather(points);
+        let g = coordinate(grid, c).gather(points);
         let diff = y.reshape([1, t * r]) - g;
         let sq = diff * diff;
         dist = Some(match dist {
@@ -218,14 +205,16 @@ fn brute_force(ys: &[Value], grid: &Grid) -> Value {
 pub fn dequantize_groups(ct: Value, scale: Value, grid: &Grid) -> Value {
     let d = grid.dim();
     let h = ct.shape()[0] * d as u32;
-    let parts: Vec<Value> = (0..d)
-        .map(|c| {
-            let coords: Vec<f32> = grid.points().iter().skip(c).step_by(d).copied().collect();
-            const_table::<f32, f32>(&coords).gather(ct)
-        })
-        .collect();
+    let parts: Vec<Value> = (0..d).map(|c| coordinate(grid, c).gather(ct)).collect();
     let v = combine_inverse(&parts);
     // s / H is exact: s is an f16 value and H a power of two at most 2^10.
     let f = (scale.cast::<f32>() * (1.0 / h as f32)).expand_dims(0);
     (v * f).trans()
+}
+
+/// Coordinate `c` of every grid point, as a table indexed by point.
+#[track_caller]
+fn coordinate(grid: &Grid, c: usize) -> ConstTable {
+    let coords: Vec<f32> = grid.points().iter().skip(c).step_by(grid.dim()).copied().collect();
+    const_table::<f32, f32>(&coords)
 }

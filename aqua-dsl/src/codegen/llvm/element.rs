@@ -131,8 +131,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         }
         let elem = self.elem_of(v);
         let total = index::shape_bits(&self.k.ty(v).shape);
-        // GPU: the bits below the thread id's are the thread's own run.
-        let run_top = self.threads.map_or(u32::MAX, |th| total.saturating_sub(th.log2.min(total)));
+        let run_top = super::xor_permute::run_bits(total, self.threads.map(|th| th.log2));
         let mut walk = CutWalk::with_run_top(run_top);
         self.cuts_of_inst(inst, &index::symbolic(total), &mut walk)?;
         let mut levels = loops::levels(0, total, &walk.cuts);
@@ -418,7 +417,8 @@ pub(crate) const JAMMED_LEVELS: usize = 2;
 fn jam_levels(levels: &mut Vec<Level>, pairs: &BTreeSet<u32>, fill: bool) -> Vec<Level> {
     let Some(inner) = levels.len().checked_sub(1) else { return Vec::new() };
     let mut jammed = Vec::new();
-    for wanted in [true, false].into_iter().take(if fill { 2 } else { 1 }) {
+    let passes: &[bool] = if fill { &[true, false] } else { &[true] };
+    for &wanted in passes {
         let mut i = 0;
         while i < inner - jammed.len() && jammed.len() < JAMMED_LEVELS {
             if levels[i].bits == 1 && pairs.contains(&levels[i].lo) == wanted {

@@ -44,6 +44,13 @@ pub(crate) fn lane_mask(flat: u64, total: u32, thread_bits: u32) -> Option<u32> 
     (flat != 0 && lane << lo == flat && lane < 1 << lanes).then_some(lane as u32)
 }
 
+/// Bits of a sink's flat index of `2^total` elements below the thread id's `thread_bits`
+/// (`None` on the CPU, where the program is one thread): the thread's own run, where a
+/// partner is a copy of the loop body rather than another thread's.
+pub(crate) fn run_bits(total: u32, thread_bits: Option<u32>) -> u32 {
+    thread_bits.map_or(u32::MAX, |t| total.saturating_sub(t))
+}
+
 /// A sink whose element computation may use warp shuffles: every thread of the CTA runs
 /// its loop nest with the same trip counts and no per-lane branch.
 pub(crate) struct SinkLanes {

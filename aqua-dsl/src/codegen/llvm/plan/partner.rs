@@ -45,8 +45,7 @@ pub(super) fn xor_partner(
     let lazy = place[ri] == Place::Lazy;
     let own_sinks = if lazy { sinks[ri].as_slice() } else { std::slice::from_ref(&u) };
     let at_own_index = (!lazy || direct[ri]) && own_sinks.iter().all(|&s| materializes(k, w, place, s, numel));
-    // The thread's own run: every bit below the thread id's (all of them on the CPU).
-    let run_bits = threads.map_or(u32::MAX, |t| log2(numel).saturating_sub(log2(t as u64)));
+    let run_bits = xor_permute::run_bits(log2(numel), threads.map(|t| log2(t as u64)));
     let partner = match threads {
         Some(t) if at_own_index && xor_permute::lane_mask(flat, log2(numel), log2(t as u64)).is_some() => {
             Partner::Shuffle
