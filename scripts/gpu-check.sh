@@ -135,8 +135,8 @@ section "registry kernels on the GPU equal the CPU's, bit for bit" 60 "${cmd[@]}
 tests_of aqua-tests differential_cuda random_programs
 section "differential suite on the GPU (random programs)" 150 "${cmd[@]}"
 # Which tile and CTA size each 2-bit variant runs best at (the defaults are guesses from
-# the PTX): every configuration timed and checked against the CPU.
-section "GPU tile and CTA-size sweep (aqua bench --gpu --sweep)" 90 "${aqua[@]}" bench --gpu --sweep --bits 2 --mib 256
+# the PTX): the autotuner times every candidate; every candidate is checked against the CPU.
+section "GPU autotuning of tiles and CTA sizes (aqua tune --backend cuda)" 90 "${aqua[@]}" tune --backend cuda --bits 2 --mib 256 --retune --check-all
 # Throughput again with ptxas's full optimization (the default is --Ofast-compile=min):
 # what the faster cold compile costs at run time. Last, as the least essential.
 section "GPU benchmarks, ptxas -O3 (AQUA_PTXAS_OPT=full)" 60 env AQUA_PTXAS_OPT=full "${aqua[@]}" bench --gpu --mib 256

@@ -63,6 +63,17 @@ impl<'a> Arg<'a> {
         Arg::Scalar(Const { dtype: DType::BF16, lit: Lit::Float(v.to_f64()) })
     }
 
+    /// A buffer's length in elements (host or device); `None` for a scalar.
+    pub fn buffer_len(&self) -> Option<usize> {
+        match self {
+            Arg::Buf(b) => Some(b.len()),
+            Arg::BufMut(b) => Some(b.len()),
+            Arg::DevBuf(d) => Some(d.len()),
+            Arg::DevBufMut(d) => Some(d.len()),
+            Arg::Scalar(_) => None,
+        }
+    }
+
     /// What this argument is, for error messages.
     pub fn given(&self) -> Given {
         self.view().given

@@ -15,6 +15,7 @@
 //!
 //! See `docs/runtime.md` for the cache layout, launch modes and environment variables.
 
+pub mod autotune;
 pub mod backend;
 pub mod buffer;
 pub mod cache;

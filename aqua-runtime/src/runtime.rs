@@ -168,6 +168,33 @@ impl Runtime {
         }
     }
 
+    /// A runtime on the same backend (and GPU) that compiles for CTAs of `num_warps`
+    /// warps, with this one's options and disk cache (its memory cache is its own). Its
+    /// kernels launch through either runtime: a GPU or SIMT kernel carries its CTA size.
+    /// The CPU and the interpreter have no CTAs, so for them this is only a copy. For
+    /// autotuning the CTA size ([`crate::autotune`]).
+    pub fn with_num_warps(&self, num_warps: u32) -> Runtime {
+        let options = RuntimeOptions {
+            threads: self.threads,
+            mode: self.mode,
+            opt_level: self.opt_level,
+            cache_dir: self.cache_dir().map(Path::to_path_buf),
+            dump_dir: self.dump_dir.clone(),
+        };
+        Runtime {
+            num_warps,
+            device: self.device.clone(),
+            ptxas: self.ptxas.clone(),
+            no_gpu: self.no_gpu.clone(),
+            ..Runtime::new(self.backend, options)
+        }
+    }
+
+    /// Warps per CTA of the GPU and SIMT backends (4 unless set by the constructor).
+    pub fn num_warps(&self) -> u32 {
+        self.num_warps
+    }
+
     fn new(backend: BackendKind, options: RuntimeOptions) -> Runtime {
         let disk = match backend {
             BackendKind::Cpu | BackendKind::Simt | BackendKind::Cuda => options.cache_dir.map(DiskCache::new),
@@ -348,6 +375,17 @@ impl Runtime {
         }
     }
 
+    /// The key of an autotuning choice that `text` describes: this runtime's target and
+    /// codegen options, as in a kernel's key, plus what decides speed but not code: the
+    /// GPU's name, or the host threads a launch spreads over.
+    pub(crate) fn tuning_key(&self, text: &str) -> CacheKey {
+        let machine = match &self.device {
+            Some(d) => format!("gpu {}", d.name()),
+            None => format!("{} threads", self.threads),
+        };
+        self.key(&format!("autotune\n{machine}\n{text}"), self.mode)
+    }
+
     fn key(&self, ir: &str, mode: LaunchMode) -> CacheKey {
         let t = self.target();
         let o = self.codegen_options(mode);
@@ -440,7 +478,7 @@ fn params_key(params: &Params) -> String {
 }
 
 /// The typed map holds complete values only, so a poisoned lock is taken over.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

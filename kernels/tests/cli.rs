@@ -102,7 +102,7 @@ fn compile_for_a_gpu_takes_the_cta_size() {
 #[test]
 fn bad_inputs_exit_2_with_a_message() {
     let cache = tempfile::tempdir().unwrap();
-    let cases: [(&[&str], &str); 9] = [
+    let cases: [(&[&str], &str); 11] = [
         (&["compile", "nope"], "unknown kernel `nope`"),
         (
             &["compile", "quantize_uniform", "--set", "bits=2,colour=3"],
@@ -121,6 +121,8 @@ fn bad_inputs_exit_2_with_a_message() {
         (&["compile", "axpy", "--target", "cuda"], "invalid value 'cuda'"),
         (&["compile", "axpy", "--warps", "2"], "--warps applies to GPU targets"),
         (&["compile", "axpy", "--target", "sm_90", "--warps", "3"], "--warps 3: a power of two from 1 to 32"),
+        (&["tune", "--mib", "0"], "--mib 0: give a size from above 0"),
+        (&["tune", "--backend", "tpu"], "invalid value 'tpu'"),
     ];
     for (args, message) in cases {
         let o = aqua(args, cache.path());
@@ -163,5 +165,41 @@ fn demo_prints_a_sane_row_per_variant() {
         }
         last_err.insert(w[1], (bits, ek, ev));
         assert_eq!(*w.last().unwrap(), "yes", "kernels must match the reference: {w:?}");
+    }
+}
+
+/// `aqua tune`: every candidate is timed and the choice checked against the CPU; a second
+/// run finds the stored choice; `--retune` measures again; the SIMT emulation tries CTA
+/// sizes; without a GPU the CUDA backend says it skipped.
+#[test]
+fn tune_measures_stores_and_reloads() {
+    let cache = tempfile::tempdir().unwrap();
+    let args = ["tune", "--mib", "0.1", "--methods", "uniform,higgs", "--bits", "2", "--threads", "2"];
+    let (out, _) = aqua_ok(&args, cache.path());
+    assert_eq!(out.matches("candidates").count(), 2, "{out}");
+    // Uniform has 4 tiles (512 to 4096), HIGGS 5 (256 to 4096): a line each per operation.
+    assert_eq!(out.lines().filter(|l| l.trim_start().starts_with("quantize   tile")).count(), 9, "{out}");
+    assert_eq!(out.matches("x the default's speed").count(), 4, "{out}");
+    assert_eq!(out.matches("encoded 100.000% equal, values 100.000% equal").count(), 2, "{out}");
+    assert_eq!(std::fs::read_dir(cache.path().join("autotune")).unwrap().count(), 4, "four stored choices");
+
+    let (again, _) = aqua_ok(&args, cache.path());
+    assert_eq!(again.matches("stored by an earlier run").count(), 4, "{again}");
+    assert!(!again.contains(" us "), "nothing measured: {again}");
+    let (retuned, _) = aqua_ok(&[&args[..], &["--retune"]].concat(), cache.path());
+    assert_eq!(retuned.matches("x the default's speed").count(), 4, "{retuned}");
+
+    let simt = ["tune", "--backend", "simt", "--mib", "0.01", "--methods", "kivi", "--bits", "2", "--check-all"];
+    let (out, _) = aqua_ok(&simt, cache.path());
+    // 192 channels: tiles of 32 and 64 channels, each on 1, 2, 4 and 8 warps.
+    assert!(out.contains("8 candidates") && out.contains("tile 32, 1 warp ") && out.contains("tile 64, 8 warps"), "{out}");
+    assert!(out.contains("every candidate's kernels equal the CPU's (8 candidates)"), "{out}");
+
+    let o = aqua(&["tune", "--backend", "cuda", "--mib", "1", "--methods", "uniform", "--bits", "2"], cache.path());
+    let (out, err) = text(&o);
+    if o.status.success() && out.starts_with("skipped: aqua tune --backend cuda: no CUDA device") {
+        println!("no GPU here: `aqua tune --backend cuda` skipped, as it should");
+    } else {
+        assert!(out.contains("candidates"), "{out}{err}");
     }
 }

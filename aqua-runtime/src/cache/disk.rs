@@ -105,7 +105,7 @@ impl DiskCache {
             Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
             Err(e) => format!(" (and could not remove it: {e})"),
         };
-        eprintln!("aqua: warning: dropped corrupt cache entry {}: {reason}{removal}; recompiling", path.display());
+        eprintln!("aqua: warning: dropped corrupt cache entry {}: {reason}{removal}; rebuilding it", path.display());
         Lookup::Dropped { reason }
     }
 }

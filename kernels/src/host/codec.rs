@@ -3,7 +3,7 @@
 //! buffers, dequantize, and say what the result stores.
 
 use aqua_dsl::DType;
-use aqua_runtime::{HostBuffer, Runtime};
+use aqua_runtime::{Arg, HostBuffer, Runtime};
 
 use super::higgs::{HiggsBuffers, HiggsKernels};
 use super::uniform::{QuantizedBuffers, UniformKernels};
@@ -16,6 +16,24 @@ use crate::quant::{Grouping, Storage, Uniform};
 pub enum Method {
     Uniform(Uniform, Grouping),
     Higgs(HiggsConfig),
+}
+
+impl Method {
+    /// The quantized form of `n` values as the kernels take it, in argument order:
+    /// (parameter, dtype, elements). It depends on the method only, not on the tile.
+    pub fn encoded_layout(self, n: usize) -> Vec<(&'static str, DType, usize)> {
+        match self {
+            Method::Uniform(q, g) => {
+                let groups = q.groups(n, g);
+                vec![
+                    ("codes", DType::U32, q.code_words(n, g)),
+                    ("scale", DType::F16, groups),
+                    ("zero", DType::F16, groups),
+                ]
+            }
+            Method::Higgs(c) => vec![("codes", DType::U32, c.code_words(n)), ("scale", DType::F16, c.groups(n))],
+        }
+    }
 }
 
 /// The compiled kernels of a [`Method`].
@@ -37,6 +55,55 @@ impl Codec {
             Method::Uniform(q, g) => Codec::Uniform(UniformKernels::compile(rt, q, g, dtype)?),
             Method::Higgs(c) => Codec::Higgs(HiggsKernels::compile(rt, c, dtype)?),
         })
+    }
+
+    /// The tile [`Codec::compile`] picks for `method` on `rt`.
+    pub fn default_tile(rt: &Runtime, method: Method) -> u32 {
+        match method {
+            Method::Uniform(q, g) => super::uniform::default_tile(rt, q, g),
+            Method::Higgs(c) => super::higgs::default_block(c),
+        }
+    }
+
+    /// Compiles the kernels of `method` with another tile: values per program (uniform
+    /// along channels, HIGGS) or channels per program (uniform along tokens).
+    pub fn compile_tiled(rt: &Runtime, method: Method, dtype: DType, tile: u32) -> Result<Codec, HostError> {
+        Ok(match method {
+            Method::Uniform(q, g) => Codec::Uniform(UniformKernels::compile_tiled(rt, q, g, dtype, tile)?),
+            Method::Higgs(c) => Codec::Higgs(HiggsKernels::compile_with_block(rt, c, dtype, tile)?),
+        })
+    }
+
+    /// The tile the kernels were compiled for.
+    pub fn tile(&self) -> u32 {
+        match self {
+            Codec::Uniform(k) => k.tile(),
+            Codec::Higgs(k) => k.block(),
+        }
+    }
+
+    pub fn method(&self) -> Method {
+        match self {
+            Codec::Uniform(k) => Method::Uniform(k.quantizer(), k.grouping()),
+            Codec::Higgs(k) => Method::Higgs(k.config()),
+        }
+    }
+
+    /// Quantizes the values of `x` into `encoded` (as [`Self::encoded_layout`] says),
+    /// buffers of either memory (device buffers stay on the GPU; the launch is queued).
+    pub fn launch_quantize<'a>(&self, rt: &Runtime, x: Arg<'a>, encoded: Vec<Arg<'a>>) -> Result<(), HostError> {
+        match self {
+            Codec::Uniform(k) => k.launch_quantize(rt, x, encoded),
+            Codec::Higgs(k) => k.launch_quantize(rt, x, encoded),
+        }
+    }
+
+    /// Dequantizes `encoded` into the values of `out`, buffers of either memory.
+    pub fn launch_dequantize<'a>(&self, rt: &Runtime, encoded: Vec<Arg<'a>>, out: Arg<'a>) -> Result<(), HostError> {
+        match self {
+            Codec::Uniform(k) => k.launch_dequantize(rt, encoded, out),
+            Codec::Higgs(k) => k.launch_dequantize(rt, encoded, out),
+        }
     }
 
     /// Zeroed outputs for `n` values.
@@ -65,11 +132,7 @@ impl Codec {
 
     /// Quantizes and dequantizes `x`: the reconstruction, in `x`'s dtype.
     pub fn roundtrip(&self, rt: &Runtime, x: &HostBuffer) -> Result<HostBuffer, HostError> {
-        let mut q = self.encoded(x.len());
-        self.quantize_into(rt, x, &mut q)?;
-        let mut out = HostBuffer::zeros(x.dtype(), x.len());
-        self.dequantize_into(rt, &q, &mut out)?;
-        Ok(out)
+        roundtrip([self, self], rt, x)
     }
 
     /// What `n` values store.
@@ -79,4 +142,18 @@ impl Codec {
             Codec::Higgs(k) => k.storage(n),
         }
     }
+}
+
+/// Quantizes `x` with one codec's kernels and dequantizes with another's (of the same
+/// method): the reconstruction, in `x`'s dtype.
+pub(crate) fn roundtrip(
+    [quantize, dequantize]: [&Codec; 2],
+    rt: &Runtime,
+    x: &HostBuffer,
+) -> Result<HostBuffer, HostError> {
+    let mut q = quantize.encoded(x.len());
+    quantize.quantize_into(rt, x, &mut q)?;
+    let mut out = HostBuffer::zeros(x.dtype(), x.len());
+    dequantize.dequantize_into(rt, &q, &mut out)?;
+    Ok(out)
 }

@@ -20,7 +20,8 @@ use aqua_dsl::{DType, KernelSource, Params};
 use aqua_runtime::{Arg, CompileReport, CompiledKernel, HostBuffer, Input, Runtime};
 use half::f16;
 
-use super::{check_dtype, grid_axis, input_error, HostError};
+use super::codec::Method;
+use super::{check_dtype, grid_axis, input_error, launch_quantizer, HostError, Values};
 use crate::kernels::higgs_math;
 use crate::kernels::*;
 use crate::quant::higgs::{HiggsConfig, HiggsQuantized};
@@ -164,12 +165,56 @@ impl HiggsKernels {
         ]))
     }
 
+    /// The quantized form of `n` values as the kernels take it: codes and scales
+    /// ([`Method::encoded_layout`]).
+    pub fn encoded_layout(&self, n: usize) -> Vec<(&'static str, DType, usize)> {
+        Method::Higgs(self.config).encoded_layout(n)
+    }
+
+    /// Quantizes the values of `x` (the variant's dtype) into `encoded` (mutable, as
+    /// [`Self::encoded_layout`] says), buffers of either memory: host buffers, or on a
+    /// CUDA runtime device buffers, which stay on the GPU (the launch is queued;
+    /// `rt.synchronize()` waits for it).
+    pub fn launch_quantize<'a>(
+        &self,
+        rt: &Runtime,
+        x: Arg<'a>,
+        encoded: Vec<Arg<'a>>,
+    ) -> Result<(), HostError> {
+        self.launch(rt, &self.quantize, Values::Input(x), encoded)
+    }
+
+    /// Dequantizes `encoded` (as [`Self::encoded_layout`] says) into the values of `out`
+    /// (mutable, the variant's dtype), buffers of either memory.
+    pub fn launch_dequantize<'a>(
+        &self,
+        rt: &Runtime,
+        encoded: Vec<Arg<'a>>,
+        out: Arg<'a>,
+    ) -> Result<(), HostError> {
+        self.launch(rt, &self.dequantize, Values::Output(out), encoded)
+    }
+
+    fn launch<'a>(
+        &self,
+        rt: &Runtime,
+        kernel: &CompiledKernel,
+        values: Values<'a>,
+        encoded: Vec<Arg<'a>>,
+    ) -> Result<(), HostError> {
+        let n = values.len(kernel.name())?;
+        let shape = self
+            .grid(kernel.name(), n)?
+            .map(|grid| (grid, vec![Arg::i32(n as i32)]));
+        let layout = self.encoded_layout(n);
+        launch_quantizer(rt, kernel, values, encoded, &layout, shape)
+    }
+
     /// Quantizes `x` (of the variant's dtype) into `out` (sized for `x.len()` values).
     pub fn quantize_into(&self, rt: &Runtime, x: &HostBuffer, out: &mut HiggsBuffers) -> Result<(), HostError> {
-        let name = self.quantize.name().to_string();
         if out.n != x.len() || out.config != self.config {
             return Err(input_error(
-                &name,
+                self.quantize.name(),
                 format!(
                     "output sized for {} values of {:?}, input has {}",
                     out.n,
@@ -178,16 +223,8 @@ impl HiggsKernels {
                 ),
             ));
         }
-        let Some(grid) = self.grid(&name, x.len())? else {
-            return Ok(());
-        };
-        let mut args = [
-            Arg::Buf(x),
-            Arg::BufMut(&mut out.codes),
-            Arg::BufMut(&mut out.scale),
-            Arg::i32(x.len() as i32),
-        ];
-        Ok(rt.launch(&self.quantize, grid, &mut args)?)
+        let encoded = vec![Arg::BufMut(&mut out.codes), Arg::BufMut(&mut out.scale)];
+        self.launch_quantize(rt, Arg::Buf(x), encoded)
     }
 
     pub fn quantize(&self, rt: &Runtime, x: &HostBuffer) -> Result<HiggsBuffers, HostError> {
@@ -198,10 +235,9 @@ impl HiggsKernels {
 
     /// Dequantizes `q` into `out` (the variant's dtype, `q.n` values).
     pub fn dequantize_into(&self, rt: &Runtime, q: &HiggsBuffers, out: &mut HostBuffer) -> Result<(), HostError> {
-        let name = self.dequantize.name().to_string();
         if out.len() != q.n || q.config != self.config {
             return Err(input_error(
-                &name,
+                self.dequantize.name(),
                 format!(
                     "output holds {} values, the quantized tensor {} ({:?})",
                     out.len(),
@@ -210,16 +246,8 @@ impl HiggsKernels {
                 ),
             ));
         }
-        let Some(grid) = self.grid(&name, q.n)? else {
-            return Ok(());
-        };
-        let mut args = [
-            Arg::Buf(&q.codes),
-            Arg::Buf(&q.scale),
-            Arg::BufMut(out),
-            Arg::i32(q.n as i32),
-        ];
-        Ok(rt.launch(&self.dequantize, grid, &mut args)?)
+        let encoded = vec![Arg::Buf(&q.codes), Arg::Buf(&q.scale)];
+        self.launch_dequantize(rt, encoded, Arg::BufMut(out))
     }
 
     pub fn dequantize(&self, rt: &Runtime, q: &HiggsBuffers) -> Result<HostBuffer, HostError> {

@@ -20,7 +20,8 @@ use aqua_dsl::{DType, KernelSource, Params};
 use aqua_runtime::{Arg, BackendKind, CompileReport, CompiledKernel, HostBuffer, Input, Runtime};
 use half::f16;
 
-use super::{check_dtype, grid_axis, input_error, HostError};
+use super::codec::Method;
+use super::{check_dtype, grid_axis, input_error, launch_quantizer, HostError, Values};
 use crate::kernels::*;
 use crate::quant::{Grouping, Quantized, Storage, Uniform};
 
@@ -95,7 +96,7 @@ impl QuantizedBuffers {
 
 /// The default tile: [`DEFAULT_BLOCK`] values along channels ([`DEFAULT_GPU_BLOCK`] on a
 /// GPU); along tokens, the largest of 64 and 32 channels dividing the channel count.
-fn default_tile(rt: &Runtime, q: Uniform, grouping: Grouping) -> u32 {
+pub fn default_tile(rt: &Runtime, q: Uniform, grouping: Grouping) -> u32 {
     let block = if rt.backend() == BackendKind::Cuda { DEFAULT_GPU_BLOCK } else { DEFAULT_BLOCK };
     match grouping {
         Grouping::Channels => block.max(q.group() as u32),
@@ -223,26 +224,53 @@ impl UniformKernels {
         }))
     }
 
+    /// The quantized form of `n` values as the kernels take it: codes, scales and zeros
+    /// ([`Method::encoded_layout`]).
+    pub fn encoded_layout(&self, n: usize) -> Vec<(&'static str, DType, usize)> {
+        Method::Uniform(self.q, self.grouping).encoded_layout(n)
+    }
+
+    /// Quantizes the values of `x` (the variant's dtype) into `encoded` (mutable, as
+    /// [`Self::encoded_layout`] says), buffers of either memory: host buffers, or on a
+    /// CUDA runtime device buffers, which stay on the GPU (the launch is queued;
+    /// `rt.synchronize()` waits for it).
+    pub fn launch_quantize<'a>(&self, rt: &Runtime, x: Arg<'a>, encoded: Vec<Arg<'a>>) -> Result<(), HostError> {
+        self.launch(rt, &self.quantize, Values::Input(x), encoded)
+    }
+
+    /// Dequantizes `encoded` (as [`Self::encoded_layout`] says) into the values of `out`
+    /// (mutable, the variant's dtype), buffers of either memory.
+    pub fn launch_dequantize<'a>(&self, rt: &Runtime, encoded: Vec<Arg<'a>>, out: Arg<'a>) -> Result<(), HostError> {
+        self.launch(rt, &self.dequantize, Values::Output(out), encoded)
+    }
+
+    fn launch<'a>(
+        &self,
+        rt: &Runtime,
+        kernel: &CompiledKernel,
+        values: Values<'a>,
+        encoded: Vec<Arg<'a>>,
+    ) -> Result<(), HostError> {
+        let n = values.len(kernel.name())?;
+        // First, since it checks `n` (whole tokens, i32 offsets) for the layout.
+        let shape = self.launch_shape(kernel.name(), n)?;
+        launch_quantizer(rt, kernel, values, encoded, &self.encoded_layout(n), shape)
+    }
+
     /// Quantizes `x` (of the variant's dtype) into `out` (sized for `x.len()` values).
     pub fn quantize_into(&self, rt: &Runtime, x: &HostBuffer, out: &mut QuantizedBuffers) -> Result<(), HostError> {
         let n = x.len();
-        let name = self.quantize.name().to_string();
         if out.n != n || out.q != self.q || out.grouping != self.grouping {
             return Err(input_error(
-                &name,
+                self.quantize.name(),
                 format!(
                     "output sized for {} values of {:?} {:?}, input has {n}",
                     out.n, out.q, out.grouping
                 ),
             ));
         }
-        let Some((grid, sizes)) = self.launch_shape(&name, n)? else {
-            return Ok(());
-        };
         let QuantizedBuffers { codes, scale, zero, .. } = out;
-        let mut args = vec![Arg::Buf(x), Arg::BufMut(codes), Arg::BufMut(scale), Arg::BufMut(zero)];
-        args.extend(sizes);
-        Ok(rt.launch(&self.quantize, grid, &mut args)?)
+        self.launch_quantize(rt, Arg::Buf(x), vec![Arg::BufMut(codes), Arg::BufMut(scale), Arg::BufMut(zero)])
     }
 
     pub fn quantize(&self, rt: &Runtime, x: &HostBuffer) -> Result<QuantizedBuffers, HostError> {
@@ -253,10 +281,9 @@ impl UniformKernels {
 
     /// Dequantizes `q` into `out` (the variant's dtype, `q.n` values).
     pub fn dequantize_into(&self, rt: &Runtime, q: &QuantizedBuffers, out: &mut HostBuffer) -> Result<(), HostError> {
-        let name = self.dequantize.name().to_string();
         if out.len() != q.n || q.q != self.q || q.grouping != self.grouping {
             return Err(input_error(
-                &name,
+                self.dequantize.name(),
                 format!(
                     "output holds {} values, the quantized tensor {} ({:?} {:?})",
                     out.len(),
@@ -266,17 +293,7 @@ impl UniformKernels {
                 ),
             ));
         }
-        let Some((grid, sizes)) = self.launch_shape(&name, q.n)? else {
-            return Ok(());
-        };
-        let mut args = vec![
-            Arg::Buf(&q.codes),
-            Arg::Buf(&q.scale),
-            Arg::Buf(&q.zero),
-            Arg::BufMut(out),
-        ];
-        args.extend(sizes);
-        Ok(rt.launch(&self.dequantize, grid, &mut args)?)
+        self.launch_dequantize(rt, vec![Arg::Buf(&q.codes), Arg::Buf(&q.scale), Arg::Buf(&q.zero)], Arg::BufMut(out))
     }
 
     pub fn dequantize(&self, rt: &Runtime, q: &QuantizedBuffers) -> Result<HostBuffer, HostError> {

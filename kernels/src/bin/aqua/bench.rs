@@ -22,20 +22,15 @@ use aqua_kernels::quant::Uniform;
 use aqua_runtime::{Arg, CacheOutcome, HostBuffer, Input, LaunchMode, Runtime, RuntimeOptions};
 
 use crate::bench_gpu;
-use crate::bench_quant::{self, BenchMethod, Variant};
+use crate::bench_quant::{self, VariantArgs};
 use crate::error::CliError;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Bit widths of the throughput table (the first one is also compiled for the JIT costs).
-    #[arg(long, value_delimiter = ',', default_values_t = [2u32, 3, 4])]
-    bits: Vec<u32>,
-    /// Group sizes of the throughput table (the first one is also compiled for the JIT costs).
-    #[arg(long, value_delimiter = ',', default_values_t = [64usize])]
-    groups: Vec<usize>,
-    /// Methods of the throughput table.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [BenchMethod::Uniform, BenchMethod::Kivi, BenchMethod::Higgs])]
-    methods: Vec<BenchMethod>,
+    /// The variants of the throughput table; the first bit width and group size are also
+    /// compiled for the JIT costs.
+    #[command(flatten)]
+    variants: VariantArgs,
     /// Values per program of the kernel compiled for the JIT costs (by default the CPU's
     /// default tile, which the throughput table uses too).
     #[arg(long, default_value_t = aqua_kernels::host::uniform::DEFAULT_BLOCK)]
@@ -51,11 +46,6 @@ pub struct Args {
     /// throughput. Without a GPU, prints `skipped: ...` and exits 0.
     #[arg(long, conflicts_with = "throughput_only")]
     gpu: bool,
-    /// With --gpu: instead of the default configuration's figures, each variant's
-    /// throughput at several tiles (values or channels per program) and CTA sizes (1 to 8
-    /// warps), each checked against the CPU.
-    #[arg(long, requires = "gpu")]
-    sweep: bool,
     /// Internal: compile once from the disk cache in DIR and print the time in ns.
     #[arg(long, hide = true)]
     disk_probe: Option<PathBuf>,
@@ -78,7 +68,7 @@ fn runtime(cache_dir: Option<&Path>, threads: usize) -> Runtime {
 }
 
 pub fn run(args: &Args) -> Result<(), CliError> {
-    let (bits, group) = match (args.bits.first(), args.groups.first()) {
+    let (bits, group) = match (args.variants.bits.first(), args.variants.groups.first()) {
         (Some(&b), Some(&g)) => (b, g),
         _ => return Err(CliError::usage("--bits and --groups need at least one value each")),
     };
@@ -91,7 +81,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         return disk_probe(dir, &params);
     }
     if args.gpu {
-        return bench_gpu::run(&variants(args), args.mib.unwrap_or(1024), args.sweep);
+        return bench_gpu::run(&args.variants.variants(), args.mib.unwrap_or(1024));
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("aqua bench: {cores} cores, {}", runtime(None, cores).describe());
@@ -108,28 +98,14 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         .into_iter()
         .map(|t| (t, runtime(Some(&warm_dir), t)))
         .collect();
-    bench_quant::run(&rts, &variants(args), args.mib.unwrap_or(64))
-}
-
-/// Every (method, bits, group) of the throughput table; HIGGS has grids of 2 to 4 bits.
-fn variants(args: &Args) -> Vec<Variant> {
-    args.methods
-        .iter()
-        .flat_map(|&method| {
-            let bits = args
-                .bits
-                .iter()
-                .filter(move |&&b| method != BenchMethod::Higgs || (2..=4).contains(&b));
-            bits.flat_map(move |&bits| args.groups.iter().map(move |&group| Variant { method, bits, group }))
-        })
-        .collect()
+    bench_quant::run(&rts, &args.variants.variants(), args.mib.unwrap_or(64))
 }
 
 /// Compile, cache and launch costs of `quantize_uniform` with `params`, in one table.
 fn jit_costs(args: &Args, params: &Params, cache: &Path, warm_dir: &Path) -> Result<(), CliError> {
     println!(
         "  JIT costs: quantize_uniform bits={} group={} block={} (f16 in)",
-        args.bits[0], args.groups[0], args.block
+        args.variants.bits[0], args.variants.groups[0], args.block
     );
     let mut rows: Vec<(String, String, String)> = Vec::new();
 
@@ -182,9 +158,9 @@ fn jit_costs(args: &Args, params: &Params, cache: &Path, warm_dir: &Path) -> Res
             .args([
                 "bench",
                 "--bits",
-                &args.bits[0].to_string(),
+                &args.variants.bits[0].to_string(),
                 "--groups",
-                &args.groups[0].to_string(),
+                &args.variants.groups[0].to_string(),
             ])
             .args(["--block", &args.block.to_string(), "--disk-probe"])
             .arg(warm_dir)

@@ -16,13 +16,12 @@
 use std::time::{Duration, Instant};
 
 use aqua_dsl::{DType, Params};
-use aqua_kernels::host::codec::{Codec, Encoded, Method};
+use aqua_kernels::host::codec::{Codec, Method};
 use aqua_kernels::kernels::axpy;
 use aqua_kernels::quant::bits_per_value;
 use aqua_runtime::{Arg, DeviceBuffer, HostBuffer, LaunchMode, Runtime, RuntimeOptions};
-use half::f16;
 
-use crate::bench_gpu_plan::LaunchPlan;
+use crate::agreement::compare_with_cpu;
 use crate::bench_quant::{tiled_input, Variant};
 use crate::error::CliError;
 
@@ -36,27 +35,29 @@ pub(crate) fn fail(e: impl std::fmt::Display) -> CliError {
     CliError::failed(e.to_string())
 }
 
-/// Runs the GPU benchmarks over `variants` on `mib` MiB of f16, or says why it skipped
-/// (an error instead with `AQUA_REQUIRE_GPU=1`, as `scripts/gpu-check.sh` sets); with
-/// `sweep`, the tile and CTA-size sweep instead of the launch overhead and throughput
-/// (`bench_gpu_sweep`).
-pub fn run(variants: &[Variant], mib: usize, sweep: bool) -> Result<(), CliError> {
-    let rt = match Runtime::cuda_with(RuntimeOptions::default(), 4) {
-        Ok(rt) => rt,
-        Err(e) if std::env::var_os("AQUA_REQUIRE_GPU").is_some_and(|v| v == "1") => {
-            return Err(CliError::failed(format!("aqua bench --gpu: no CUDA device, and AQUA_REQUIRE_GPU=1: {e}")));
-        }
-        Err(e) => {
-            println!("skipped: aqua bench --gpu: no CUDA device ({e})");
-            return Ok(());
-        }
+/// Runs the GPU benchmarks over `variants` on `mib` MiB of f16, or says why it skipped.
+pub fn run(variants: &[Variant], mib: usize) -> Result<(), CliError> {
+    let Some(rt) = cuda_runtime("aqua bench --gpu")? else {
+        return Ok(());
     };
     println!("aqua bench --gpu: {}", rt.describe());
-    if sweep {
-        return crate::bench_gpu_sweep::run(variants, mib);
-    }
     launch_overhead(&rt)?;
     throughput(&rt, variants, mib)
+}
+
+/// The GPU, or `None` after printing `skipped: COMMAND: no CUDA device (why)`; an error
+/// instead with `AQUA_REQUIRE_GPU=1`, as `scripts/gpu-check.sh` sets.
+pub(crate) fn cuda_runtime(command: &str) -> Result<Option<Runtime>, CliError> {
+    match Runtime::cuda_with(RuntimeOptions::default(), 4) {
+        Ok(rt) => Ok(Some(rt)),
+        Err(e) if std::env::var_os("AQUA_REQUIRE_GPU").is_some_and(|v| v == "1") => Err(CliError::failed(format!(
+            "{command}: no CUDA device, and AQUA_REQUIRE_GPU=1: {e}"
+        ))),
+        Err(e) => {
+            println!("skipped: {command}: no CUDA device ({e})");
+            Ok(None)
+        }
+    }
 }
 
 /// Mean time per call of `f`, which queues GPU work: a warm-up call, then three batches
@@ -138,7 +139,7 @@ fn launch_overhead(rt: &Runtime) -> Result<(), CliError> {
 
 /// Quantize and dequantize of every variant over the bundled KV slice tiled to `mib` MiB.
 fn throughput(rt: &Runtime, variants: &[Variant], mib: usize) -> Result<(), CliError> {
-    let (input, channels) = tiled_input(mib)?;
+    let (input, channels) = tiled_input(mib as f64)?;
     let n = input.len();
     let x = rt.upload(&HostBuffer::from_slice(&input)).map_err(fail)?;
     let mut out = rt.alloc(DType::F16, n).map_err(fail)?;
@@ -172,24 +173,20 @@ fn throughput(rt: &Runtime, variants: &[Variant], mib: usize) -> Result<(), CliE
     );
     for v in variants {
         let method = v.method(channels).map_err(CliError::usage)?;
-        let plan = LaunchPlan::new(rt, method, n).map_err(fail)?;
-        let mut encoded = alloc_encoded(rt, &plan)?;
+        let codec = Codec::compile(rt, method, DType::F16).map_err(fail)?;
+        let mut encoded = alloc_encoded(rt, method, n)?;
         let t_q = time_gpu(rt, || {
-            plan.quantize(rt, Arg::DevBuf(&x), encoded.iter_mut().map(Arg::DevBufMut))
-                .map_err(fail)
+            let encoded = encoded.iter_mut().map(Arg::DevBufMut).collect();
+            codec.launch_quantize(rt, Arg::DevBuf(&x), encoded).map_err(fail)
         })?;
         let t_d = time_gpu(rt, || {
-            plan.dequantize(
-                rt,
-                encoded.iter().map(Arg::DevBuf),
-                Arg::DevBufMut(&mut out),
-            )
-            .map_err(fail)
+            let encoded = encoded.iter().map(Arg::DevBuf).collect();
+            codec.launch_dequantize(rt, encoded, Arg::DevBufMut(&mut out)).map_err(fail)
         })?;
         drop(encoded);
-        let moved = 2 * n + plan.encoded_bytes();
+        let moved = 2 * n + encoded_bytes(method, n);
         let t_copy = memcpy_time(rt, moved)?;
-        let agreement = compare_with_cpu(rt, &cpu, method, None, check_input)?;
+        let agreement = compare_with_cpu(rt, [&codec, &codec], &cpu, check_input)?;
         let gbs = |t: Duration| moved as f64 / t.as_secs_f64();
         for (op, t) in [("quantize", t_q), ("dequantize", t_d)] {
             let peak = gbs(t) / H200_PEAK_BYTES_PER_S;
@@ -198,7 +195,7 @@ fn throughput(rt: &Runtime, variants: &[Variant], mib: usize) -> Result<(), CliE
                 format!("{:?}", v.method).to_lowercase(),
                 v.bits,
                 v.group,
-                bits_per_value(&plan.storage()),
+                bits_per_value(&codec.storage(n)),
                 gbs(t) / 1e9,
                 gbs(t_copy) / 1e9,
                 t_copy.as_secs_f64() / t.as_secs_f64(),
@@ -218,12 +215,14 @@ fn throughput(rt: &Runtime, variants: &[Variant], mib: usize) -> Result<(), CliE
     Ok(())
 }
 
-/// Zeroed device buffers for `plan`'s quantized form.
-pub(crate) fn alloc_encoded(rt: &Runtime, plan: &LaunchPlan) -> Result<Vec<DeviceBuffer>, CliError> {
-    plan.encoded()
-        .iter()
-        .map(|&(dtype, len)| rt.alloc(dtype, len).map_err(fail))
-        .collect()
+/// Zeroed device buffers for the quantized form of `n` values of `method`.
+pub(crate) fn alloc_encoded(rt: &Runtime, method: Method, n: usize) -> Result<Vec<DeviceBuffer>, CliError> {
+    method.encoded_layout(n).iter().map(|&(_, dtype, len)| rt.alloc(dtype, len).map_err(fail)).collect()
+}
+
+/// Bytes of the quantized form of `n` values of `method`.
+pub(crate) fn encoded_bytes(method: Method, n: usize) -> usize {
+    method.encoded_layout(n).iter().map(|&(_, dtype, len)| dtype.size_bytes() * len).sum()
 }
 
 /// Time of a device-to-device copy moving `moved` bytes (half read, half written).
@@ -231,68 +230,4 @@ pub(crate) fn memcpy_time(rt: &Runtime, moved: usize) -> Result<Duration, CliErr
     let src = rt.alloc(DType::U8, moved / 2).map_err(fail)?;
     let mut dst = rt.alloc(DType::U8, moved / 2).map_err(fail)?;
     time_gpu(rt, || dst.copy_from_device(&src).map_err(fail))
-}
-
-/// Quantizes and dequantizes `xs` on the GPU (device buffers, through the plan with
-/// `tile`, or the default) and on the CPU (`host::codec`); says how much of the quantized
-/// form and of the values agree.
-pub(crate) fn compare_with_cpu(
-    rt: &Runtime,
-    cpu: &Runtime,
-    method: Method,
-    tile: Option<u32>,
-    xs: &[f16],
-) -> Result<(String, String), CliError> {
-    let n = xs.len();
-    let x_host = HostBuffer::from_slice(xs);
-    let plan = LaunchPlan::tiled(rt, method, n, tile).map_err(fail)?;
-    let x = rt.upload(&x_host).map_err(fail)?;
-    let mut encoded = alloc_encoded(rt, &plan)?;
-    let mut out = rt.alloc(DType::F16, n).map_err(fail)?;
-    plan.quantize(rt, Arg::DevBuf(&x), encoded.iter_mut().map(Arg::DevBufMut))
-        .map_err(fail)?;
-    plan.dequantize(
-        rt,
-        encoded.iter().map(Arg::DevBuf),
-        Arg::DevBufMut(&mut out),
-    )
-    .map_err(fail)?;
-
-    let codec = Codec::compile(cpu, method, DType::F16).map_err(fail)?;
-    let mut expected = codec.encoded(n);
-    codec
-        .quantize_into(cpu, &x_host, &mut expected)
-        .map_err(fail)?;
-    let mut expected_out = HostBuffer::zeros(DType::F16, n);
-    codec
-        .dequantize_into(cpu, &expected, &mut expected_out)
-        .map_err(fail)?;
-    let expected: Vec<&HostBuffer> = match &expected {
-        Encoded::Uniform(q) => vec![&q.codes, &q.scale, &q.zero],
-        Encoded::Higgs(q) => vec![&q.codes, &q.scale],
-    };
-
-    let (mut equal, mut total) = (0, 0);
-    for (device, want) in encoded.iter().zip(expected) {
-        let (e, t) = equal_elements(&rt.download(device).map_err(fail)?, want);
-        (equal, total) = (equal + e, total + t);
-    }
-    let percent = |(e, t): (usize, usize)| 100.0 * e as f64 / t.max(1) as f64;
-    let values = equal_elements(&rt.download(&out).map_err(fail)?, &expected_out);
-    Ok((
-        format!("encoded {:.3}% equal", percent((equal, total))),
-        format!("values {:.3}% equal", percent(values)),
-    ))
-}
-
-/// How many elements of `a` and `b` (same dtype and length) have equal bytes, of how many.
-fn equal_elements(a: &HostBuffer, b: &HostBuffer) -> (usize, usize) {
-    let size = a.dtype().size_bytes();
-    let equal = a
-        .as_bytes()
-        .chunks(size)
-        .zip(b.as_bytes().chunks(size))
-        .filter(|(x, y)| x == y)
-        .count();
-    (equal, a.len().max(b.len()))
 }

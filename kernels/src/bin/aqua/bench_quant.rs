@@ -33,6 +33,33 @@ pub enum BenchMethod {
     Higgs,
 }
 
+/// Which variants to measure: every (method, bits, group) of the lists.
+#[derive(clap::Args)]
+pub struct VariantArgs {
+    /// Bit widths (HIGGS has grids of 2 to 4 bits; other widths skip it).
+    #[arg(long, value_delimiter = ',', default_values_t = [2u32, 3, 4])]
+    pub bits: Vec<u32>,
+    /// Group sizes.
+    #[arg(long, value_delimiter = ',', default_values_t = [64usize])]
+    pub groups: Vec<usize>,
+    /// Methods.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [BenchMethod::Uniform, BenchMethod::Kivi, BenchMethod::Higgs])]
+    pub methods: Vec<BenchMethod>,
+}
+
+impl VariantArgs {
+    /// Every (method, bits, group) of the lists.
+    pub fn variants(&self) -> Vec<Variant> {
+        self.methods
+            .iter()
+            .flat_map(|&method| {
+                let bits = self.bits.iter().filter(move |&&b| method != BenchMethod::Higgs || (2..=4).contains(&b));
+                bits.flat_map(move |&bits| self.groups.iter().map(move |&group| Variant { method, bits, group }))
+            })
+            .collect()
+    }
+}
+
 /// One measured variant.
 pub struct Variant {
     pub method: BenchMethod,
@@ -70,11 +97,12 @@ impl Variant {
     }
 }
 
-/// The bundled K and V of every layer, repeated to about `mib` MiB of f16 in whole tokens.
-pub fn tiled_input(mib: usize) -> Result<(Vec<f16>, usize), CliError> {
+/// The bundled K and V of every layer, repeated to about `mib` MiB of f16 in whole tokens
+/// (at least one).
+pub fn tiled_input(mib: f64) -> Result<(Vec<f16>, usize), CliError> {
     let slice = KvSlice::bundled().map_err(|e| CliError::failed(e.to_string()))?;
     let real = slice.all_values();
-    let tokens = ((mib << 20) / 2 / slice.channels).max(1);
+    let tokens = ((mib * (1 << 20) as f64 / 2.0) as usize / slice.channels).max(1);
     Ok((
         real.iter().copied().cycle().take(tokens * slice.channels).collect(),
         slice.channels,
@@ -83,7 +111,7 @@ pub fn tiled_input(mib: usize) -> Result<(Vec<f16>, usize), CliError> {
 
 /// Measures every variant on `threads` (1 and all cores) and prints the table.
 pub fn run(rts: &[(usize, Runtime)], variants: &[Variant], mib: usize) -> Result<(), CliError> {
-    let (input, channels) = tiled_input(mib)?;
+    let (input, channels) = tiled_input(mib as f64)?;
     let bytes = (input.len() * 2) as f64;
     let x = HostBuffer::from_slice(&input);
     println!(

@@ -1,9 +1,8 @@
 //! `aqua`: list, compile, demonstrate and benchmark aqua kernels. One module per command.
 
+mod agreement;
 mod bench;
 mod bench_gpu;
-mod bench_gpu_plan;
-mod bench_gpu_sweep;
 mod bench_quant;
 mod compile;
 mod demo;
@@ -13,6 +12,7 @@ mod list;
 mod quant_eval;
 mod slice_kv;
 mod timing;
+mod tune;
 
 use std::process::ExitCode;
 
@@ -22,7 +22,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "aqua",
     version,
-    about = "aqua kernels: list, compile, demo, bench, quant-eval, grid"
+    about = "aqua kernels: list, compile, demo, bench, tune, quant-eval, grid"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -45,6 +45,8 @@ enum Command {
     QuantEval(quant_eval::Args),
     /// Generate a Gaussian-optimal grid by CLVQ and write it as JSON.
     Grid(grid::Args),
+    /// Autotune the quantizers' tiles (and GPU CTA sizes) on this machine; store the choices.
+    Tune(tune::Args),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
         Command::SliceKv(a) => slice_kv::run(a),
         Command::QuantEval(a) => quant_eval::run(a),
         Command::Grid(a) => grid::run(a),
+        Command::Tune(a) => tune::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
