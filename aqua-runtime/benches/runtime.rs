@@ -1,5 +1,6 @@
 //! Runtime overheads: cold compile, memory-cache hit, disk-cache hit, launch of a
-//! one-program grid. Run with `cargo bench -p aqua-runtime --bench runtime`.
+//! one-program grid, an autotuner's remembered choice. Run with
+//! `cargo bench -p aqua-runtime --bench runtime`.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -8,6 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use aqua_dsl::{DType, KernelSource, Params};
+use aqua_runtime::autotune::{Autotuner, TuneKey};
 use aqua_runtime::{Arg, HostBuffer, LaunchMode, Runtime, RuntimeOptions};
 use common::Axpy;
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -52,6 +54,16 @@ fn bench(c: &mut Criterion) {
             rt.launch(&kernel, [1, 1, 1], &mut [Arg::Buf(&x), Arg::BufMut(&mut y), Arg::f32(2.0), Arg::i32(64)])
                 .unwrap()
         })
+    });
+
+    // What a hot path pays to ask a tuner again: labels, the entry's key, a map lookup.
+    let tuner = Autotuner::new("bench");
+    let key = TuneKey::new().exact("dtype", "f32").bucket("n", 1 << 20);
+    let blocks = [256u32, 1024, 4096];
+    let no_op = |_: &u32| -> Result<(), String> { Ok(()) };
+    tuner.tune(&rt, &key, &blocks, no_op).unwrap();
+    g.bench_function("autotune, remembered choice (3 candidates)", |b| {
+        b.iter(|| tuner.tune(&rt, &key, &blocks, no_op).unwrap())
     });
     g.finish();
 }

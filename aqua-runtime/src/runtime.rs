@@ -114,6 +114,8 @@ pub struct Runtime {
     typed: Mutex<HashMap<TypedKey, Arc<CompiledKernel>>>,
     target: OnceLock<TargetId>,
     counters: Counters,
+    /// [`Runtime::with_num_warps`]'s runtimes, by CTA size.
+    siblings: Mutex<HashMap<u32, Arc<Runtime>>>,
 }
 
 impl Runtime {
@@ -169,25 +171,30 @@ impl Runtime {
     }
 
     /// A runtime on the same backend (and GPU) that compiles for CTAs of `num_warps`
-    /// warps, with this one's options and disk cache (its memory cache is its own). Its
+    /// warps, with this one's options and disk cache and a memory cache of its own. Its
     /// kernels launch through either runtime: a GPU or SIMT kernel carries its CTA size.
-    /// The CPU and the interpreter have no CTAs, so for them this is only a copy. For
-    /// autotuning the CTA size ([`crate::autotune`]).
-    pub fn with_num_warps(&self, num_warps: u32) -> Runtime {
-        let options = RuntimeOptions {
-            threads: self.threads,
-            mode: self.mode,
-            opt_level: self.opt_level,
-            cache_dir: self.cache_dir().map(Path::to_path_buf),
-            dump_dir: self.dump_dir.clone(),
-        };
-        Runtime {
-            num_warps,
-            device: self.device.clone(),
-            ptxas: self.ptxas.clone(),
-            no_gpu: self.no_gpu.clone(),
-            ..Runtime::new(self.backend, options)
-        }
+    /// Made once per CTA size and kept, so its memory cache serves later requests too.
+    /// The CPU and the interpreter have no CTAs: for them it is only a copy. For tuning
+    /// the CTA size ([`crate::autotune`]).
+    pub fn with_num_warps(&self, num_warps: u32) -> Arc<Runtime> {
+        let mut siblings = lock(&self.siblings);
+        let sibling = siblings.entry(num_warps).or_insert_with(|| {
+            let options = RuntimeOptions {
+                threads: self.threads,
+                mode: self.mode,
+                opt_level: self.opt_level,
+                cache_dir: self.cache_dir().map(Path::to_path_buf),
+                dump_dir: self.dump_dir.clone(),
+            };
+            Arc::new(Runtime {
+                num_warps,
+                device: self.device.clone(),
+                ptxas: self.ptxas.clone(),
+                no_gpu: self.no_gpu.clone(),
+                ..Runtime::new(self.backend, options)
+            })
+        });
+        sibling.clone()
     }
 
     /// Warps per CTA of the GPU and SIMT backends (4 unless set by the constructor).
@@ -215,6 +222,7 @@ impl Runtime {
             typed: Mutex::new(HashMap::new()),
             target: OnceLock::new(),
             counters: Counters::default(),
+            siblings: Mutex::new(HashMap::new()),
         }
     }
 

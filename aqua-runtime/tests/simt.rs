@@ -100,6 +100,39 @@ fn a_simt_runtime_says_what_it_is() {
     assert!(rt.describe().contains("64 host threads per CTA"), "{}", rt.describe());
 }
 
+/// `with_num_warps`: one kept runtime per CTA size, with its own memory cache and cache
+/// keys; its kernels launch through the runtime it came from with their own CTA size.
+#[test]
+fn a_runtime_for_another_cta_size_is_kept_and_its_kernels_launch_anywhere() {
+    let rt = Runtime::simt_with(options(), 4);
+    let two = rt.with_num_warps(2);
+    assert!(std::sync::Arc::ptr_eq(&two, &rt.with_num_warps(2)));
+    assert_eq!((rt.num_warps(), two.num_warps()), (4, 2));
+    assert!(two.describe().contains("64 host threads per CTA"), "{}", two.describe());
+    // Each thread keeps its element: 128 threads would cover a block of 128 once, 64 twice.
+    let k = kernel(
+        |a| {
+            let offs = program_id(0) * 128 + arange(128);
+            store(a[1] + offs, load(a[0] + offs) * 2.0);
+        },
+        io(),
+    )
+    .unwrap();
+    let (in_two, report) = two.compile_with_report(aqua_runtime::Input::Kernel(&k), two.mode()).unwrap();
+    let (_, own) = rt.compile_with_report(aqua_runtime::Input::Kernel(&k), rt.mode()).unwrap();
+    assert_ne!(report.key, own.key, "the CTA size is part of the key");
+    two.compile_kernel(&k).unwrap();
+    assert_eq!(two.cache_stats().memory_hits, 1, "{:?}", two.cache_stats());
+    let x = values(256);
+    let xb = HostBuffer::from_slice(&x);
+    let mut y = HostBuffer::zeros(DType::F32, 256);
+    rt.launch(&in_two, [2, 1, 1], &mut [Arg::Buf(&xb), Arg::BufMut(&mut y)]).unwrap();
+    let y: Vec<f32> = y.to_vec().unwrap();
+    for (i, (&a, &b)) in x.iter().zip(&y).enumerate() {
+        assert_eq!((a * 2.0).to_bits(), b.to_bits(), "element {i}");
+    }
+}
+
 #[test]
 fn gpu_math_matches_the_host_libm() {
     const N: u32 = 4096;

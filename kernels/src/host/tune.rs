@@ -21,7 +21,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use aqua_dsl::DType;
 use aqua_runtime::autotune::{Autotuner, TuneKey, TuneOptions, Tuned};
@@ -145,17 +145,18 @@ impl TunedCodec {
         }
         let key = TuneKey::new().exact("method", format!("{method:?}")).exact("dtype", dtype).bucket("n", sample.len());
         let mut codecs = Codecs::new(rt, method, dtype, candidates);
-        let mut buffers = SampleBuffers::new(rt, method, sample)?;
+        // Made at the first measurement: a remembered choice allocates (and uploads) nothing.
+        let mut buffers = None;
         let quantize = tuners.quantize.tune(rt, &key, candidates, |&t| {
             let codec = codecs.get(t)?;
-            let (x, encoded) = buffers.quantize_args();
+            let (x, encoded) = SampleBuffers::get(&mut buffers, rt, method, sample)?.quantize_args();
             codec.launch_quantize(rt, x, encoded)
         })?;
-        // The encoded buffers now hold the sample's codes (unless the choice was stored;
-        // then the dequantize choice is most likely stored too, and nothing runs).
+        // The encoded buffers now hold the sample's codes, unless quantize's choice was
+        // remembered; then they are zeros, which dequantize just as fast.
         let dequantize = tuners.dequantize.tune(rt, &key, candidates, |&t| {
             let codec = codecs.get(t)?;
-            let (encoded, out) = buffers.dequantize_args();
+            let (encoded, out) = SampleBuffers::get(&mut buffers, rt, method, sample)?.dequantize_args();
             codec.launch_dequantize(rt, encoded, out)
         })?;
         Ok(TunedCodec {
@@ -225,7 +226,7 @@ struct Codecs<'r> {
     rt: &'r Runtime,
     method: Method,
     dtype: DType,
-    runtimes: HashMap<u32, Runtime>,
+    runtimes: HashMap<u32, Arc<Runtime>>,
     compiled: HashMap<Tiling, Codec>,
 }
 
@@ -242,7 +243,7 @@ impl<'r> Codecs<'r> {
 
     fn get(&mut self, t: Tiling) -> Result<&Codec, HostError> {
         if !self.compiled.contains_key(&t) {
-            let rt = t.warps.and_then(|w| self.runtimes.get(&w)).unwrap_or(self.rt);
+            let rt = t.warps.and_then(|w| self.runtimes.get(&w)).map_or(self.rt, |r| &**r);
             let codec = Codec::compile_tiled(rt, self.method, self.dtype, t.tile)?;
             self.compiled.insert(t, codec);
         }
@@ -264,6 +265,19 @@ enum SampleBuffers<'s> {
 }
 
 impl<'s> SampleBuffers<'s> {
+    /// The buffers in `slot`, made first if it is empty.
+    fn get<'b>(
+        slot: &'b mut Option<SampleBuffers<'s>>,
+        rt: &Runtime,
+        method: Method,
+        sample: &'s HostBuffer,
+    ) -> Result<&'b mut SampleBuffers<'s>, HostError> {
+        if slot.is_none() {
+            *slot = Some(SampleBuffers::new(rt, method, sample)?);
+        }
+        Ok(slot.as_mut().expect("filled above"))
+    }
+
     fn new(rt: &Runtime, method: Method, sample: &'s HostBuffer) -> Result<SampleBuffers<'s>, HostError> {
         let layout = method.encoded_layout(sample.len());
         Ok(match rt.backend() {

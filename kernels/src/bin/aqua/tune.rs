@@ -130,7 +130,7 @@ fn check_all(
     let mut differ = 0;
     for t in candidates {
         let warped = t.warps.filter(|&w| w != rt.num_warps()).map(|w| rt.with_num_warps(w));
-        let codec = Codec::compile_tiled(warped.as_ref().unwrap_or(rt), method, DType::F16, t.tile).map_err(fail)?;
+        let codec = Codec::compile_tiled(warped.as_deref().unwrap_or(rt), method, DType::F16, t.tile).map_err(fail)?;
         let agreement = compare_with_cpu(rt, [&codec, &codec], cpu, check)?;
         if agreement != all_equal {
             differ += 1;
