@@ -195,6 +195,30 @@ fn tune_measures_stores_and_reloads() {
     assert!(out.contains("8 candidates") && out.contains("tile 32, 1 warp ") && out.contains("tile 64, 8 warps"), "{out}");
     assert!(out.contains("every candidate's kernels equal the CPU's (8 candidates)"), "{out}");
 
+    // `--json`: the same, as one object (here stored choices: nothing measured).
+    let (json, _) = aqua_ok(&[&args[..], &["--json", "--check-all"]].concat(), cache.path());
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    let variants = v["variants"].as_array().unwrap();
+    assert_eq!(variants.len(), 2, "{json}");
+    for variant in variants {
+        assert_eq!(variant["values_equal_percent"], 100.0, "{json}");
+        assert_eq!(variant["candidates_differing_from_cpu"], serde_json::json!([]), "{json}");
+        for op in ["quantize", "dequantize"] {
+            assert_eq!(variant[op]["source"], "disk", "{json}");
+            assert!(variant[op]["chosen"]["tile"].as_u64().is_some_and(|t| (256..=4096).contains(&t)), "{json}");
+        }
+    }
+    let (json, _) = aqua_ok(&["tune", "--mib", "0.1", "--methods", "kivi", "--bits", "3", "--json"], cache.path());
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let quantize = &v["variants"][0]["quantize"];
+    assert_eq!(quantize["source"], "measured", "{json}");
+    let trials = quantize["trials"].as_array().unwrap();
+    // 192 channels: tiles of 32 and 64 channels (the default first); the default always
+    // has a final-pass time.
+    assert_eq!(trials.len(), 2, "{json}");
+    assert_eq!(trials[0]["config"]["tile"], 64, "{json}");
+    assert!(trials[0]["final_pass_us"].as_f64().is_some_and(|t| t > 0.0), "{json}");
+
     let o = aqua(&["tune", "--backend", "cuda", "--mib", "1", "--methods", "uniform", "--bits", "2"], cache.path());
     let (out, err) = text(&o);
     if o.status.success() && out.starts_with("skipped: aqua tune --backend cuda: no CUDA device") {

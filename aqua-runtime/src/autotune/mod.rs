@@ -9,7 +9,8 @@
 //!
 //! Measuring runs in two passes after a warm-up: every candidate briefly
 //! ([`TuneOptions::first_pass`]), then only those within [`TuneOptions::keep_within`] of
-//! the best get the longer [`TuneOptions::final_pass`]. Samples go round-robin over the
+//! the best, and the first candidate (the caller's default, which the others are compared
+//! with), get the longer [`TuneOptions::final_pass`]. Samples go round-robin over the
 //! candidates (`measure.rs`), so a drift in the machine's speed touches them alike. A
 //! candidate whose run fails (a tile the kernel rejects, too much shared memory) is
 //! skipped with its reason. The first call of each candidate is not timed, so compiling
@@ -103,7 +104,8 @@ pub struct Trial {
     /// The first pass's time per call, or why the candidate failed.
     pub first: Result<Duration, String>,
     /// The final pass's time per call; `None` when pruned after the first pass, or when
-    /// only one candidate was left for the final pass.
+    /// only one candidate was left for the final pass. The first candidate is never
+    /// pruned.
     pub last: Option<Duration>,
 }
 
@@ -272,8 +274,10 @@ impl Autotuner {
 
         let best = first.iter().filter_map(|t| t.as_ref().ok()).min().copied();
         let cutoff = best.map(|b| b.mul_f64(o.keep_within.max(1.0)));
+        // The first candidate (the caller's default) always goes on: it is what the others
+        // are compared with, in the final pass's terms.
         let survivors: Vec<usize> =
-            (0..first.len()).filter(|&i| first[i].as_ref().is_ok_and(|&t| Some(t) <= cutoff)).collect();
+            (0..first.len()).filter(|&i| first[i].as_ref().is_ok_and(|&t| i == 0 || Some(t) <= cutoff)).collect();
         let mut last = vec![None; first.len()];
         if survivors.len() > 1 {
             for &i in &survivors {

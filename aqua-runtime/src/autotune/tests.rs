@@ -27,8 +27,15 @@ fn sleeper(name: &'static str, micros: u64) -> Sleeper {
     Sleeper { name, micros }
 }
 
+/// The first is the default, which is never pruned.
 fn candidates() -> Vec<Sleeper> {
-    vec![sleeper("slow", 20_000), sleeper("fast", 150), sleeper("close", 160), sleeper("mid", 8000)]
+    vec![
+        sleeper("default", 1000),
+        sleeper("slow", 20_000),
+        sleeper("fast", 150),
+        sleeper("close", 160),
+        sleeper("mid", 8000),
+    ]
 }
 
 fn runtime(cache: Option<&Path>) -> Runtime {
@@ -79,8 +86,9 @@ fn measures_the_candidates_prunes_the_slow_ones_and_remembers() {
     let tuned = tuned.unwrap();
     assert!(matches!(tuned.config.name, "fast" | "close"), "{tuned:?}");
     assert_eq!(tuned.source, ChoiceSource::Measured);
-    assert_eq!(tuned.trials.len(), 4);
-    // `slow` and `mid` are 50x and 130x the best: pruned after the first pass.
+    assert_eq!(tuned.trials.len(), 5);
+    // `slow` and `mid` are 50x and 130x the best: pruned after the first pass. `default`,
+    // 6x, goes on all the same.
     for (i, trial) in tuned.trials.iter().enumerate() {
         assert_eq!(trial.label, candidates()[i].name);
         let pruned = matches!(trial.label.as_str(), "slow" | "mid");
@@ -119,7 +127,7 @@ fn choices_persist_next_to_the_kernel_cache() {
     // Another tuner name, candidate list, thread count or option: measured afresh.
     let fresh = |t: &Autotuner, rt: &Runtime, cs: &[Sleeper]| tune_counting(t, rt, &key, cs).0.unwrap().source;
     assert_eq!(fresh(&tuner("other"), &rt, &candidates()), ChoiceSource::Measured);
-    assert_eq!(fresh(&tuner("sleep"), &rt, &candidates()[..3]), ChoiceSource::Measured);
+    assert_eq!(fresh(&tuner("sleep"), &rt, &candidates()[..4]), ChoiceSource::Measured);
     let rt4 = Runtime::cpu_with(RuntimeOptions { threads: 4, ..options_of(dir.path()) });
     assert_eq!(fresh(&tuner("sleep"), &rt4, &candidates()), ChoiceSource::Measured);
     let checked = Runtime::cpu_with(RuntimeOptions { mode: LaunchMode::Checked, ..options_of(dir.path()) });
@@ -159,7 +167,7 @@ fn a_corrupt_or_foreign_choice_is_dropped_and_retuned() {
     let rt = runtime(Some(dir.path()));
     let key = TuneKey::new().exact("op", "quantize");
     tune_counting(&tuner("sleep"), &rt, &key, &candidates()).0.unwrap();
-    let entry_key = rt.tuning_key(&format!("sleep\n{key}\nslow\nfast\nclose\nmid"));
+    let entry_key = rt.tuning_key(&format!("sleep\n{key}\ndefault\nslow\nfast\nclose\nmid"));
     let store = ChoiceStore::in_cache(dir.path());
     let entry = store.entry_path(&entry_key);
     assert_eq!(entries(dir.path()), std::slice::from_ref(&entry));
@@ -194,13 +202,14 @@ fn failing_candidates_are_skipped_and_all_failing_is_an_error() {
             Ok(())
         })
         .unwrap();
-    assert_eq!(tuned.config.name, "mid");
-    assert_eq!(tuned.trials[1].first, Err("fast needs too much shared memory".to_string()));
+    assert_eq!(tuned.config.name, "default");
+    assert_eq!(tuned.trials[2].first, Err("fast needs too much shared memory".to_string()));
 
     let err = tuner("failing").tune(&rt, &key, &candidates(), |c| Err(format!("no {}", c.name))).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "autotuner `failing` (): every candidate failed: `slow`: no slow; `fast`: no fast; `close`: no close; `mid`: no mid"
+        "autotuner `failing` (): every candidate failed: `default`: no default; `slow`: no slow; `fast`: no fast; \
+         `close`: no close; `mid`: no mid"
     );
 }
 

@@ -10,16 +10,39 @@ use half::f16;
 use crate::bench_gpu::{alloc_encoded, fail};
 use crate::error::CliError;
 
+/// How much of two quantizers' results agree, in percent of elements with equal bytes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Agreement {
+    /// Of the quantized form's elements (codes, scales, zeros).
+    pub encoded: f64,
+    /// Of the dequantized values.
+    pub values: f64,
+}
+
+impl Agreement {
+    pub fn exact(&self) -> bool {
+        self.encoded == 100.0 && self.values == 100.0
+    }
+
+    /// `encoded 100.000% equal`.
+    pub fn encoded_text(&self) -> String {
+        format!("encoded {:.3}% equal", self.encoded)
+    }
+
+    /// `values 100.000% equal`.
+    pub fn values_text(&self) -> String {
+        format!("values {:.3}% equal", self.values)
+    }
+}
+
 /// Quantizes and dequantizes `xs` on `rt` with the `quantize` and `dequantize` codecs
-/// (device buffers on a GPU) and on `cpu` with the default codec; says how much of the
-/// quantized form and of the values agree, as `encoded 100.000% equal` and
-/// `values 100.000% equal`.
+/// (device buffers on a GPU) and on `cpu` with the default codec; how much agrees.
 pub(crate) fn compare_with_cpu(
     rt: &Runtime,
     [quantize, dequantize]: [&Codec; 2],
     cpu: &Runtime,
     xs: &[f16],
-) -> Result<(String, String), CliError> {
+) -> Result<Agreement, CliError> {
     let n = xs.len();
     let method = quantize.method();
     let x = HostBuffer::from_slice(xs);
@@ -60,10 +83,7 @@ pub(crate) fn compare_with_cpu(
         (equal, total) = (equal + e, total + t);
     }
     let percent = |(e, t): (usize, usize)| 100.0 * e as f64 / t.max(1) as f64;
-    Ok((
-        format!("encoded {:.3}% equal", percent((equal, total))),
-        format!("values {:.3}% equal", percent(equal_elements(&out, &expected_out))),
-    ))
+    Ok(Agreement { encoded: percent((equal, total)), values: percent(equal_elements(&out, &expected_out)) })
 }
 
 /// How many elements of `a` and `b` (same dtype and length) have equal bytes, of how many.

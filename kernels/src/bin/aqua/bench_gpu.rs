@@ -205,9 +205,9 @@ fn throughput(rt: &Runtime, variants: &[Variant], mib: usize) -> Result<(), CliE
                     if peak >= 0.8 { "met" } else { "MISSED" }
                 ),
                 if op == "quantize" {
-                    &agreement.0
+                    agreement.encoded_text()
                 } else {
-                    &agreement.1
+                    agreement.values_text()
                 },
             );
         }
