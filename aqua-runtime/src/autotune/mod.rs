@@ -170,8 +170,9 @@ impl Autotuner {
 
     /// The fastest of `candidates` for `key` on `rt`'s machine: remembered, stored, or
     /// timed now by calling `run` (which runs the operation once with the candidate, on
-    /// the real arguments, through `rt` or a runtime on the same device). Labels
-    /// (`Display`) must tell the candidates apart; they are what is stored.
+    /// the real arguments, through `rt` or a runtime on the same device; it must not ask
+    /// this tuner in turn). Labels (`Display`) must tell the candidates apart; they are
+    /// what is stored.
     pub fn tune<C, E>(
         &self,
         rt: &Runtime,
@@ -192,7 +193,7 @@ impl Autotuner {
         if candidates.len() == 1 {
             return Ok(found(&labels[0], ChoiceSource::Only).expect("one candidate"));
         }
-        let entry = rt.tuning_key(&format!("{}\n{key}\n{}", self.name, labels.join("\n")));
+        let entry = self.entry(rt, key, &labels);
         if let Some(t) = self.remembered(&entry).and_then(|l| found(&l, ChoiceSource::Memory)) {
             return Ok(t);
         }
@@ -244,6 +245,12 @@ impl Autotuner {
             }
         }
         Ok(())
+    }
+
+    /// The key of the choice among `labels` for `key` on `rt`'s machine. (Debug formatting
+    /// quotes and escapes, so no two name and label lists print alike.)
+    fn entry(&self, rt: &Runtime, key: &TuneKey, labels: &[String]) -> CacheKey {
+        rt.tuning_key(&format!("{:?} {:?} {labels:?}", self.name, key.to_string()))
     }
 
     fn remembered(&self, entry: &CacheKey) -> Option<String> {

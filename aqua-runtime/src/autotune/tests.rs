@@ -167,7 +167,8 @@ fn a_corrupt_or_foreign_choice_is_dropped_and_retuned() {
     let rt = runtime(Some(dir.path()));
     let key = TuneKey::new().exact("op", "quantize");
     tune_counting(&tuner("sleep"), &rt, &key, &candidates()).0.unwrap();
-    let entry_key = rt.tuning_key(&format!("sleep\n{key}\ndefault\nslow\nfast\nclose\nmid"));
+    let labels: Vec<String> = candidates().iter().map(|c| c.to_string()).collect();
+    let entry_key = tuner("sleep").entry(&rt, &key, &labels);
     let store = ChoiceStore::in_cache(dir.path());
     let entry = store.entry_path(&entry_key);
     assert_eq!(entries(dir.path()), std::slice::from_ref(&entry));
