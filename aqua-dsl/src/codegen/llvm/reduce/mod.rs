@@ -245,7 +245,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     }
 
     /// The loop of [`Self::accumulate`] without the merge: the `lanes` states of each job
-    /// start from its identity at slots `base..base + lanes`, and take the line's elements.
+    /// start from its identity at slots `base..base + lanes`, and take the line's elements
+    /// (`inner`'s last level picks the slot).
     #[allow(clippy::too_many_arguments)]
     fn accumulate_lanes(
         &mut self,
@@ -258,6 +259,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         base: IntValue<'ctx>,
     ) -> Lower<()> {
         let lane_bits = log2(lanes as u32);
+        // The lane level is `inner`'s last: its bits pick the state slot.
+        let lane_lo = inner.last().map_or(0, |level| level.lo);
         // Positions only matter to arg reductions.
         let any_arg = jobs.iter().any(|j| j.red.is_arg());
         for j in jobs {
@@ -269,7 +272,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         self.nest(inner, &mut |l, in_idx| {
             let idx: Vec<Term<IntValue<'ctx>>> = fixed.iter().chain(part).chain(in_idx).cloned().collect();
             let x = l.elem(arg, &idx)?;
-            let lane = in_idx.iter().find(|t| t.lo == 0 && lane_bits > 0).map_or(l.ic(0), |t| t.var);
+            let lane = in_idx.iter().find(|t| t.lo == lane_lo && lane_bits > 0).map_or(l.ic(0), |t| t.var);
             let at = l.b.build_int_nuw_add(base, lane, "slot")?;
             let pos = if any_arg {
                 let in_line: Vec<_> = part.iter().chain(in_idx).cloned().collect();

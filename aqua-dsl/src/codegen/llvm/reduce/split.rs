@@ -3,12 +3,16 @@
 //! threads: 8 threads a group instead of one).
 //!
 //! 1. Thread `t = line * S + part` reduces the contiguous chunk `part` of its line with
-//!    the usual lanes (`accumulate`). Threads past the last line hold the identity.
+//!    the usual lanes (`accumulate`). A group with a float sum, whose order is fixed (the
+//!    CPU's 8 lanes, merged in a halving tree: lane `k` with `k + 4`, then `k + 2`, then
+//!    `k + 1`), is split by lanes instead (`S <= 8`): the thread takes lanes `part + S k`
+//!    as its own lanes `k` and merges them in the same tree, which leaves the tree's last
+//!    `log2 S` steps. Threads past the last line hold the identity.
 //! 2. Within a warp, the threads of a line merge their states with butterfly shuffles
-//!    (`shuffle.rs`): at step `m = 1, 2, 4, ...` up to `min(S, 32) / 2`, thread `part`
-//!    joins its state with the one of `part ^ m`, the lower part's state on the left.
-//!    So every thread of a group of `min(S, 32)` ends with the same bits: the states
-//!    merged in a tree in increasing `part` order.
+//!    (`shuffle.rs`): at step `m = min(S, 32) / 2, ..., 2, 1`, thread `part` joins its
+//!    state with the one of `part ^ m`, the lower part's state on the left (for a float
+//!    sum: the halving tree's last steps). So every thread of a group of `min(S, 32)`
+//!    ends with the same bits: the states merged in a tree in increasing `part` order.
 //! 3. With `S <= 32` and block results, the line's first thread finishes the line and
 //!    stores its result: no shared memory, no barrier besides the one after the sink.
 //!    With `S > 32` (or a scalar result, which every thread of the CTA needs), the first
@@ -20,9 +24,9 @@
 //! The merge is `state.rs`'s join with ties to the lower index, always with the lower
 //! part's state on the left, so the result is the one of merging the parts' states in
 //! increasing order: the first best value for max/min (down to the sign of a zero), the
-//! lowest best index for arg reductions. Only order-insensitive groups are split (no
-//! float sum), so that equals the CPU's result bit for bit (up to the sign of a zero from
-//! max/min, which `semantics.md` leaves free).
+//! lowest best index for arg reductions. That equals the CPU's result bit for bit (up to
+//! the sign of a zero from max/min, which `semantics.md` leaves free), and so does a float
+//! sum, whose lanes and tree are the CPU's.
 
 use inkwell::types::BasicTypeEnum;
 use inkwell::values::{BasicValueEnum, IntValue};
@@ -57,19 +61,18 @@ struct Split<'ctx> {
 }
 
 impl<'a, 'ctx> Lowerer<'a, 'ctx> {
-    /// The threads per line to split `arg`'s last axis over, when worth it (GPU,
-    /// order-insensitive group, fewer lines than threads, chunks of at least the lanes).
+    /// The threads per line to split `arg`'s last axis over, when worth it (GPU, fewer
+    /// lines than threads; order-insensitive groups: chunks of at least the lanes; float
+    /// sums: at most one thread per lane).
     pub(super) fn split_threads(&self, jobs: &[Job<'ctx>], arg: ValueId) -> Option<u32> {
         let th = self.threads?;
-        if jobs.iter().any(|j| j.red.float() && j.red.op == ReduceOp::Sum) {
-            return None;
-        }
         let shape = &self.k.ty(arg).shape;
         let n = *shape.dims().last()?;
         let lines_bits = index::shape_bits(shape) - log2(n);
         let reds: Vec<Red> = jobs.iter().map(|j| j.red).collect();
         let lanes = lane_count(&reds, n, true);
-        let s_bits = th.log2.saturating_sub(lines_bits).min(log2(n) - log2(lanes));
+        let most = if by_lanes(jobs) { log2(lanes) } else { log2(n) - log2(lanes) };
+        let s_bits = th.log2.saturating_sub(lines_bits).min(most);
         (s_bits >= 1).then_some(s_bits)
     }
 
@@ -135,7 +138,6 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let reds: Vec<Red> = jobs.iter().map(|j| j.red).collect();
         let lanes = lane_count(&reds, 1 << sp.nb, true);
         let pb = log2(lanes);
-        let chunk_bits = sp.nb - sp.s_bits;
         self.memo.clear();
         let before = self.current_block()?;
         let (on, join) = (self.block("split.on"), self.block("split.end"));
@@ -147,10 +149,22 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         self.b.position_at_end(on);
         let fixed: Vec<Term<IntValue<'ctx>>> =
             if sp.line_bits > 0 { vec![Term { var: sp.line, lo: sp.nb, bits: sp.line_bits }] } else { vec![] };
-        let part_term = [Term { var: sp.part, lo: chunk_bits, bits: sp.s_bits }];
-        let mut inner = self.sink_levels(&[arg], pb, chunk_bits)?;
-        inner.push(Level { lo: 0, bits: pb, vectorize: (lanes >= 4).then_some(lanes) });
-        let states = self.accumulate(jobs, arg, &fixed, &part_term, &inner, lanes as u64)?;
+        let (part_term, inner, lanes) = if by_lanes(jobs) {
+            // Element `j` of the line is in lane `j % lanes`; the thread takes the lanes
+            // `part + S k` (the low bits of `j`), as its lanes `k`, and loops over the rest.
+            let mut inner = self.sink_levels(&[arg], pb, sp.nb)?;
+            let own = pb - sp.s_bits;
+            if own > 0 {
+                inner.push(Level { lo: sp.s_bits, bits: own, vectorize: None });
+            }
+            ([Term { var: sp.part, lo: 0, bits: sp.s_bits }], inner, 1u64 << own)
+        } else {
+            let chunk_bits = sp.nb - sp.s_bits;
+            let mut inner = self.sink_levels(&[arg], pb, chunk_bits)?;
+            inner.push(Level { lo: 0, bits: pb, vectorize: (lanes >= 4).then_some(lanes) });
+            ([Term { var: sp.part, lo: chunk_bits, bits: sp.s_bits }], inner, lanes as u64)
+        };
+        let states = self.accumulate(jobs, arg, &fixed, &part_term, &inner, lanes)?;
         let on_end = self.current_block()?;
         self.b.build_unconditional_branch(join)?;
         self.b.position_at_end(join);
@@ -179,7 +193,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     ) -> Lower<Vec<State<'ctx>>> {
         let values = jobs.iter().map(|j| 1 + j.red.is_arg() as usize).sum();
         let mut ex = self.begin_exchange(values)?;
-        for step in 0..sp.warp_bits {
+        // Descending, as the lanes' halving tree merges: lane k with k + half.
+        for step in (0..sp.warp_bits).rev() {
             let m = 1u64 << step;
             let mut mine = Vec::with_capacity(values);
             for (j, &(v, i)) in jobs.iter().zip(&states) {
@@ -313,4 +328,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         }
         Ok(results)
     }
+}
+
+/// Whether a group is split by lanes rather than by chunks: when it holds a float sum,
+/// whose order is fixed (the CPU's lanes and their halving tree).
+fn by_lanes(jobs: &[Job]) -> bool {
+    jobs.iter().any(|j| j.red.float() && j.red.op == ReduceOp::Sum)
 }
