@@ -11,8 +11,8 @@
 //!
 //! expands to a unit struct `axpy` implementing `aqua_dsl::build::KernelSource`; its body
 //! runs with the comptime parameters as plain Rust values and emits IR for everything that
-//! touches a runtime value. The macro is split like CubeCL's: [`parse`] (syn to a small
-//! kernel AST, with the comptime analysis) and [`generate`] (the AST to builder code).
+//! touches a runtime value. The macro is split like CubeCL's: `parse` (syn to a small
+//! kernel AST, with the comptime analysis) and `generate` (the AST to builder code).
 //! `docs/language.md` is the author's guide.
 
 mod error;

@@ -89,7 +89,7 @@ impl Codec {
         }
     }
 
-    /// Quantizes the values of `x` into `encoded` (as [`Self::encoded_layout`] says),
+    /// Quantizes the values of `x` into `encoded` (as [`Method::encoded_layout`] says),
     /// buffers of either memory (device buffers stay on the GPU; the launch is queued).
     pub fn launch_quantize<'a>(&self, rt: &Runtime, x: Arg<'a>, encoded: Vec<Arg<'a>>) -> Result<(), HostError> {
         match self {

@@ -68,7 +68,7 @@ pub fn max_block(dim: u32, points: u32) -> u32 {
 
 /// Codes by lane `u32[H / d, R]` (tuple `t` of group `r` at `[t, r]`) and f16 scales
 /// `[R]` of `x: f32[R, H]` (padding lanes zero). `interior`: the unmasked form of a
-/// specialized tile, which only the CPU runs ([`Search`]).
+/// specialized tile, which only the CPU runs (`Search`).
 #[track_caller]
 pub fn quantize_groups(x: Value, grid: &Grid, interior: bool) -> (Value, Value) {
     let d = grid.dim() as u32;

@@ -63,7 +63,7 @@ pub enum Op {
     /// Reduce along `axis`, which is removed from the shape.
     Reduce { op: ReduceOp, arg: ValueId, axis: u8 },
     /// `[M,K] x [K,N] -> f32[M,N]`, operands widened to f32, accumulated in f32,
-    /// plus `acc` (f32[M,N]) when present.
+    /// plus `acc` (`f32[M,N]`) when present.
     Dot { a: ValueId, b: ValueId, acc: Option<ValueId> },
 
     // ---- memory ----
