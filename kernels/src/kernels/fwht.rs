@@ -108,16 +108,3 @@ fn combine(parts: &[Value]) -> Value {
     let (lo, hi) = (lo.reshape([t, k / 2 * lanes]), hi.reshape([t, k / 2 * lanes]));
     interleave(lo + hi, lo - hi).reshape([t * k, lanes])
 }
-
-/// The sum of each lane of `v: f32[L, lanes]` by halving (`crate::quant::hadamard::
-/// pairwise_sum`): `f32[lanes]`.
-#[track_caller]
-pub fn pairwise_sum(v: Value) -> Value {
-    let (mut l, lanes) = dims(v);
-    let mut v = v;
-    while l > 1 {
-        v = v.reshape([1, 2, l / 2 * lanes]).sum(1);
-        l /= 2;
-    }
-    v.reshape([lanes])
-}

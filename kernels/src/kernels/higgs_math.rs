@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use aqua_dsl::build::*;
 use aqua_dsl::ir::Loc;
 
-use super::fwht::{combine_inverse, forward_split, pairwise_sum};
+use super::fwht::{combine_inverse, forward_split};
 use crate::quant::cells::Cells;
 use crate::quant::element::F16_MAX;
 use crate::quant::grids::{Grid, EDEN};
@@ -73,7 +73,7 @@ pub fn max_block(dim: u32, points: u32) -> u32 {
 pub fn quantize_groups(x: Value, grid: &Grid, interior: bool) -> (Value, Value) {
     let d = grid.dim() as u32;
     let xt = x.trans();
-    let r = pairwise_sum(xt * xt).sqrt();
+    let r = (x * x).sum(1).sqrt();
     // Comparisons with NaN are false: a NaN norm stays NaN.
     let scale = where_(gt(r, F16_MAX), F16_MAX, r).cast::<half::f16>();
     // Scaling before the transform keeps the search's operands plain buffers (a scaled

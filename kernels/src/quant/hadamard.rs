@@ -1,4 +1,4 @@
-//! The fast Walsh-Hadamard transform HIGGS rotates each group with, and the pairwise sum it
+//! The fast Walsh-Hadamard transform HIGGS rotates each group with, and the lane sum it
 //! computes group norms with: the plain-Rust references the kernels match bit for bit.
 //!
 //! The transform is *unnormalized*: `y = H x` with the Sylvester-ordered `H` of size `n` (a
@@ -79,23 +79,28 @@ fn butterflies(x: &mut [f32], order: Stages) {
     }
 }
 
-/// The sum of `v` (a power-of-two length, at least 1) by halving: while more than one value
-/// is left, value `j` of the first half becomes `v[j] + v[j + len/2]` (f32). Every addition
-/// has two operands, so the result is the same on every backend; it is also more accurate
-/// than a left-to-right sum (error growing with `log2(len)`, not `len`).
-pub fn pairwise_sum(v: &[f32]) -> Result<f32, HadamardError> {
+/// The sum of `v` (a power-of-two length, at least 1) in the order of a kernel's float
+/// `sum` along an axis (`docs/codegen.md`), which every backend keeps: lane `k` of
+/// `min(len, 8)` adds `v[k], v[k + 8], v[k + 16], ...` left to right, starting from `-0.0`;
+/// then the lanes merge by halving, lane `k` taking lane `k + half` for `half = lanes / 2,
+/// ..., 1`. (A GPU splits a line's lanes over threads and merges them in the same tree.)
+pub fn lane_sum(v: &[f32]) -> Result<f32, HadamardError> {
     if !v.len().is_power_of_two() {
         return Err(HadamardError::Length(v.len()));
     }
-    let mut buf = v.to_vec();
-    let mut len = buf.len();
-    while len > 1 {
-        len /= 2;
-        for j in 0..len {
-            buf[j] += buf[j + len];
-        }
+    let lanes = v.len().min(8);
+    let mut acc = vec![-0.0f32; lanes];
+    for (j, &x) in v.iter().enumerate() {
+        acc[j % lanes] += x;
     }
-    Ok(buf[0])
+    let mut half = lanes / 2;
+    while half > 0 {
+        for k in 0..half {
+            acc[k] += acc[k + half];
+        }
+        half /= 2;
+    }
+    Ok(acc[0])
 }
 
 #[cfg(test)]
@@ -136,14 +141,23 @@ mod tests {
     }
 
     #[test]
-    fn pairwise_sum_halves() {
-        assert_eq!(pairwise_sum(&[3.0]).unwrap(), 3.0);
-        assert_eq!(pairwise_sum(&[1.0, 2.0, 3.0, 4.0]).unwrap(), 10.0);
-        // Pairs (0, 2) and (1, 3) first: 1 + e rounds to 1 but e + e is exact, so the sum
-        // is 1 + 2^-23, where adding left to right would lose every e.
+    fn lane_sums_add_lanes_left_to_right_then_halve() {
+        assert_eq!(lane_sum(&[3.0]).unwrap(), 3.0);
+        assert_eq!(lane_sum(&[-0.0]).unwrap().to_bits(), (-0.0f32).to_bits());
+        assert_eq!(lane_sum(&[1.0, 2.0, 3.0, 4.0]).unwrap(), 10.0);
+        // Four lanes, merged (0 + 2) + (1 + 3): 1 + e rounds to 1 but e + e is exact, so
+        // the sum is 1 + 2^-23, where adding left to right would lose every e.
         let e = 2f32.powi(-24);
-        assert_eq!(pairwise_sum(&[1.0, e, e, e]).unwrap(), 1.0 + 2f32.powi(-23));
-        assert_eq!(pairwise_sum(&[1.0; 3]), Err(HadamardError::Length(3)));
+        assert_eq!(lane_sum(&[1.0, e, e, e]).unwrap(), 1.0 + 2f32.powi(-23));
+        // Sixteen values: lane 0 adds 1 and then e, which rounds away; lanes 1 and 5 hold
+        // e each, and their sum 2e survives the tree.
+        let mut v = [0.0f32; 16];
+        v[0] = 1.0;
+        v[8] = e;
+        v[1] = e;
+        v[5] = e;
+        assert_eq!(lane_sum(&v).unwrap(), 1.0 + 2f32.powi(-23));
+        assert_eq!(lane_sum(&[1.0; 3]), Err(HadamardError::Length(3)));
     }
 
     #[test]

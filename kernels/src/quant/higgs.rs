@@ -10,7 +10,7 @@
 //! grid of `n` points in `d` dimensions (`d` divides `H`, `n = 2^b` with `b` in 1..=8):
 //!
 //! ```text
-//! ss    = pairwise_sum(x * x)             (f32 squares, summed by halving; see `hadamard`)
+//! ss    = lane_sum(x * x)                 (f32 squares, in a kernel sum's 8 lanes; see `hadamard`)
 //! r     = sqrt(ss)
 //! scale = f16(r > 65504 ? 65504 : r)      (nearest-even; saturates; NaN stays NaN)
 //! s     = f32(scale)                      inv = 1 / s   (f32 division)
@@ -19,9 +19,10 @@
 //! x^    = fwht(grid[code], Ascending) * (s * (1 / H))   (s / H is exact; one rounding per value)
 //! ```
 //!
-//! This is exactly the kernels' arithmetic: every step is an element-wise f32 op or a sum
-//! of two values, so codes, scales and dequantized values are equal bit for bit on every
-//! backend. Since `||fwht(x)||^2 = H ||x||^2`, `y` has mean square 1 per coordinate, and the
+//! This is exactly the kernels' arithmetic: every step is an element-wise f32 op, a sum
+//! of two values, or the norm's sum in the fixed order of a kernel's `sum` (which a GPU
+//! keeps when it splits a group over threads), so codes, scales and dequantized values
+//! are equal bit for bit on every backend. Since `||fwht(x)||^2 = H ||x||^2`, `y` has mean square 1 per coordinate, and the
 //! rotation makes its coordinates close to N(0, 1) whatever the data, which is what the
 //! grids are optimized for. The relative error `||x^ - x||^2 / ||x||^2` equals the grid's
 //! mean squared error per coordinate on `y` (up to the f16 rounding of the scale).
@@ -52,7 +53,7 @@ use thiserror::Error;
 use super::bits::Storage;
 use super::element::{widen, Element, F16_MAX};
 use super::grids::{Grid, GridError, NearestSearch};
-use super::hadamard::{fwht, pairwise_sum, Stages};
+use super::hadamard::{fwht, lane_sum, Stages};
 use super::pack::{self, PackError};
 
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -168,7 +169,7 @@ impl Higgs {
         for (sq, &x) in squares.iter_mut().zip(xs) {
             *sq = x * x;
         }
-        let r = pairwise_sum(&squares).expect("the group size is a power of two").sqrt();
+        let r = lane_sum(&squares).expect("the group size is a power of two").sqrt();
         // Comparisons with NaN are false: a NaN norm stays NaN.
         f16::from_f32(if r > F16_MAX { F16_MAX } else { r })
     }
