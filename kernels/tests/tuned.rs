@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use aqua_dsl::DType;
+use aqua_kernels::host::buffers::LaunchBuffers;
 use aqua_kernels::host::codec::{Codec, Method};
 use aqua_kernels::host::tune::{tiles, tilings, CodecTuners, Tiling, TunedCodec, WARPS};
 use aqua_kernels::quant::grids::Grid;
@@ -57,14 +58,12 @@ fn tuners() -> CodecTuners {
     })
 }
 
-/// Quantize and dequantize through the launch API (host buffers): the encoded buffers'
-/// bytes and the values' bytes.
-fn run(rt: &Runtime, [quantize, dequantize]: [&Codec; 2], x: &HostBuffer) -> (Vec<Vec<u8>>, Vec<u8>) {
-    let layout = quantize.method().encoded_layout(x.len());
-    let mut encoded: Vec<HostBuffer> = layout.iter().map(|&(_, d, len)| HostBuffer::zeros(d, len)).collect();
-    quantize.launch_quantize(rt, Arg::Buf(x), encoded.iter_mut().map(Arg::BufMut).collect()).unwrap();
-    let mut out = HostBuffer::zeros(x.dtype(), x.len());
-    dequantize.launch_dequantize(rt, encoded.iter().map(Arg::Buf).collect(), Arg::BufMut(&mut out)).unwrap();
+/// Quantize and dequantize through the launch API (`LaunchBuffers`): the encoded
+/// buffers' bytes and the values' bytes.
+fn run(rt: &Runtime, codecs: [&Codec; 2], x: &HostBuffer) -> (Vec<Vec<u8>>, Vec<u8>) {
+    let mut buffers = LaunchBuffers::new(rt, codecs[0].method(), x).unwrap();
+    buffers.roundtrip(rt, codecs).unwrap();
+    let (encoded, out) = buffers.into_host(rt).unwrap();
     (encoded.iter().map(|b| b.as_bytes().to_vec()).collect(), out.as_bytes().to_vec())
 }
 
@@ -146,8 +145,7 @@ fn gpu_backends_try_cta_sizes() {
     let cpu = Codec::compile(common::cpu(), method, DType::F16).unwrap();
     let expected = run(common::cpu(), [&cpu, &cpu], &x);
     for t in candidates {
-        let warps = rt.with_num_warps(t.warps.unwrap());
-        let codec = Codec::compile_tiled(&warps, method, DType::F16, t.tile).unwrap();
+        let codec = t.compile(&rt, method, DType::F16).unwrap();
         assert!(run(&rt, [&codec, &codec], &x) == expected, "{t}: SIMT and CPU differ");
     }
     let codecs = [tuned.quantize_codec(), tuned.dequantize_codec()];

@@ -5,6 +5,7 @@
 use aqua_dsl::DType;
 use aqua_runtime::{Arg, HostBuffer, Runtime};
 
+use super::buffers::LaunchBuffers;
 use super::higgs::{HiggsBuffers, HiggsKernels};
 use super::uniform::{QuantizedBuffers, UniformKernels};
 use super::HostError;
@@ -146,14 +147,8 @@ impl Codec {
 
 /// Quantizes `x` with one codec's kernels and dequantizes with another's (of the same
 /// method): the reconstruction, in `x`'s dtype.
-pub(crate) fn roundtrip(
-    [quantize, dequantize]: [&Codec; 2],
-    rt: &Runtime,
-    x: &HostBuffer,
-) -> Result<HostBuffer, HostError> {
-    let mut q = quantize.encoded(x.len());
-    quantize.quantize_into(rt, x, &mut q)?;
-    let mut out = HostBuffer::zeros(x.dtype(), x.len());
-    dequantize.dequantize_into(rt, &q, &mut out)?;
-    Ok(out)
+pub(crate) fn roundtrip(codecs: [&Codec; 2], rt: &Runtime, x: &HostBuffer) -> Result<HostBuffer, HostError> {
+    let mut buffers = LaunchBuffers::new(rt, codecs[0].method(), x)?;
+    buffers.roundtrip(rt, codecs)?;
+    Ok(buffers.into_host(rt)?.1)
 }

@@ -4,8 +4,10 @@
 //! - `uniform`: the uniform quantizer (along channels or tokens);
 //! - `higgs`: HIGGS;
 //! - `codec`: either of them behind one interface, for tools that compare methods;
+//! - `buffers`: a quantizer's buffers in the memory a runtime's kernels read;
 //! - `tune`: either of them with the tile (and CTA size) autotuned on this machine.
 
+pub mod buffers;
 pub mod codec;
 pub mod higgs;
 pub mod tune;

@@ -21,12 +21,13 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use aqua_dsl::DType;
 use aqua_runtime::autotune::{Autotuner, TuneKey, TuneOptions, Tuned};
-use aqua_runtime::{Arg, BackendKind, DeviceBuffer, HostBuffer, Runtime};
+use aqua_runtime::{Arg, BackendKind, HostBuffer, Runtime};
 
+use super::buffers::LaunchBuffers;
 use super::codec::{Codec, Encoded, Method};
 use super::{input_error, HostError};
 use crate::kernels::higgs_math::max_block;
@@ -49,6 +50,18 @@ impl fmt::Display for Tiling {
             Some(1) => write!(f, ", 1 warp"),
             Some(w) => write!(f, ", {w} warps"),
             None => Ok(()),
+        }
+    }
+}
+
+impl Tiling {
+    /// `method`'s kernels with this tiling on `rt`: another CTA size than `rt`'s compiles
+    /// in `rt.with_num_warps` (kept by `rt`), and its kernels launch through `rt` all the
+    /// same.
+    pub fn compile(self, rt: &Runtime, method: Method, dtype: DType) -> Result<Codec, HostError> {
+        match self.warps.filter(|&w| has_warps(rt) && w != rt.num_warps()) {
+            Some(w) => Codec::compile_tiled(&rt.with_num_warps(w), method, dtype, self.tile),
+            None => Codec::compile_tiled(rt, method, dtype, self.tile),
         }
     }
 }
@@ -144,19 +157,19 @@ impl TunedCodec {
             return Err(input_error("autotune", problem));
         }
         let key = TuneKey::new().exact("method", format!("{method:?}")).exact("dtype", dtype).bucket("n", sample.len());
-        let mut codecs = Codecs::new(rt, method, dtype, candidates);
+        let mut codecs = Codecs::new(rt, method, dtype);
         // Made at the first measurement: a remembered choice allocates (and uploads) nothing.
         let mut buffers = None;
         let quantize = tuners.quantize.tune(rt, &key, candidates, |&t| {
             let codec = codecs.get(t)?;
-            let (x, encoded) = SampleBuffers::get(&mut buffers, rt, method, sample)?.quantize_args();
+            let (x, encoded) = made(&mut buffers, rt, method, sample)?.quantize_args();
             codec.launch_quantize(rt, x, encoded)
         })?;
         // The encoded buffers now hold the sample's codes, unless quantize's choice was
         // remembered; then they are zeros, which dequantize just as fast.
         let dequantize = tuners.dequantize.tune(rt, &key, candidates, |&t| {
             let codec = codecs.get(t)?;
-            let (encoded, out) = SampleBuffers::get(&mut buffers, rt, method, sample)?.dequantize_args();
+            let (encoded, out) = made(&mut buffers, rt, method, sample)?.dequantize_args();
             codec.launch_dequantize(rt, encoded, out)
         })?;
         Ok(TunedCodec {
@@ -220,31 +233,22 @@ impl TunedCodec {
     }
 }
 
-/// The candidates' kernels, compiled on first use (the tuner's untimed first call), each
-/// CTA size in a runtime of its own on `rt`'s device.
+/// The candidates' kernels, compiled on first use (the tuner's untimed first call).
 struct Codecs<'r> {
     rt: &'r Runtime,
     method: Method,
     dtype: DType,
-    runtimes: HashMap<u32, Arc<Runtime>>,
     compiled: HashMap<Tiling, Codec>,
 }
 
 impl<'r> Codecs<'r> {
-    fn new(rt: &'r Runtime, method: Method, dtype: DType, candidates: &[Tiling]) -> Codecs<'r> {
-        let runtimes = candidates
-            .iter()
-            .filter_map(|t| t.warps)
-            .filter(|&w| has_warps(rt) && w != rt.num_warps())
-            .map(|w| (w, rt.with_num_warps(w)))
-            .collect();
-        Codecs { rt, method, dtype, runtimes, compiled: HashMap::new() }
+    fn new(rt: &'r Runtime, method: Method, dtype: DType) -> Codecs<'r> {
+        Codecs { rt, method, dtype, compiled: HashMap::new() }
     }
 
     fn get(&mut self, t: Tiling) -> Result<&Codec, HostError> {
         if !self.compiled.contains_key(&t) {
-            let rt = t.warps.and_then(|w| self.runtimes.get(&w)).map_or(self.rt, |r| &**r);
-            let codec = Codec::compile_tiled(rt, self.method, self.dtype, t.tile)?;
+            let codec = t.compile(self.rt, self.method, self.dtype)?;
             self.compiled.insert(t, codec);
         }
         Ok(&self.compiled[&t])
@@ -257,58 +261,15 @@ impl<'r> Codecs<'r> {
     }
 }
 
-/// The buffers the candidates run on: the sample and the quantized form, in host memory,
-/// or in device memory on a CUDA runtime (so that only the kernels are timed).
-enum SampleBuffers<'s> {
-    Host { x: &'s HostBuffer, encoded: Vec<HostBuffer>, out: HostBuffer },
-    Device { x: DeviceBuffer, encoded: Vec<DeviceBuffer>, out: DeviceBuffer },
-}
-
-impl<'s> SampleBuffers<'s> {
-    /// The buffers in `slot`, made first if it is empty.
-    fn get<'b>(
-        slot: &'b mut Option<SampleBuffers<'s>>,
-        rt: &Runtime,
-        method: Method,
-        sample: &'s HostBuffer,
-    ) -> Result<&'b mut SampleBuffers<'s>, HostError> {
-        if slot.is_none() {
-            *slot = Some(SampleBuffers::new(rt, method, sample)?);
-        }
-        Ok(slot.as_mut().expect("filled above"))
+/// The buffers in `slot`, made first if it is empty.
+fn made<'b, 's>(
+    slot: &'b mut Option<LaunchBuffers<'s>>,
+    rt: &Runtime,
+    method: Method,
+    sample: &'s HostBuffer,
+) -> Result<&'b mut LaunchBuffers<'s>, HostError> {
+    if slot.is_none() {
+        *slot = Some(LaunchBuffers::new(rt, method, sample)?);
     }
-
-    fn new(rt: &Runtime, method: Method, sample: &'s HostBuffer) -> Result<SampleBuffers<'s>, HostError> {
-        let layout = method.encoded_layout(sample.len());
-        Ok(match rt.backend() {
-            BackendKind::Cuda => SampleBuffers::Device {
-                x: rt.upload(sample)?,
-                encoded: layout.iter().map(|&(_, d, len)| rt.alloc(d, len)).collect::<Result<_, _>>()?,
-                out: rt.alloc(sample.dtype(), sample.len())?,
-            },
-            _ => SampleBuffers::Host {
-                x: sample,
-                encoded: layout.iter().map(|&(_, d, len)| HostBuffer::zeros(d, len)).collect(),
-                out: HostBuffer::zeros(sample.dtype(), sample.len()),
-            },
-        })
-    }
-
-    fn quantize_args(&mut self) -> (Arg<'_>, Vec<Arg<'_>>) {
-        match self {
-            SampleBuffers::Host { x, encoded, .. } => (Arg::Buf(x), encoded.iter_mut().map(Arg::BufMut).collect()),
-            SampleBuffers::Device { x, encoded, .. } => {
-                (Arg::DevBuf(x), encoded.iter_mut().map(Arg::DevBufMut).collect())
-            }
-        }
-    }
-
-    fn dequantize_args(&mut self) -> (Vec<Arg<'_>>, Arg<'_>) {
-        match self {
-            SampleBuffers::Host { encoded, out, .. } => (encoded.iter().map(Arg::Buf).collect(), Arg::BufMut(out)),
-            SampleBuffers::Device { encoded, out, .. } => {
-                (encoded.iter().map(Arg::DevBuf).collect(), Arg::DevBufMut(out))
-            }
-        }
-    }
+    Ok(slot.as_mut().expect("filled above"))
 }

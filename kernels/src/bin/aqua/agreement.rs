@@ -3,11 +3,12 @@
 //! computes something else cannot go unnoticed.
 
 use aqua_dsl::DType;
-use aqua_kernels::host::codec::{Codec, Encoded};
-use aqua_runtime::{Arg, BackendKind, HostBuffer, Runtime};
+use aqua_kernels::host::buffers::LaunchBuffers;
+use aqua_kernels::host::codec::Codec;
+use aqua_runtime::{HostBuffer, Runtime};
 use half::f16;
 
-use crate::bench_gpu::{alloc_encoded, fail};
+use crate::bench_gpu::fail;
 use crate::error::CliError;
 
 /// How much of two quantizers' results agree, in percent of elements with equal bytes.
@@ -39,46 +40,23 @@ impl Agreement {
 /// (device buffers on a GPU) and on `cpu` with the default codec; how much agrees.
 pub(crate) fn compare_with_cpu(
     rt: &Runtime,
-    [quantize, dequantize]: [&Codec; 2],
+    codecs: [&Codec; 2],
     cpu: &Runtime,
     xs: &[f16],
 ) -> Result<Agreement, CliError> {
-    let n = xs.len();
-    let method = quantize.method();
+    let method = codecs[0].method();
     let x = HostBuffer::from_slice(xs);
-    let (encoded, out) = if rt.backend() == BackendKind::Cuda {
-        let x = rt.upload(&x).map_err(fail)?;
-        let mut encoded = alloc_encoded(rt, method, n)?;
-        let mut out = rt.alloc(DType::F16, n).map_err(fail)?;
-        let args = encoded.iter_mut().map(Arg::DevBufMut).collect();
-        quantize.launch_quantize(rt, Arg::DevBuf(&x), args).map_err(fail)?;
-        let args = encoded.iter().map(Arg::DevBuf).collect();
-        dequantize.launch_dequantize(rt, args, Arg::DevBufMut(&mut out)).map_err(fail)?;
-        let encoded = encoded.iter().map(|b| rt.download(b).map_err(fail)).collect::<Result<Vec<_>, _>>()?;
-        (encoded, rt.download(&out).map_err(fail)?)
-    } else {
-        let layout = method.encoded_layout(n);
-        let mut encoded: Vec<HostBuffer> = layout.iter().map(|&(_, d, len)| HostBuffer::zeros(d, len)).collect();
-        let mut out = HostBuffer::zeros(DType::F16, n);
-        let args = encoded.iter_mut().map(Arg::BufMut).collect();
-        quantize.launch_quantize(rt, Arg::Buf(&x), args).map_err(fail)?;
-        let args = encoded.iter().map(Arg::Buf).collect();
-        dequantize.launch_dequantize(rt, args, Arg::BufMut(&mut out)).map_err(fail)?;
-        (encoded, out)
+    let run = |rt: &Runtime, codecs: [&Codec; 2]| -> Result<(Vec<HostBuffer>, HostBuffer), CliError> {
+        let mut buffers = LaunchBuffers::new(rt, method, &x).map_err(fail)?;
+        buffers.roundtrip(rt, codecs).map_err(fail)?;
+        buffers.into_host(rt).map_err(fail)
     };
-
-    let codec = Codec::compile(cpu, method, DType::F16).map_err(fail)?;
-    let mut expected = codec.encoded(n);
-    codec.quantize_into(cpu, &x, &mut expected).map_err(fail)?;
-    let mut expected_out = HostBuffer::zeros(DType::F16, n);
-    codec.dequantize_into(cpu, &expected, &mut expected_out).map_err(fail)?;
-    let expected: Vec<&HostBuffer> = match &expected {
-        Encoded::Uniform(q) => vec![&q.codes, &q.scale, &q.zero],
-        Encoded::Higgs(q) => vec![&q.codes, &q.scale],
-    };
+    let (encoded, out) = run(rt, codecs)?;
+    let default = Codec::compile(cpu, method, DType::F16).map_err(fail)?;
+    let (expected, expected_out) = run(cpu, [&default, &default])?;
 
     let (mut equal, mut total) = (0, 0);
-    for (got, want) in encoded.iter().zip(expected) {
+    for (got, want) in encoded.iter().zip(&expected) {
         let (e, t) = equal_elements(got, want);
         (equal, total) = (equal + e, total + t);
     }

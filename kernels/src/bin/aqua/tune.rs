@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use aqua_dsl::DType;
-use aqua_kernels::host::codec::{Codec, Method};
+use aqua_kernels::host::codec::Method;
 use aqua_kernels::host::tune::{tilings, CodecTuners, Tiling, TunedCodec};
 use aqua_kernels::quant::bits_per_value;
 use aqua_runtime::autotune::{ChoiceSource, TuneOptions, Tuned};
@@ -248,8 +248,7 @@ fn differing_candidates(
 ) -> Result<Vec<(Tiling, Agreement)>, CliError> {
     let mut differing = Vec::new();
     for &t in candidates {
-        let warped = t.warps.filter(|&w| w != rt.num_warps()).map(|w| rt.with_num_warps(w));
-        let codec = Codec::compile_tiled(warped.as_deref().unwrap_or(rt), method, DType::F16, t.tile).map_err(fail)?;
+        let codec = t.compile(rt, method, DType::F16).map_err(fail)?;
         let agreement = compare_with_cpu(rt, [&codec, &codec], cpu, check)?;
         if !agreement.exact() {
             differing.push((t, agreement));
