@@ -9,6 +9,11 @@ fn ptr(name: &str, dtype: DType, mutable: bool) -> Param {
     Param { name: name.into(), kind: ParamKind::Ptr { dtype, mutable } }
 }
 
+/// The parameters of most tests: an f32 input `x` and an f32 output `y`.
+fn x_to_y() -> Vec<Param> {
+    vec![ptr("x", DType::F32, false), ptr("y", DType::F32, true)]
+}
+
 fn places(body: fn(&[Value]), params: Vec<Param>) -> (Kernel, Plan) {
     places_for(PlanTarget::default(), body, params)
 }
@@ -50,7 +55,7 @@ fn an_elementwise_chain_fuses_into_its_store() {
             let x = load(a[0] + offs);
             store(a[1] + offs, (x * 2.0 + 1.0).exp());
         },
-        vec![ptr("x", DType::F32, false), ptr("y", DType::F32, true)],
+        x_to_y(),
     );
     assert_eq!(place_of(&k, &p, "load"), vec![Place::Lazy]);
     assert_eq!(place_of(&k, &p, "exp"), vec![Place::Lazy]);
@@ -64,7 +69,7 @@ fn a_value_used_by_two_sinks_gets_a_buffer() {
             let s = x.sum(0);
             store(a[1] + arange(64), x / s);
         },
-        vec![ptr("x", DType::F32, false), ptr("y", DType::F32, true)],
+        x_to_y(),
     );
     assert_eq!(place_of(&k, &p, "exp"), vec![Place::Buffer]);
     assert_eq!(place_of(&k, &p, "load"), vec![Place::Lazy]);
@@ -79,7 +84,7 @@ fn cheap_offsets_and_masks_are_recomputed_in_every_sink() {
             let x = load_masked(a[0] + offs, m).exp();
             store_masked(a[1] + offs, x / x.sum(0), m);
         },
-        vec![ptr("x", DType::F32, false), ptr("y", DType::F32, true)],
+        x_to_y(),
     );
     // `offs` and the mask feed the load and the store: still lazy (affine indexing).
     assert_eq!(place_of(&k, &p, "add"), vec![Place::Lazy]);
@@ -108,7 +113,7 @@ fn a_short_axis_reduction_fuses_into_its_consumer() {
             store(a[1] + arange(512), (x.sum(1) * 2.0).reshape([512]));
             store(a[1] + arange(64), x.reshape([64, 16]).sum(1));
         },
-        vec![ptr("x", DType::F32, false), ptr("y", DType::F32, true)],
+        x_to_y(),
     );
     // Along 2 elements: computed in the store's loop. Along 16: a buffer.
     let reductions = place_of(&k, &p, "reduce_sum");
@@ -136,7 +141,7 @@ fn a_division_under_a_broadcast_gets_a_buffer() {
             let inv = 1.0f32 / x.max(1);
             store((a[1] + arange(1024)).reshape([16, 64]), x * inv.expand_dims(1));
         },
-        vec![ptr("x", DType::F32, false), ptr("y", DType::F32, true)],
+        x_to_y(),
     );
     // One division per row, not one per element: the quotient or its expand_dims
     // (which computes it once per element of its own) gets a buffer.
@@ -164,7 +169,7 @@ fn values_used_inside_a_loop_are_not_recomputed_there() {
 #[test]
 fn butterfly_partners_in_other_lanes_stay_in_registers_on_a_gpu() {
     use Place::{Buffer, Lazy};
-    let params = vec![ptr("x", DType::F32, false), ptr("y", DType::F32, true)];
+    let params = x_to_y();
     // The stages' outputs, strides 32 to 2. The first is cheap over the `exp` buffer
     // (recomputed wherever it is read); the last is read by the store. The store
     // reads the partners of stride 2 itself, so stride 4's output is a buffer.
