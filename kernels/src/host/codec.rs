@@ -8,7 +8,7 @@ use aqua_runtime::{Arg, HostBuffer, Runtime};
 use super::buffers::LaunchBuffers;
 use super::higgs::{HiggsBuffers, HiggsKernels};
 use super::uniform::{QuantizedBuffers, UniformKernels};
-use super::HostError;
+use super::{HostError, Values};
 use crate::quant::higgs::HiggsConfig;
 use crate::quant::{Grouping, Storage, Uniform};
 
@@ -93,17 +93,18 @@ impl Codec {
     /// Quantizes the values of `x` into `encoded` (as [`Method::encoded_layout`] says),
     /// buffers of either memory (device buffers stay on the GPU; the launch is queued).
     pub fn launch_quantize<'a>(&self, rt: &Runtime, x: Arg<'a>, encoded: Vec<Arg<'a>>) -> Result<(), HostError> {
-        match self {
-            Codec::Uniform(k) => k.launch_quantize(rt, x, encoded),
-            Codec::Higgs(k) => k.launch_quantize(rt, x, encoded),
-        }
+        self.launch(rt, Values::Input(x), encoded)
     }
 
     /// Dequantizes `encoded` into the values of `out`, buffers of either memory.
     pub fn launch_dequantize<'a>(&self, rt: &Runtime, encoded: Vec<Arg<'a>>, out: Arg<'a>) -> Result<(), HostError> {
+        self.launch(rt, Values::Output(out), encoded)
+    }
+
+    fn launch<'a>(&self, rt: &Runtime, values: Values<'a>, encoded: Vec<Arg<'a>>) -> Result<(), HostError> {
         match self {
-            Codec::Uniform(k) => k.launch_dequantize(rt, encoded, out),
-            Codec::Higgs(k) => k.launch_dequantize(rt, encoded, out),
+            Codec::Uniform(k) => k.launch(rt, values, encoded),
+            Codec::Higgs(k) => k.launch(rt, values, encoded),
         }
     }
 

@@ -171,37 +171,14 @@ impl HiggsKernels {
         Method::Higgs(self.config).encoded_layout(n)
     }
 
-    /// Quantizes the values of `x` (the variant's dtype) into `encoded` (mutable, as
-    /// [`Self::encoded_layout`] says), buffers of either memory: host buffers, or on a
-    /// CUDA runtime device buffers, which stay on the GPU (the launch is queued;
-    /// `rt.synchronize()` waits for it).
-    pub fn launch_quantize<'a>(
-        &self,
-        rt: &Runtime,
-        x: Arg<'a>,
-        encoded: Vec<Arg<'a>>,
-    ) -> Result<(), HostError> {
-        self.launch(rt, &self.quantize, Values::Input(x), encoded)
-    }
-
-    /// Dequantizes `encoded` (as [`Self::encoded_layout`] says) into the values of `out`
-    /// (mutable, the variant's dtype), buffers of either memory.
-    pub fn launch_dequantize<'a>(
-        &self,
-        rt: &Runtime,
-        encoded: Vec<Arg<'a>>,
-        out: Arg<'a>,
-    ) -> Result<(), HostError> {
-        self.launch(rt, &self.dequantize, Values::Output(out), encoded)
-    }
-
-    fn launch<'a>(
-        &self,
-        rt: &Runtime,
-        kernel: &CompiledKernel,
-        values: Values<'a>,
-        encoded: Vec<Arg<'a>>,
-    ) -> Result<(), HostError> {
+    /// Quantize (`Values::Input`: `x`, then the encoded buffers to write) or dequantize
+    /// (the encoded buffers, then `Values::Output`), on buffers of either memory, as
+    /// [`Method::encoded_layout`] sizes them ([`super::codec::Codec::launch_quantize`]).
+    pub(crate) fn launch<'a>(&self, rt: &Runtime, values: Values<'a>, encoded: Vec<Arg<'a>>) -> Result<(), HostError> {
+        let kernel = match values {
+            Values::Input(_) => &self.quantize,
+            Values::Output(_) => &self.dequantize,
+        };
         let n = values.len(kernel.name())?;
         let shape = self
             .grid(kernel.name(), n)?
@@ -224,7 +201,7 @@ impl HiggsKernels {
             ));
         }
         let encoded = vec![Arg::BufMut(&mut out.codes), Arg::BufMut(&mut out.scale)];
-        self.launch_quantize(rt, Arg::Buf(x), encoded)
+        self.launch(rt, Values::Input(Arg::Buf(x)), encoded)
     }
 
     pub fn quantize(&self, rt: &Runtime, x: &HostBuffer) -> Result<HiggsBuffers, HostError> {
@@ -247,7 +224,7 @@ impl HiggsKernels {
             ));
         }
         let encoded = vec![Arg::Buf(&q.codes), Arg::Buf(&q.scale)];
-        self.launch_dequantize(rt, encoded, Arg::BufMut(out))
+        self.launch(rt, Values::Output(Arg::BufMut(out)), encoded)
     }
 
     pub fn dequantize(&self, rt: &Runtime, q: &HiggsBuffers) -> Result<HostBuffer, HostError> {

@@ -230,27 +230,14 @@ impl UniformKernels {
         Method::Uniform(self.q, self.grouping).encoded_layout(n)
     }
 
-    /// Quantizes the values of `x` (the variant's dtype) into `encoded` (mutable, as
-    /// [`Self::encoded_layout`] says), buffers of either memory: host buffers, or on a
-    /// CUDA runtime device buffers, which stay on the GPU (the launch is queued;
-    /// `rt.synchronize()` waits for it).
-    pub fn launch_quantize<'a>(&self, rt: &Runtime, x: Arg<'a>, encoded: Vec<Arg<'a>>) -> Result<(), HostError> {
-        self.launch(rt, &self.quantize, Values::Input(x), encoded)
-    }
-
-    /// Dequantizes `encoded` (as [`Self::encoded_layout`] says) into the values of `out`
-    /// (mutable, the variant's dtype), buffers of either memory.
-    pub fn launch_dequantize<'a>(&self, rt: &Runtime, encoded: Vec<Arg<'a>>, out: Arg<'a>) -> Result<(), HostError> {
-        self.launch(rt, &self.dequantize, Values::Output(out), encoded)
-    }
-
-    fn launch<'a>(
-        &self,
-        rt: &Runtime,
-        kernel: &CompiledKernel,
-        values: Values<'a>,
-        encoded: Vec<Arg<'a>>,
-    ) -> Result<(), HostError> {
+    /// Quantize (`Values::Input`: `x`, then the encoded buffers to write) or dequantize
+    /// (the encoded buffers, then `Values::Output`), on buffers of either memory, as
+    /// [`Method::encoded_layout`] sizes them ([`super::codec::Codec::launch_quantize`]).
+    pub(crate) fn launch<'a>(&self, rt: &Runtime, values: Values<'a>, encoded: Vec<Arg<'a>>) -> Result<(), HostError> {
+        let kernel = match values {
+            Values::Input(_) => &self.quantize,
+            Values::Output(_) => &self.dequantize,
+        };
         let n = values.len(kernel.name())?;
         // First, since it checks `n` (whole tokens, i32 offsets) for the layout.
         let shape = self.launch_shape(kernel.name(), n)?;
@@ -270,7 +257,7 @@ impl UniformKernels {
             ));
         }
         let QuantizedBuffers { codes, scale, zero, .. } = out;
-        self.launch_quantize(rt, Arg::Buf(x), vec![Arg::BufMut(codes), Arg::BufMut(scale), Arg::BufMut(zero)])
+        self.launch(rt, Values::Input(Arg::Buf(x)), vec![Arg::BufMut(codes), Arg::BufMut(scale), Arg::BufMut(zero)])
     }
 
     pub fn quantize(&self, rt: &Runtime, x: &HostBuffer) -> Result<QuantizedBuffers, HostError> {
@@ -293,7 +280,7 @@ impl UniformKernels {
                 ),
             ));
         }
-        self.launch_dequantize(rt, vec![Arg::Buf(&q.codes), Arg::Buf(&q.scale), Arg::Buf(&q.zero)], Arg::BufMut(out))
+        self.launch(rt, Values::Output(Arg::BufMut(out)), vec![Arg::Buf(&q.codes), Arg::Buf(&q.scale), Arg::Buf(&q.zero)])
     }
 
     pub fn dequantize(&self, rt: &Runtime, q: &QuantizedBuffers) -> Result<HostBuffer, HostError> {
