@@ -91,7 +91,7 @@ if [[ $mode == cargo ]]; then
     # One build (the dev profile the tests use) for every section below.
     section "build" 150 bash -c 'cargo build --quiet -p aqua-kernels --bin aqua &&
         cargo test --quiet --no-run -p aqua-runtime --test cuda &&
-        cargo test --quiet --no-run -p aqua-tests --test differential_cuda --test gpu_division --test dot_mma --test xor_permute --test ptxas'
+        cargo test --quiet --no-run -p aqua-tests --test differential_cuda --test gpu_division --test gpu_casts --test dot_mma --test xor_permute --test ptxas'
 else
     # Unpacked outside the checkout; the libraries it carries come first, and ptxas is
     # the machine's CUDA one unless AQUA_PTXAS names another.
@@ -126,6 +126,8 @@ tests_of aqua-tests ptxas
 section "ptxas on every generated variant" 60 "${cmd[@]}"
 tests_of aqua-tests gpu_division
 section "f32 division in f64 on the GPU (190k quotients vs Rust)" 30 "${cmd[@]}"
+tests_of aqua-tests gpu_casts
+section "float-to-integer casts as PTX conversions (41k values from f32, f16, bf16 vs Rust's as)" 30 "${cmd[@]}"
 tests_of aqua-tests dot_mma
 section "tensor-core dot (mma.sync) within the summation bound" 30 "${cmd[@]}"
 tests_of aqua-tests xor_permute cuda

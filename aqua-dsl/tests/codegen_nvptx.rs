@@ -286,3 +286,22 @@ fn indices_and_shared_addresses_are_32_bit() {
     let all = text.lines().filter(|l| l.starts_with('\t') && !l.contains(':')).count();
     assert!(wide * 5 < all, "{wide} of {all} instructions are 64-bit\n{text}");
 }
+
+/// An index read from an integer table carries the table's range (`!range`), so the clamp
+/// of the second gather, into a table of 16, is gone: no `min`/`max` is left. The codes
+/// are stored too, to keep the first gather's own clamp (of `x`, loaded) apart.
+#[test]
+fn indices_read_from_a_table_need_no_clamp() {
+    let codes: Vec<u32> = (0..64).map(|k| (k * 7) % 16).collect();
+    let points: Vec<f32> = (0..16).map(|k| k as f32 * 0.5 - 3.0).collect();
+    let k = kernel("two_gathers", &[ptr(DType::U8, false), ptr(F32, true)], |a| {
+        let offs = program_id(0) * 256 + arange(256);
+        let x = load(a[0] + offs).cast::<i32>();
+        let i = const_table::<u8, u32>(&codes).gather(x).cast::<i32>();
+        store(a[1] + offs, const_table::<f32, f32>(&points).gather(i));
+    });
+    let text = String::from_utf8(ptx(&k, 90).object).unwrap();
+    let clamps: Vec<&str> = text.lines().filter(|l| l.contains("\tmin.") || l.contains("\tmax.")).collect();
+    // `x` is a u8 (0..=255) and the first table has 64 entries: one `min` for it.
+    assert_eq!(clamps.len(), 1, "clamps: {clamps:?}\n{text}");
+}

@@ -120,10 +120,14 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
 
     /// An `f32` truncated toward zero to integer dtype `to`, saturating, NaN to 0.
     ///
-    /// The same as `llvm.fpto[su]i.sat`, which x86 lowers one lane at a time: clamp into
-    /// the range of floats exactly convertible, convert (now defined), then select the
-    /// limits for inputs beyond them.
+    /// The same as `llvm.fpto[su]i.sat`, which x86 lowers one lane at a time (and NVPTX
+    /// as seven instructions): clamp into the range of floats exactly convertible, convert
+    /// (now defined), then select the limits for inputs beyond them. PTX has the rule
+    /// built in ([`Self::ptx_float_to_int`]).
     fn float_to_int(&self, x: FloatValue<'ctx>, to: DType) -> Lower<IntValue<'ctx>> {
+        if self.threads.is_some() && self.simt.is_none() && to.bits() <= 32 {
+            return self.ptx_float_to_int(x, to);
+        }
         let f32t = self.cx.f32_type();
         let w = to.bits();
         let signed = to.is_signed();
@@ -153,6 +157,29 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             r = self.b.build_select(nan, t.const_zero(), r, "nan0")?.into_int_value();
         }
         Ok(r)
+    }
+
+    /// [`Self::float_to_int`] on NVPTX: `cvt.rzi.{s32,u32}.f32` (`llvm.nvvm.f2[u]i.rz`)
+    /// clamps to the destination's range and turns NaN into 0 for an f32 source and a
+    /// destination narrower than 64 bits (PTX ISA, `cvt`: "for float-to-integer
+    /// conversions, the result is clamped to the destination range by default"), exactly
+    /// the rule; 8- and 16-bit results are clamped further in integers.
+    fn ptx_float_to_int(&self, x: FloatValue<'ctx>, to: DType) -> Lower<IntValue<'ctx>> {
+        let i32t = self.cx.i32_type();
+        let (w, signed) = (to.bits(), to.is_signed());
+        let name = if signed { "llvm.nvvm.f2i.rz" } else { "llvm.nvvm.f2ui.rz" };
+        let r = self.intrinsic(name, &[], &[x.into()])?.into_int_value();
+        if w == 32 {
+            return Ok(r);
+        }
+        let c = |v: i64| i32t.const_int(v as u64, true).into();
+        let r = if signed {
+            let r = self.intrinsic("llvm.smax", &[i32t.into()], &[r.into(), c(-(1 << (w - 1)))])?;
+            self.intrinsic("llvm.smin", &[i32t.into()], &[r.into(), c((1 << (w - 1)) - 1)])?
+        } else {
+            self.intrinsic("llvm.umin", &[i32t.into()], &[r.into(), c((1 << w) - 1)])?
+        };
+        Ok(self.b.build_int_truncate(r.into_int_value(), types::int(self.cx, to), "cvt")?)
     }
 
     /// An integer rounded once to bf16: rounded to 8 significant bits in integer

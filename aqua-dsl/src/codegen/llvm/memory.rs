@@ -21,7 +21,7 @@ use super::plan::Place;
 use super::{types, Lowerer, ParamVal};
 use crate::codegen::abi;
 use crate::codegen::error::{Lower, LowerError};
-use crate::ir::{Const, DType, Elem, Inst, Lit, Op, TableId, ValueId};
+use crate::ir::{Const, DType, Elem, Inst, Lit, Op, Table, TableId, ValueId};
 
 impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// The parameter a pointer value points into, and its base address and extent.
@@ -186,7 +186,28 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let p = unsafe { self.b.build_in_bounds_gep(ty, global.as_pointer_value(), &[i], "tab")? };
         let x = self.b.build_load(ty, p, "t")?;
         set_align(x, types::mem_size(elem))?;
+        self.set_table_range(x, t)?;
         self.mem_to_reg(elem, x)
+    }
+
+    /// `!range` metadata on a load from an integer table: the smallest to the largest of
+    /// its values. LLVM then drops the clamps and bounds tests of what is computed from
+    /// the value, such as the clamp of an index read from one table into another's bounds
+    /// (HIGGS's candidate cells), where it cannot see the table's contents itself.
+    fn set_table_range(&self, load: BasicValueEnum<'ctx>, t: &Table) -> Lower<()> {
+        let (Some(inst), true) = (load.as_instruction_value(), t.dtype.is_int()) else {
+            return Ok(());
+        };
+        let lo = t.data.iter().fold(f64::INFINITY, |a, &b| a.min(b)) as i64;
+        let hi = t.data.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b)) as i64;
+        // A range of every value of the type is not allowed; `hi + 1` may wrap otherwise.
+        if t.dtype.bits() < 64 && (hi - lo + 1) >> t.dtype.bits() != 0 || t.dtype.bits() == 64 && lo == i64::MIN {
+            return Ok(());
+        }
+        let ty = load.get_type().into_int_type();
+        let bound = |v: i64| ty.const_int(v as u64, true).into();
+        let node = self.cx.metadata_node(&[bound(lo), bound(hi.wrapping_add(1))]);
+        inst.set_metadata(node, self.cx.get_kind_id("range")).map_err(|e| LowerError::Builder(e.to_string()))
     }
 
     /// A table's elements as constants of their memory type.

@@ -1,0 +1,163 @@
+//! Float-to-integer casts on GPU targets. The rule (`ir::Op::Cast`) is Rust's `as`:
+//! truncate toward zero, saturate at the destination's limits, NaN to 0. On NVPTX it is
+//! one `cvt.rzi.{s32,u32}.f32` (`llvm.nvvm.f2[u]i.rz`, whose clamping and NaN rule the PTX
+//! ISA states for f32 sources and destinations under 64 bits; `llvm/cast.rs` in aqua-dsl),
+//! plus an integer clamp for 8-bit results, in place of the seven instructions of the
+//! generic saturating conversion. The SIMT emulation compiles for the host and keeps the
+//! generic form, so the new form runs only on a GPU: its results are checked there against
+//! Rust for specials, every limit and its neighbours, and random bit patterns; here the
+//! PTX is checked for the single conversion and assembled by ptxas.
+
+use aqua_dsl::build::*;
+use aqua_dsl::codegen::ptxas::Ptxas;
+use aqua_dsl::codegen::{compile, CodegenOptions, Target};
+use aqua_dsl::ir::{DType, Param, ParamKind};
+use aqua_dsl::Kernel;
+use aqua_runtime::{Arg, HostBuffer, Runtime};
+use aqua_tests::runtimes::{cuda, simt};
+
+/// Elements per program.
+const N: u32 = 1024;
+
+/// The integer dtypes a float is cast to, in the kernel's output order.
+const TO: [DType; 5] = [DType::I8, DType::U8, DType::I32, DType::U32, DType::I64];
+
+fn ptr(name: &str, dtype: DType, mutable: bool) -> Param {
+    Param { name: name.into(), kind: ParamKind::Ptr { dtype, mutable } }
+}
+
+/// `out_t = x as t` element-wise for every `t` of `to`, from `x` of float dtype `from`.
+fn casts(from: DType, to: &[DType]) -> Kernel {
+    let mut params = vec![ptr("x", from, false)];
+    params.extend(to.iter().map(|&t| ptr(&format!("out_{t}"), t, true)));
+    let to = to.to_vec();
+    build_kernel(&format!("casts_{from}"), params, move |a| {
+        let offs = program_id(0) * N + arange(N);
+        let x = load(a[0] + offs);
+        for (k, &t) in to.iter().enumerate() {
+            store(a[k + 1] + offs, x.cast_to(t));
+        }
+    })
+    .unwrap()
+}
+
+/// f32 inputs: specials, every limit of the destinations with its f32 neighbours and
+/// halves around it, and random bit patterns.
+fn inputs() -> Vec<f32> {
+    let mut v = vec![0.0, -0.0, f32::NAN, -f32::NAN, f32::INFINITY, f32::NEG_INFINITY, f32::MAX, -f32::MAX];
+    v.extend([f32::from_bits(1), -f32::from_bits(1), f32::MIN_POSITIVE, 0.5, -0.5, 0.999_999_9, -0.999_999_9]);
+    for limit in [127.0f64, 128.0, -128.0, -129.0, 255.0, 256.0, 2f64.powi(31), -(2f64.powi(31)), 2f64.powi(32)] {
+        let f = limit as f32;
+        for x in [f, f32::from_bits(f.to_bits() + 1), f32::from_bits(f.to_bits() - 1), f + 0.5, f - 0.5] {
+            v.extend([x, -x]);
+        }
+    }
+    let mut s = 0x243f_6a88_85a3_08d3u64;
+    for _ in 0..20_000 {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        // Half raw bits, half values of magnitude below 2^40 (where the limits are).
+        v.push(f32::from_bits(s as u32));
+        v.push(f32::from_bits((s >> 32) as u32 % 0x5400_0000) * if s & 1 == 0 { 1.0 } else { -1.0 });
+    }
+    v.resize(v.len().next_multiple_of(N as usize), 1.0);
+    v
+}
+
+fn encode(dtype: DType, v: f32) -> Vec<u8> {
+    match dtype {
+        DType::F32 => v.to_le_bytes().to_vec(),
+        DType::F16 => half::f16::from_f32(v).to_le_bytes().to_vec(),
+        _ => half::bf16::from_f32(v).to_le_bytes().to_vec(),
+    }
+}
+
+fn decode(dtype: DType, b: &[u8]) -> f32 {
+    match dtype {
+        DType::F32 => f32::from_le_bytes(b.try_into().unwrap()),
+        DType::F16 => half::f16::from_le_bytes(b.try_into().unwrap()).to_f32(),
+        _ => half::bf16::from_le_bytes(b.try_into().unwrap()).to_f32(),
+    }
+}
+
+/// Rust's `as` of `x` to `t`, as the little-endian bytes of `t`.
+fn expected(x: f32, t: DType) -> Vec<u8> {
+    match t {
+        DType::I8 => (x as i8).to_le_bytes().to_vec(),
+        DType::U8 => (x as u8).to_le_bytes().to_vec(),
+        DType::I32 => (x as i32).to_le_bytes().to_vec(),
+        DType::U32 => (x as u32).to_le_bytes().to_vec(),
+        _ => (x as i64).to_le_bytes().to_vec(),
+    }
+}
+
+/// Casts every input, stored as f32, f16 and bf16, on `rt`; compares with Rust.
+fn check_casts(rt: &Runtime) {
+    let xs = inputs();
+    let n = xs.len();
+    let mut failures = Vec::new();
+    for from in [DType::F32, DType::F16, DType::BF16] {
+        let k = casts(from, &TO);
+        let compiled = rt.compile_kernel(&k).unwrap_or_else(|e| panic!("{e}"));
+        let x = HostBuffer::from_bytes(from, &xs.iter().flat_map(|&v| encode(from, v)).collect::<Vec<u8>>()).unwrap();
+        let mut outs: Vec<HostBuffer> =
+            TO.iter().map(|&t| HostBuffer::from_bytes(t, &vec![0xa5; n * t.size_bytes()]).unwrap()).collect();
+        let mut args = vec![Arg::Buf(&x)];
+        args.extend(outs.iter_mut().map(Arg::BufMut));
+        rt.launch(&compiled, [n as u32 / N, 1, 1], &mut args).unwrap_or_else(|e| panic!("{e}"));
+        for (i, v) in xs.iter().enumerate() {
+            let v = decode(from, &encode(from, *v));
+            for (out, &t) in outs.iter().zip(&TO) {
+                let size = t.size_bytes();
+                let got = &out.as_bytes()[i * size..][..size];
+                if got != expected(v, t) {
+                    failures.push(format!(
+                        "{from} {v:e} ({:#x}) as {t}: got {got:?}, want {:?}",
+                        v.to_bits(),
+                        expected(v, t)
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} wrong:\n{}", failures.len(), failures[..failures.len().min(20)].join("\n"));
+}
+
+#[test]
+fn simt_casts_follow_rusts_as() {
+    check_casts(&simt(4));
+}
+
+/// The same on a GPU, where the casts are PTX's own conversions.
+#[test]
+#[ignore = "needs a CUDA device: scripts/test.sh and scripts/gpu-check.sh run it where one is present"]
+fn cuda_casts_follow_rusts_as() {
+    check_casts(&cuda());
+}
+
+/// Each cast to a type of at most 32 bits is one `cvt.rzi`, with no float clamp
+/// or NaN test left (the 64-bit cast keeps the generic form: PTX turns NaN into
+/// `i64::MIN` there); ptxas accepts the result.
+#[test]
+fn ptx_casts_are_single_conversions() {
+    let ptxas = Ptxas::require().unwrap_or_else(|e| panic!("{e}"));
+    for from in [DType::F32, DType::F16, DType::BF16] {
+        let k = casts(from, &TO[..4]);
+        for sm in [80, 90] {
+            let opts = CodegenOptions { target: Target::Nvptx { sm, num_warps: 4 }, ..Default::default() };
+            let art = compile(&k, &opts).unwrap_or_else(|e| panic!("{}: {e}", k.name));
+            let text = String::from_utf8(art.object).expect("PTX is text");
+            ptxas.assemble(&text, sm).unwrap_or_else(|e| panic!("{} on sm_{sm}: {e}", k.name));
+            let count = |what: &str| text.matches(what).count();
+            // From f16 LLVM converts straight from the half (`cvt.rzi.s32.f16`: exact
+            // widening, the same rule). At least one conversion each for i8 and i32
+            // (signed), u8 and u32 (unsigned); loops may be unrolled.
+            let (signed, unsigned) = (count("cvt.rzi.s32.f"), count("cvt.rzi.u32.f"));
+            assert!(signed >= 2 && unsigned >= 2, "{}: {signed} signed, {unsigned} unsigned conversions", k.name);
+            for gone in ["setp.nan", "max.f32", "min.f32"] {
+                assert_eq!(count(gone), 0, "{} on sm_{sm}: `{gone}` left in the casts:\n{text}", k.name);
+            }
+        }
+    }
+}
