@@ -74,7 +74,7 @@ fn eden_grids_have_their_known_error_on_gaussian_data() {
 #[test]
 fn nearest_ties_go_to_the_lowest_index() {
     // Points 0 and 2 coincide; the origin is at distance 1 from points 0, 1, 2, and
-    // (-0.5, 1.5) at distance 2.5 from points 1 and 3 (exact in f32).
+    // (-0.5, 1.5) at distance 2.5 from points 1 and 3 (their scores equal exactly in f32).
     let g = Grid::new(2, vec![1.0, 0.0, -1.0, 0.0, 1.0, 0.0, 0.0, 3.0]).unwrap();
     let search = g.search();
     for (query, want) in [
@@ -87,9 +87,10 @@ fn nearest_ties_go_to_the_lowest_index() {
         assert_eq!(g.nearest(&query), want, "{query:?}");
         assert_eq!(search.nearest(&query), want, "{query:?} (fast search)");
     }
-    // Non-finite queries: every distance is NaN, or every one infinite, so index 0.
-    for query in [[f32::NAN, 0.0], [0.0, f32::INFINITY], [f32::NEG_INFINITY, 3.0]] {
-        assert_eq!((g.nearest(&query), search.nearest(&query)), (0, 0), "{query:?}");
+    // A NaN coordinate makes every score NaN: index 0. An infinite one makes scores
+    // infinite (`inf * p_c`) or NaN (`inf * 0`): the first of the lowest wins.
+    for (query, want) in [([f32::NAN, 0.0], 0), ([0.0, f32::INFINITY], 3), ([f32::NEG_INFINITY, 3.0], 1)] {
+        assert_eq!((g.nearest(&query), search.nearest(&query)), (want, want), "{query:?}");
     }
 }
 
@@ -132,6 +133,12 @@ fn fast_search_equals_brute_force_on_the_eden_grids() {
         let search = g.search();
         for v in gaussian_samples(dim, 20_000, 3).chunks_exact(dim) {
             assert_eq!(search.nearest(v), g.nearest(v), "EDEN{dim}-{points}, query {v:?}");
+            // Far queries, where a score's rounding error is large: the search's floor
+            // must allow for it.
+            for far in [1e3f32, 1e9, 1e25] {
+                let v: Vec<f32> = v.iter().map(|c| c * far).collect();
+                assert_eq!(search.nearest(&v), g.nearest(&v), "EDEN{dim}-{points}, query {v:?}");
+            }
         }
     }
 }

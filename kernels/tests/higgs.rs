@@ -190,8 +190,18 @@ fn zero_tiny_and_non_finite_groups() {
     assert!(t.scale[3].is_nan(), "a NaN value makes the norm NaN");
     assert_eq!(t.scale[4], f16::MAX, "an infinite value saturates the scale");
     let codes = t.unpacked_all().unwrap();
-    for g in [0, 1, 3, 4] {
+    for g in [0, 1, 3] {
         assert!(codes[g * 16..(g + 1) * 16].iter().all(|&c| c == 0), "group {g} codes");
+    }
+    // Group 4 rotates to coordinates of +-inf (the transform of one infinity): each
+    // tuple's point lies in its quadrant, the direction of the lowest (`-inf`) scores.
+    let mut y: Vec<f32> = x[128..].iter().map(|v| v / 65504.0).collect();
+    fwht(&mut y, Stages::Descending).unwrap();
+    let grid = q.grid();
+    for (j, &c) in codes[64..80].iter().enumerate() {
+        let (tuple, p) = (&y[2 * j..2 * j + 2], grid.point(c as usize));
+        assert!(tuple.iter().all(|v| v.is_infinite()), "tuple {j}: {tuple:?}");
+        assert!(tuple.iter().zip(p).all(|(v, p)| v.signum() == p.signum()), "tuple {j}: {tuple:?} got point {p:?}");
     }
     let y = q.dequantize(&t).unwrap();
     assert!(y[..64].iter().all(|&v| v == 0.0), "zero groups give zeros");

@@ -83,7 +83,7 @@ pub fn quantize_groups(x: Value, grid: &Grid, interior: bool) -> (Value, Value) 
     (nearest(&ys, grid, Search::of(grid, interior)).cast::<u32>(), scale)
 }
 
-/// How a form of the quantizer finds nearest points; both give the same codes.
+/// How a form of the quantizer finds nearest points; all give the same codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Search {
     /// Every point: EDEN4-256 (cells in 4-D would number `G^4`), and EDEN2-16 in the
@@ -92,15 +92,27 @@ enum Search {
     /// gathering candidates from tables.
     BruteForce,
     /// Candidate cells ([`Cells`]): 2-D grids in the general form (every tile on a GPU,
-    /// where a tuple then costs 4 to 7 distances instead of 16 to 256, and the last tile
-    /// on a CPU), and in both forms from 64 points up.
-    Cells,
+    /// where a tuple then costs 4 to 7 scores instead of 16 to 256, and the last tile on
+    /// a CPU), and in both forms from 64 points up.
+    Cells(Candidates),
+}
+
+/// Where a candidate's search terms come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Candidates {
+    /// Its row of [`score_rows`], coordinates and half norm together: two loads on a GPU
+    /// (the general form).
+    Rows,
+    /// Its two coordinates, the half norm computed from them (three operations): on a
+    /// CPU (the interior form) each gather is a load per lane, dearer than arithmetic.
+    Coordinates,
 }
 
 impl Search {
     fn of(grid: &Grid, interior: bool) -> Search {
-        match (grid.dim(), grid.len()) {
-            (2, n) if n >= 64 || !interior => Search::Cells,
+        match (grid.dim(), grid.len(), interior) {
+            (2, n, true) if n >= 64 => Search::Cells(Candidates::Coordinates),
+            (2, _, false) => Search::Cells(Candidates::Rows),
             _ => Search::BruteForce,
         }
     }
@@ -113,17 +125,13 @@ impl Search {
 /// brute force.
 #[track_caller]
 fn nearest(ys: &[Value], grid: &Grid, search: Search) -> Value {
-    let Some(cells) = cells(grid).filter(|_| search == Search::Cells) else {
+    let (Search::Cells(candidates), Some(cells)) = (search, cells(grid)) else {
         return brute_force(ys, grid);
     };
     let (t, r) = (ys[0].shape()[0], ys[0].shape()[1]);
     let inside = logical_and(le(ys[0].abs(), cells.half), le(ys[1].abs(), cells.half));
     let all_inside = eq(inside.cast::<i32>().reshape([t * r]).min(0), 1);
-    if_else(
-        all_inside,
-        || vec![in_cells(ys, grid, cells)],
-        || vec![brute_force(ys, grid)],
-    )[0]
+    if_else(all_inside, || vec![in_cells(ys, grid, cells, candidates)], || vec![brute_force(ys, grid)])[0]
 }
 
 /// The candidate cells of a 2-D grid, built once per grid.
@@ -147,56 +155,99 @@ fn cells(grid: &Grid) -> Option<&'static Cells> {
 /// values, rotated to `(sqrt(H), 0, ...)`, does).
 const CELL_BOX: f32 = 5.0;
 
-/// [`nearest`] over a cell's candidates, for tuples inside the box: the same distances,
+/// [`nearest`] over a cell's candidates, for tuples inside the box: the same scores,
 /// taken in increasing index order with a strict `<` from an infinite start, as
 /// [`Grid::nearest`] does over every point ([`Cells`] says why that is the same answer).
+/// A candidate costs its index (the four of a cell are one 32-bit load on a GPU), its
+/// terms ([`Candidates`]), two multiply-adds, a compare and two selects.
 #[track_caller]
-fn in_cells(ys: &[Value], grid: &Grid, cells: &Cells) -> Value {
+fn in_cells(ys: &[Value], grid: &Grid, cells: &Cells, from: Candidates) -> Value {
     let per_axis = cells.per_axis as i32;
     let scale = cells.per_axis as f32 / (2.0 * cells.half);
-    let axis = |v: Value| {
-        ((v + cells.half) * scale)
-            .floor()
-            .cast::<i32>()
-            .clamp(0, per_axis - 1)
-    };
+    // `v + half` is at least 0 inside the box, so the cast's truncation is the floor. Only
+    // `v = half` needs the clamp's top; its bottom tells LLVM that the cell's candidates
+    // are inside the table, which then needs no clamp of its own.
+    let axis = |v: Value| ((v + cells.half) * scale).cast::<i32>().clamp(0, per_axis - 1);
     let first = (axis(ys[1]) * per_axis + axis(ys[0])) * cells.width as i32;
     let lists = const_table::<u8, i32>(&cells.candidates);
-    let coords = [coordinate(grid, 0), coordinate(grid, 1)];
-    let mut best = full(ys[0].shape(), f32::INFINITY);
-    let mut index = full(ys[0].shape(), 0i32);
-    for k in 0..cells.width as i32 {
+    // A candidate point's negated coordinates and half norm, by its index.
+    let terms: Box<dyn Fn(Value) -> (Vec<Value>, Value)> = match from {
+        Candidates::Rows => {
+            let (rows, stride) = score_rows(grid);
+            Box::new(move |i| {
+                let row = i * stride;
+                ((0..2).map(|c| rows.gather(row + c)).collect(), rows.gather(row + 2))
+            })
+        }
+        Candidates::Coordinates => {
+            let coords = [negated_coordinate(grid, 0), negated_coordinate(grid, 1)];
+            Box::new(move |i| {
+                let q: Vec<Value> = coords.iter().map(|t| t.gather(i)).collect();
+                // `half_norm`, whose squares of `-p` are those of `p`.
+                let h = fma(q[1], q[1], q[0] * q[0]) * 0.5;
+                (q, h)
+            })
+        }
+    };
+    let candidate = |k: i32| {
         let i = lists.gather(first + k).cast::<i32>();
-        let t0 = ys[0] - coords[0].gather(i);
-        let t1 = ys[1] - coords[1].gather(i);
-        let d = t0 * t0 + t1 * t1;
-        let take = lt(d, best);
-        best = where_(take, d, best);
+        let (q, h) = terms(i);
+        (i, score(ys, &q, h))
+    };
+    // Scores of tuples in the box are finite, so the first candidate beats `+inf`.
+    let (mut index, mut best) = candidate(0);
+    for k in 1..cells.width as i32 {
+        let (i, s) = candidate(k);
+        let take = lt(s, best);
+        best = where_(take, s, best);
         index = where_(take, i, index);
     }
     index
 }
 
-/// [`nearest`] over every point: distances summed left to right without fusing, ties to
-/// the lowest index (`argmin`).
+/// [`nearest`] over every point: the scores of all points, ties to the lowest index
+/// (`argmin`).
 #[track_caller]
 fn brute_force(ys: &[Value], grid: &Grid) -> Value {
     let (t, r) = (ys[0].shape()[0], ys[0].shape()[1]);
     let n = grid.len() as u32;
-    let points = arange(n).reshape([n, 1]);
-    let mut dist: Option<Value> = None;
-    for (c, y) in ys.iter().enumerate() {
-        let g = coordinate(grid, c).gather(points);
-        let diff = y.reshape([1, t * r]) - g;
-        let sq = diff * diff;
-        dist = Some(match dist {
-            None => sq,
-            Some(acc) => acc + sq,
-        });
+    let (rows, stride) = score_rows(grid);
+    let row = arange(n).reshape([n, 1]) * stride as u32;
+    let flat: Vec<Value> = ys.iter().map(|y| y.reshape([1, t * r])).collect();
+    let q: Vec<Value> = (0..ys.len() as u32).map(|c| rows.gather(row + c)).collect();
+    score(&flat, &q, rows.gather(row + ys.len() as u32)).argmin(0).reshape([t, r])
+}
+
+/// The score of [`crate::quant::grids::score`]: from the half squared norm `h`, one
+/// multiply-add a coordinate with the negated point coordinates `q` (broadcast).
+#[track_caller]
+fn score(ys: &[Value], q: &[Value], h: Value) -> Value {
+    ys.iter().zip(q).fold(h, |acc, (&y, &q)| fma(y, q, acc))
+}
+
+/// Coordinate `c` of every grid point, negated, as a table indexed by point.
+#[track_caller]
+fn negated_coordinate(grid: &Grid, c: usize) -> ConstTable {
+    let coords: Vec<f32> = grid.points().iter().skip(c).step_by(grid.dim()).map(|&v| -v).collect();
+    const_table::<f32, f32>(&coords)
+}
+
+/// Every point's search row, `-p[0], ..., -p[d - 1]` and its
+/// [`half_norm`](crate::quant::grids::half_norm) (`|p|^2 / 2`),
+/// padded with zeros to a
+/// power of two `stride` (4 for 2-D grids: one 16-byte load a point on a GPU), as one
+/// table; and the stride.
+#[track_caller]
+fn score_rows(grid: &Grid) -> (ConstTable, i32) {
+    let d = grid.dim();
+    let stride = (d + 1).next_power_of_two();
+    let mut rows = Vec::with_capacity(grid.len() * stride);
+    for (i, &h) in grid.half_norms().iter().enumerate() {
+        rows.extend(grid.point(i).iter().map(|&c| -c));
+        rows.push(h);
+        rows.resize((i + 1) * stride, 0.0);
     }
-    dist.expect("a grid has at least one dimension")
-        .argmin(0)
-        .reshape([t, r])
+    (const_table::<f32, f32>(&rows), stride as i32)
 }
 
 /// `f32[R, H]`: the dequantized groups from codes by lane `u32[H / d, R]` and f16

@@ -1,24 +1,23 @@
 //! Candidate lists for the nearest-point search of a 2-D grid: the box `[-B, B]^2` cut
 //! into `G x G` cells, each listing the grid points that can be nearest, under the f32
-//! distance rule of [`super::grids`], to some query in it. The argmin over a cell's
+//! score rule of [`super::grids`], to some query in it. The argmin over a cell's
 //! candidates, in increasing index order with the strict `<` of [`Grid::nearest`], then
 //! equals the brute force over all points for every query in the cell: the brute-force
-//! winner is a candidate, and any point that beats or ties it is one too.
+//! winner is a candidate, and no candidate of a lower index ties it nor any beats it.
 //!
-//! Why the winner is a candidate: the computed distance of a finite query is the exact
-//! one within a relative `5u` (`u = 2^-24`: two differences, two squares and a sum of
-//! non-negative terms, each rounded once), so the winner `w` is within
-//! `(1 + 5u) / (1 - 5u)` of the exact distance to any point `q`, in particular to the
-//! point whose farthest distance to the cell is smallest, `T`. So `mind(w) <= T (1 + 11u)`,
-//! where `mind` is the smallest squared distance from `w` to the cell. Points pass with
-//! a factor of `1 + 2^-16`, far above that, plus an absolute `2^-100` for subnormal
-//! distances. The cell is widened by [`MARGIN`] on every side, so a query the kernel's
-//! rounded index computation puts in a neighbouring cell still lies in the widened one.
+//! Why the winner is a candidate: a computed score is within `e` ([`score_error`] over the
+//! box) of the exact one, and exact scores differ as half squared distances do. If `w`
+//! beats or ties `T` in computed scores, then `|y - w|^2 <= |y - T|^2 + 4e` for the query
+//! `y`; for `T` the point whose farthest squared distance to the cell is smallest, every
+//! such `w` has a smallest squared distance to the cell of at most that farthest one plus
+//! `4e`. Points pass with that margin (and a relative `2^-40` for the f64 arithmetic of the
+//! test). The cell is widened by [`MARGIN`] on every side, so a query the kernel's rounded
+//! index computation puts in a neighbouring cell still lies in the widened one.
 //!
 //! A query outside the box gets no cell: the kernels fall back to the brute force for a
 //! whole tile that holds one (`kernels/higgs_math.rs`).
 
-use super::grids::Grid;
+use super::grids::{score, score_error, Grid};
 
 /// How far a cell is widened on every side, against the rounding of the index
 /// computation (about `2^-20` here).
@@ -58,6 +57,9 @@ impl Cells {
             .chunks_exact(2)
             .map(|p| (p[0] as f64, p[1] as f64))
             .collect();
+        // Every score's error for queries in the widened box.
+        let reach = half as f64 + MARGIN;
+        let err = score_error(&grid.extent(), &[reach, reach]);
         let mut lists = Vec::with_capacity((per_axis * per_axis) as usize);
         for cy in 0..per_axis {
             for cx in 0..per_axis {
@@ -81,7 +83,7 @@ impl Cells {
                 let max_d =
                     |p: &(f64, f64)| far(p.0, lo.0, hi.0).powi(2) + far(p.1, lo.1, hi.1).powi(2);
                 let bound = points.iter().map(max_d).fold(f64::INFINITY, f64::min);
-                let limit = bound * (1.0 + 2f64.powi(-16)) + 2f64.powi(-100);
+                let limit = bound * (1.0 + 2f64.powi(-40)) + 4.0 * err;
                 let list: Vec<i32> = points
                     .iter()
                     .enumerate()
@@ -112,7 +114,8 @@ impl Cells {
         }
     }
 
-    /// The cell of a query inside the box, computed as the kernels do (f32).
+    /// The cell of a query inside the box, computed as the kernels do (f32; they truncate
+    /// where this floors, the same for the non-negative values of the box).
     pub fn cell_of(&self, y: [f32; 2]) -> usize {
         let scale = self.per_axis as f32 / (2.0 * self.half);
         let axis = |v: f32| {
@@ -131,9 +134,9 @@ impl Cells {
         let c = self.cell_of(y);
         let mut best = (0u32, f32::INFINITY);
         for &i in &self.candidates[c * self.width as usize..][..self.width as usize] {
-            let d = super::grids::distance(&y, grid.point(i as usize));
-            if d < best.1 {
-                best = (i as u32, d);
+            let s = score(&y, grid.point(i as usize), grid.half_norms()[i as usize]);
+            if s < best.1 {
+                best = (i as u32, s);
             }
         }
         best.0
@@ -144,8 +147,9 @@ impl Cells {
 mod tests {
     use super::*;
 
-    /// Random queries all over the box, on and next to cell edges, and next to grid
-    /// points: the candidates' argmin is the brute force's.
+    /// Random queries all over the box, on and next to cell edges, next to grid points,
+    /// and on and next to the bisectors of nearby points: the candidates' argmin is the
+    /// brute force's.
     #[test]
     fn candidates_give_the_brute_force_answer() {
         for n in [16, 64, 256] {
@@ -174,6 +178,26 @@ mod tests {
             for i in 0..n {
                 let p = grid.point(i);
                 queries.push([p[0] + (next() - 0.5) * 1e-3, p[1] + (next() - 0.5) * 1e-3]);
+            }
+            // Near-ties: on the bisector of two nearby points, where scores differ by
+            // their rounding alone, and a few f32 steps to either side.
+            for i in 0..n {
+                for j in i + 1..n {
+                    let (p, q) = (grid.point(i), grid.point(j));
+                    let (dx, dy) = (q[0] - p[0], q[1] - p[1]);
+                    if dx * dx + dy * dy > 1.0 {
+                        continue;
+                    }
+                    for _ in 0..4 {
+                        let t = (next() - 0.5) * 2.0;
+                        let m = [(p[0] + q[0]) / 2.0 - dy * t, (p[1] + q[1]) / 2.0 + dx * t];
+                        for step in [-2i32, -1, 0, 1, 2] {
+                            let nudge = |v: f32| f32::from_bits((v.to_bits() as i32 + step) as u32);
+                            queries.push([nudge(m[0]), m[1]]);
+                            queries.push([m[0], nudge(m[1])]);
+                        }
+                    }
+                }
             }
             for y in queries.into_iter().filter(|&y| cells.inside(y)) {
                 assert_eq!(

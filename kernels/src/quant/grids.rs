@@ -10,13 +10,21 @@
 //!
 //! # Nearest point: the rule kernels follow
 //!
-//! The distance from `v` to point `p` is `(v[0] - p[0])^2 + (v[1] - p[1])^2 + ...` in f32:
-//! every difference, square and sum rounded to f32, summed left to right, no fused
-//! multiply-add. The nearest point is the **lowest index** among the points at the
-//! smallest distance: exactly the IR's `reduce_argmin` over the vector of distances. As a
-//! consequence a query with any non-finite coordinate gets index 0 (all its distances are
-//! NaN or all are infinite). [`Grid::nearest`] is the brute-force definition;
+//! Point `p` scores `s(v, p) = |p|^2 / 2 - v . p` for query `v`, which orders points as
+//! their distances do (`|v - p|^2 = 2 s(v, p) + |v|^2`) at two fused multiply-adds a 2-D
+//! point, where the squared distance took five operations. In f32: the point's half
+//! squared norm `h_p` ([`Grid::half_norms`], [`half_norm`]: `p[0] * p[0]`, then
+//! `fma(p[c], p[c], .)` for `c = 1, 2, ...`, halved), which a kernel may load or compute;
+//! then `acc = fma(v[c], -p[c], acc)` from `acc = h_p` for `c = 0, 1, ...` ([`score`]). The nearest point is the **lowest index** among the points of the smallest
+//! score, NaN scores skipped: exactly the IR's `reduce_argmin` over the scores, and a
+//! strict `<` from `+inf` in increasing index. So a query with a NaN coordinate gets index
+//! 0 (every score NaN); infinite coordinates give infinite or NaN scores, the same in
+//! kernels and here. A computed score is within [`score_error`] of the exact one, about
+//! `2d 2^-24 (h_p + sum |v_c p_c|)`: the point found is the nearest except against
+//! a point nearer by less than that. [`Grid::nearest`] is the brute-force definition;
 //! [`NearestSearch`] finds the same index faster.
+//!
+//! [`distance`], the plain squared distance, is what CLVQ trains with (`clvq.rs`).
 
 use serde_json::Value;
 use thiserror::Error;
@@ -53,6 +61,8 @@ pub struct Grid {
     dim: usize,
     /// `n * dim` coordinates, point after point.
     points: Vec<f32>,
+    /// Each point's [`half_norm`].
+    half_norms: Vec<f32>,
 }
 
 impl Grid {
@@ -70,7 +80,8 @@ impl Grid {
         if let Some(i) = points.iter().position(|c| !c.is_finite()) {
             return Err(GridError::NonFinite { index: i / dim });
         }
-        Ok(Grid { dim, points })
+        let half_norms = points.chunks_exact(dim).map(half_norm).collect();
+        Ok(Grid { dim, points, half_norms })
     }
 
     /// The embedded EDEN grid of `points` points in dimension `dim`.
@@ -169,6 +180,24 @@ impl Grid {
         &self.points[i * self.dim..(i + 1) * self.dim]
     }
 
+    /// Every point's [`half_norm`], the first term of its [`score`].
+    pub fn half_norms(&self) -> &[f32] {
+        &self.half_norms
+    }
+
+    /// The largest `|p|^2 / 2` and the largest `|p_c|` of each coordinate over the points:
+    /// what [`score_error`] needs of a grid.
+    pub fn extent(&self) -> (f64, Vec<f64>) {
+        let h = self.half_norms.iter().fold(0.0f64, |a, &b| a.max(b as f64));
+        let mut m = vec![0.0f64; self.dim];
+        for p in self.points.chunks_exact(self.dim) {
+            for (m, &c) in m.iter_mut().zip(p) {
+                *m = m.max(c.abs() as f64);
+            }
+        }
+        (h, m)
+    }
+
     /// Bits of a point index when the number of points is a power of two.
     pub fn index_bits(&self) -> Option<u32> {
         let n = self.len();
@@ -176,14 +205,14 @@ impl Grid {
     }
 
     /// The nearest point to `v` (`v.len() == dim`), by brute force; see the module doc for
-    /// the distance and the tie rule.
+    /// the score and the tie rule.
     pub fn nearest(&self, v: &[f32]) -> u32 {
         debug_assert_eq!(v.len(), self.dim);
         let mut best = (0u32, f32::INFINITY);
-        for (i, p) in self.points.chunks_exact(self.dim).enumerate() {
-            let d = distance(v, p);
-            if d < best.1 {
-                best = (i as u32, d);
+        for (i, (p, &h)) in self.points.chunks_exact(self.dim).zip(&self.half_norms).enumerate() {
+            let s = score(v, p, h);
+            if s < best.1 {
+                best = (i as u32, s);
             }
         }
         best.0
@@ -195,7 +224,33 @@ impl Grid {
     }
 }
 
-/// The squared distance of the module doc.
+/// `|p|^2 / 2` in f32 as kernels compute it: `p[0] * p[0]`, a multiply-add for each further
+/// coordinate, then halved (exact).
+#[inline]
+pub fn half_norm(p: &[f32]) -> f32 {
+    p[1..].iter().fold(p[0] * p[0], |acc, &c| c.mul_add(c, acc)) * 0.5
+}
+
+/// The score of point `p` (half squared norm `half_norm`) for query `v`: the module doc's
+/// chain of fused multiply-adds, which kernels compute the same way.
+#[inline]
+pub fn score(v: &[f32], p: &[f32], half_norm: f32) -> f32 {
+    v.iter().zip(p).fold(half_norm, |acc, (&a, &b)| a.mul_add(-b, acc))
+}
+
+/// A bound on `|computed - exact|` of every [`score`] for queries with `|v_c| <= v_max[c]`,
+/// on a grid of the given [`Grid::extent`], where no score overflows: `h` is rounded `d`
+/// times (at most `d u h`) and each multiply-add once (at most `u` times a partial sum,
+/// which is at most `h + sum |v_c p_c|` plus smaller errors), so `2d u (h + sum |v_c|
+/// |p_c|)` with `u = 2^-24`, here with a hundredth more for the second-order terms.
+pub fn score_error(extent: &(f64, Vec<f64>), v_max: &[f64]) -> f64 {
+    let (h, p_max) = extent;
+    let dot: f64 = v_max.iter().zip(p_max).map(|(v, p)| v * p).sum();
+    2.0 * p_max.len() as f64 * 2f64.powi(-24) * (h + dot) * 1.01
+}
+
+/// The squared distance `(v[0] - p[0])^2 + ...` in f32, summed left to right: the
+/// distance CLVQ trains with.
 #[inline]
 pub fn distance(v: &[f32], p: &[f32]) -> f32 {
     let mut d = 0.0f32;
@@ -207,15 +262,16 @@ pub fn distance(v: &[f32], p: &[f32]) -> f32 {
 }
 
 /// Nearest-point search that visits points in order of their first coordinate, outward
-/// from the query's, and stops once the first coordinate's term alone exceeds the best
-/// distance.
+/// from the query's, and stops once the first coordinate alone rules out every point
+/// further out.
 ///
-/// The answer is exactly [`Grid::nearest`]'s: the f32 term `(v[0] - p[0])^2` never
-/// decreases as `p[0]` moves away from `v[0]` (rounding is monotone), and a point's
-/// distance is never smaller than its first term (adding a non-negative f32 never
-/// decreases a sum), so no skipped point is closer; points at an equal distance are all
-/// visited and the lowest index wins. Queries with a non-finite coordinate go to the brute
-/// force.
+/// The answer is exactly [`Grid::nearest`]'s. An exact score is at least
+/// `((v[0] - p[0])^2 - |v|^2) / 2` (`2 s = |v - p|^2 - |v|^2`), and a computed one at least
+/// that minus [`score_error`]. That floor, computed in f64 and lowered by a bound on its own
+/// rounding, grows as `p[0]` moves away from `v[0]`: once it exceeds the best computed
+/// score, no point further out can beat or tie it. Points of an equal score are all
+/// visited, and the lowest index wins. Queries with a non-finite coordinate, or so large
+/// that a score could overflow, go to the brute force.
 #[derive(Clone, Debug)]
 pub struct NearestSearch {
     grid: Grid,
@@ -223,6 +279,8 @@ pub struct NearestSearch {
     order: Vec<u32>,
     /// The points in that order (contiguous for the scan).
     sorted: Vec<f32>,
+    /// [`Grid::extent`].
+    extent: (f64, Vec<f64>),
 }
 
 impl NearestSearch {
@@ -230,11 +288,9 @@ impl NearestSearch {
         let d = grid.dim;
         let mut order: Vec<u32> = (0..grid.len() as u32).collect();
         order.sort_by(|&a, &b| grid.points[a as usize * d].total_cmp(&grid.points[b as usize * d]));
-        let sorted = order
-            .iter()
-            .flat_map(|&i| grid.point(i as usize).iter().copied())
-            .collect();
-        NearestSearch { grid, order, sorted }
+        let sorted = order.iter().flat_map(|&i| grid.point(i as usize).iter().copied()).collect();
+        let extent = grid.extent();
+        NearestSearch { grid, order, sorted, extent }
     }
 
     pub fn grid(&self) -> &Grid {
@@ -243,26 +299,33 @@ impl NearestSearch {
 
     /// The nearest point to `v` (`v.len() == dim`).
     pub fn nearest(&self, v: &[f32]) -> u32 {
-        if !v.iter().all(|c| c.is_finite()) {
+        let v_max: Vec<f64> = v.iter().map(|&c| (c as f64).abs()).collect();
+        let reach = self.extent.0 + v_max.iter().zip(&self.extent.1).map(|(v, p)| v * p).sum::<f64>();
+        // Non-finite queries fail the test too (NaN compares false).
+        if !(reach < 2f64.powi(100)) {
             return self.grid.nearest(v);
         }
+        let err = score_error(&self.extent, &v_max);
+        let norm2: f64 = v_max.iter().map(|c| c * c).sum();
         let d = self.grid.dim;
-        let n = self.order.len();
         let start = self.order.partition_point(|&i| self.grid.points[i as usize * d] < v[0]);
         let mut best = (u32::MAX, f32::INFINITY);
         let visit = |k: usize| -> bool {
             let p = &self.sorted[k * d..(k + 1) * d];
-            let t = v[0] - p[0];
-            if t * t > best.1 {
+            let t = v[0] as f64 - p[0] as f64;
+            // Each f64 operation here is off by at most 2^-53 of its size.
+            let floor = (t * t - norm2) / 2.0 - err - (t * t + norm2) * 2f64.powi(-48);
+            if floor > best.1 as f64 {
                 return false;
             }
-            let (i, dist) = (self.order[k], distance(v, p));
-            if dist < best.1 || (dist == best.1 && i < best.0) {
-                best = (i, dist);
+            let i = self.order[k];
+            let s = score(v, p, self.grid.half_norms[i as usize]);
+            if s < best.1 || (s == best.1 && i < best.0) {
+                best = (i, s);
             }
             true
         };
-        scan_outward(n, start, visit);
+        scan_outward(self.order.len(), start, visit);
         best.0
     }
 }

@@ -28,16 +28,20 @@
 //! mean squared error per coordinate on `y` (up to the f16 rounding of the scale).
 //!
 //! Degenerate and non-finite groups, deterministic and never a crash. The grids' rule gives
-//! index 0 to any tuple with a non-finite coordinate (all its distances are NaN, or all are
-//! infinite), and the rest follows from the formulas:
+//! index 0 to any tuple with a NaN coordinate (all its scores are NaN); a tuple of
+//! infinite coordinates gets the first point of `-inf` score (one in the direction of
+//! the infinity), or 0 if none (module doc of [`super::grids`]); the rest follows from
+//! the formulas:
 //! - `scale == 0` (an all-zero group, or one whose norm rounds to zero in f16): `inv` is
-//!   infinite, every coordinate of `y` is infinite or NaN, so codes are 0, and the group
-//!   dequantizes to zeros;
+//!   infinite, so every coordinate of `y` is NaN (`0 * inf`), or, for tiny values, all but
+//!   the first (`inf - inf` in the transform): every tuple has a NaN, codes are 0, and the
+//!   group dequantizes to zeros;
 //! - a group with a NaN value: `ss` and the scale are NaN, codes 0, and the group
 //!   dequantizes to NaN;
 //! - a group with an infinite value (and no NaN): `ss` is infinite, the scale saturates at
-//!   `f16::MAX`, every coordinate of `y` is infinite or NaN, so codes are 0 and the group
-//!   dequantizes to the finite `fwht(grid[0]) * 65504 / H`;
+//!   `f16::MAX`, every coordinate of `y` is infinite, so codes are points in the
+//!   infinities' directions, and the group dequantizes to finite values (grid points
+//!   times `65504 / H`, rotated back);
 //! - finite input whose group norm exceeds the f16 range (or whose sum of squares
 //!   overflows f32): the scale saturates at `f16::MAX`, `y` then has coordinates beyond
 //!   the grid and the error grows, but every output is finite (f16 outputs saturate, see
