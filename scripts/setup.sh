@@ -34,3 +34,12 @@ if [ "${AQUA_SKIP_PTXAS:-0}" != 1 ] && ! compgen -G "$root/.tools/cuda/nvidia/*/
         --target "$root/.tools/cuda" nvidia-cuda-nvcc-cu12 ||
         echo "aqua setup: warning: could not install ptxas; PTX assembly tests will skip" >&2
 fi
+# nvdisasm (PyPI's nvidia-cuda-nvdisasm) into .tools/nvdisasm, a folder of its own (pip's
+# --target would not merge a second `nvidia` package into .tools/cuda): `aqua compile
+# --emit sass` and the tests of SASS read the GPU's machine code with it.
+if [ "${AQUA_SKIP_PTXAS:-0}" != 1 ] && ! compgen -G "$root/.tools/nvdisasm/nvidia/*/bin/nvdisasm" >/dev/null; then
+    echo "aqua setup: installing nvdisasm (nvidia-cuda-nvdisasm from PyPI) into .tools/nvdisasm" >&2
+    python3 -m pip install --quiet --disable-pip-version-check --no-deps --root-user-action=ignore \
+        --target "$root/.tools/nvdisasm" nvidia-cuda-nvdisasm ||
+        echo "aqua setup: warning: could not install nvdisasm; SASS tests will fail" >&2
+fi

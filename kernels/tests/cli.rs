@@ -100,10 +100,24 @@ fn compile_for_a_gpu_takes_the_cta_size() {
     }
 }
 
+/// `--emit sass` prints the GPU's machine code (ptxas, then nvdisasm), and `--stats` its
+/// loops: EDEN2-16's cell search is one loop a tuple, two multiply-adds (a score) for
+/// each of its 4 candidates.
+#[test]
+fn compile_for_a_gpu_emits_sass_and_counts_its_loops() {
+    let cache = tempfile::tempdir().unwrap();
+    let args = ["compile", "quantize_higgs", "--set", "points=16", "--target", "sm_90", "--emit", "sass", "--stats"];
+    let (sass, err) = aqua_ok(&args, cache.path());
+    assert!(sass.contains("EXIT") && sass.contains("FFMA"), "{sass}");
+    assert!(err.contains("SASS instructions"), "{err}");
+    let search = err.lines().find(|l| l.contains("loop at") && l.contains("F2I 2"));
+    assert!(search.is_some_and(|l| l.contains("FFMA 8")), "no loop with the cell index and 8 FFMA:\n{err}");
+}
+
 #[test]
 fn bad_inputs_exit_2_with_a_message() {
     let cache = tempfile::tempdir().unwrap();
-    let cases: [(&[&str], &str); 11] = [
+    let cases: [(&[&str], &str); 12] = [
         (&["compile", "nope"], "unknown kernel `nope`"),
         (
             &["compile", "quantize_uniform", "--set", "bits=2,colour=3"],
@@ -121,6 +135,7 @@ fn bad_inputs_exit_2_with_a_message() {
         ),
         (&["compile", "axpy", "--target", "cuda"], "invalid value 'cuda'"),
         (&["compile", "axpy", "--warps", "2"], "--warps applies to GPU targets"),
+        (&["compile", "axpy", "--emit", "sass"], "--emit sass applies to GPU targets"),
         (&["compile", "axpy", "--target", "sm_90", "--warps", "3"], "--warps 3: a power of two from 1 to 32"),
         (&["tune", "--mib", "0"], "--mib 0: give a size from above 0"),
         (&["tune", "--backend", "tpu"], "invalid value 'tpu'"),

@@ -2,6 +2,7 @@
 //! harness that runs one kernel on several backends and compares the results, and the
 //! registry kernels run on a GPU backend against the CPU, and the runtimes they run on.
 
+pub mod floats;
 pub mod harness;
 pub mod random_program;
 pub mod reductions;

@@ -14,6 +14,7 @@ use aqua_dsl::codegen::{compile, CodegenOptions, Target};
 use aqua_dsl::ir::{DType, Param, ParamKind};
 use aqua_dsl::Kernel;
 use aqua_runtime::{Arg, HostBuffer, Runtime};
+use aqua_tests::floats::{decode, encode};
 use aqua_tests::runtimes::{cuda, simt};
 
 /// Elements per program.
@@ -63,22 +64,6 @@ fn inputs() -> Vec<f32> {
     }
     v.resize(v.len().next_multiple_of(N as usize), 1.0);
     v
-}
-
-fn encode(dtype: DType, v: f32) -> Vec<u8> {
-    match dtype {
-        DType::F32 => v.to_le_bytes().to_vec(),
-        DType::F16 => half::f16::from_f32(v).to_le_bytes().to_vec(),
-        _ => half::bf16::from_f32(v).to_le_bytes().to_vec(),
-    }
-}
-
-fn decode(dtype: DType, b: &[u8]) -> f32 {
-    match dtype {
-        DType::F32 => f32::from_le_bytes(b.try_into().unwrap()),
-        DType::F16 => half::f16::from_le_bytes(b.try_into().unwrap()).to_f32(),
-        _ => half::bf16::from_le_bytes(b.try_into().unwrap()).to_f32(),
-    }
 }
 
 /// Rust's `as` of `x` to `t`, as the little-endian bytes of `t`.

@@ -7,8 +7,10 @@
 //! generated code's shape and the orders of float sums, and `docs/gpu.md` for the GPU.
 
 pub mod abi;
+mod cuda_tools;
 mod error;
 mod llvm;
+pub mod nvdisasm;
 mod pipeline;
 pub mod ptxas;
 mod target;

@@ -87,20 +87,7 @@ pub const OPT_ENV: &str = "AQUA_PTXAS_OPT";
 impl Ptxas {
     /// Finds `ptxas` (see the module docs); `None` when there is none.
     pub fn find() -> Option<Ptxas> {
-        if let Some(p) = std::env::var_os("AQUA_PTXAS").filter(|p| !p.is_empty()) {
-            let path = PathBuf::from(p);
-            return path.is_file().then(|| Ptxas::at(path));
-        }
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let exe = std::env::current_exe().ok();
-        let roots = manifest.ancestors().chain(exe.iter().flat_map(|e| e.ancestors()));
-        for root in roots {
-            if let Some(path) = find_under(&root.join(".tools").join("cuda"), 5) {
-                return Some(Ptxas::at(path));
-            }
-        }
-        let path_var = std::env::var_os("PATH")?;
-        std::env::split_paths(&path_var).map(|d| d.join("ptxas")).find(|p| p.is_file()).map(Ptxas::at)
+        super::cuda_tools::find_tool("AQUA_PTXAS", "cuda", "ptxas").map(Ptxas::at)
     }
 
     /// [`Ptxas::find`], or a message that says how to get it (for callers that need it,
@@ -229,21 +216,6 @@ fn release(version: &str) -> Option<(u32, u32)> {
     let rest = &version[version.find("cuda_")? + 5..];
     let mut parts = rest.split(|c: char| !c.is_ascii_digit());
     Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
-}
-
-/// The first `bin/ptxas` at most `depth` directories below `dir`.
-fn find_under(dir: &Path, depth: u32) -> Option<PathBuf> {
-    let candidate = dir.join("bin").join("ptxas");
-    if candidate.is_file() {
-        return Some(candidate);
-    }
-    if depth == 0 {
-        return None;
-    }
-    let mut subdirs: Vec<PathBuf> =
-        std::fs::read_dir(dir).ok()?.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
-    subdirs.sort();
-    subdirs.into_iter().find_map(|d| find_under(&d, depth - 1))
 }
 
 /// Parses the `-v` report of the first entry function:

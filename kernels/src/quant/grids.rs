@@ -301,8 +301,8 @@ impl NearestSearch {
     pub fn nearest(&self, v: &[f32]) -> u32 {
         let v_max: Vec<f64> = v.iter().map(|&c| (c as f64).abs()).collect();
         let reach = self.extent.0 + v_max.iter().zip(&self.extent.1).map(|(v, p)| v * p).sum::<f64>();
-        // Non-finite queries fail the test too (NaN compares false).
-        if !(reach < 2f64.powi(100)) {
+        // Non-finite queries fail the test too (NaN is not finite).
+        if !reach.is_finite() || reach >= 2f64.powi(100) {
             return self.grid.nearest(v);
         }
         let err = score_error(&self.extent, &v_max);

@@ -175,7 +175,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let c = |v: i64| i32t.const_int(v as u64, true).into();
         let r = if signed {
             let r = self.intrinsic("llvm.smax", &[i32t.into()], &[r.into(), c(-(1 << (w - 1)))])?;
-            self.intrinsic("llvm.smin", &[i32t.into()], &[r.into(), c((1 << (w - 1)) - 1)])?
+            self.intrinsic("llvm.smin", &[i32t.into()], &[r, c((1 << (w - 1)) - 1)])?
         } else {
             self.intrinsic("llvm.umin", &[i32t.into()], &[r.into(), c((1 << w) - 1)])?
         };

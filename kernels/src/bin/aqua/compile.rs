@@ -1,10 +1,11 @@
 //! `aqua compile`: specialize a kernel on `--set` values (defaults fill the rest), compile
 //! it through the runtime (so the caches are used and filled), and print the chosen form:
-//! canonical IR, LLVM IR or assembly. `--timings` prints the runtime's compile report
+//! canonical IR, LLVM IR, assembly, or on GPU targets SASS. `--timings` prints the runtime's compile report
 //! (each phase, and which cache level served it) on stderr.
 
 use std::path::{Path, PathBuf};
 
+use aqua_dsl::codegen::nvdisasm::{self, Nvdisasm};
 use aqua_dsl::codegen::{self, CodegenOptions, Target as CodegenTarget};
 use aqua_dsl::{KernelSource, Params};
 use aqua_runtime::{Input, Runtime};
@@ -33,6 +34,10 @@ pub enum Emit {
     Asm,
     /// PTX (GPU targets; the same as `asm` there).
     Ptx,
+    /// SASS, the GPU's machine code: the PTX assembled by ptxas and disassembled by
+    /// nvdisasm (GPU targets; `scripts/setup.sh` installs both). `--stats` adds its
+    /// instruction counts, loop by loop.
+    Sass,
 }
 
 #[derive(clap::Args)]
@@ -79,8 +84,12 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         }
         (_, w) => w.unwrap_or(4),
     };
-    if let Some(sm) = sm {
-        return compile_ptx(args, &kernel, sm, warps);
+    match sm {
+        Some(sm) => return compile_ptx(args, &kernel, sm, warps),
+        None if matches!(args.emit, Emit::Sass) => {
+            return Err(CliError::usage("--emit sass applies to GPU targets (sm_80, sm_90)"))
+        }
+        None => {}
     }
     let rt = Runtime::cpu();
     let (_, report) = rt
@@ -88,7 +97,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         .map_err(|e| CliError::failed(e.to_string()))?;
     let text = match args.emit {
         Emit::Ir => kernel.to_string(),
-        Emit::Llvm | Emit::Asm | Emit::Ptx => {
+        Emit::Llvm | Emit::Asm | Emit::Ptx | Emit::Sass => {
             let options = CodegenOptions {
                 target: CodegenTarget::HostCpu,
                 opt_level: 3,
@@ -112,15 +121,19 @@ pub fn run(args: &Args) -> Result<(), CliError> {
 }
 
 /// `aqua compile --target sm_80|sm_90`: PTX (the object itself, so LLVM IR text is only
-/// produced when asked for), `--timings` as the code generator's stages plus ptxas's when
-/// `--stats` runs it (started with the compile, so the ptxas stage is the time after the
-/// PTX is ready, as in the runtime).
+/// produced when asked for), or its SASS; `--timings` as the code generator's stages plus
+/// ptxas's when `--stats` or SASS runs it (started with the compile, so the ptxas stage is
+/// the time after the PTX is ready, as in the runtime).
 fn compile_ptx(args: &Args, kernel: &aqua_dsl::Kernel, sm: u32, num_warps: u32) -> Result<(), CliError> {
-    let ptxas = match args.stats {
-        true => Some(
-            codegen::ptxas::Ptxas::find()
-                .ok_or_else(|| CliError::failed("--stats needs ptxas: run scripts/setup.sh or set AQUA_PTXAS"))?,
-        ),
+    let sass = matches!(args.emit, Emit::Sass);
+    let ptxas = match args.stats || sass {
+        true => Some(codegen::ptxas::Ptxas::find().ok_or_else(|| {
+            CliError::failed("--stats and --emit sass need ptxas: run scripts/setup.sh or set AQUA_PTXAS")
+        })?),
+        false => None,
+    };
+    let nvdisasm = match sass {
+        true => Some(Nvdisasm::require().map_err(CliError::failed)?),
         false => None,
     };
     let pending = ptxas.as_ref().map(|p| p.start(sm)).transpose().map_err(|e| CliError::failed(e.to_string()))?;
@@ -131,23 +144,39 @@ fn compile_ptx(args: &Args, kernel: &aqua_dsl::Kernel, sm: u32, num_warps: u32) 
     };
     let a = codegen::compile(kernel, &options).map_err(|e| CliError::failed(e.to_string()))?;
     let ptx = String::from_utf8_lossy(&a.object).into_owned();
-    let text = match args.emit {
-        Emit::Ir => kernel.to_string(),
-        Emit::Llvm => a.llvm_ir.clone(),
-        Emit::Asm | Emit::Ptx => ptx.clone(),
-    };
-    write_output(args.output.as_deref(), &text)?;
     let mut stages: Vec<(String, std::time::Duration)> =
         a.timings.iter().map(|&(name, d)| (format!("llvm {name}"), d)).collect();
-    if let (Some(ptxas), Some(pending)) = (&ptxas, pending) {
-        let start = std::time::Instant::now();
-        let cubin = pending.finish(&ptx).map_err(|e| CliError::failed(e.to_string()))?;
-        stages.push(("ptxas".into(), start.elapsed()));
-        let threads = a.block_threads;
-        let flags = ptxas.opt_flags().join(" ");
-        let how = if flags.is_empty() { "ptxas -O3".to_string() } else { format!("ptxas {flags}") };
-        eprintln!("sm_{sm} ({how}): {}, {} B dynamic shared, {threads} threads per CTA", cubin.stats, a.shared_bytes);
-    }
+    let cubin = match (&ptxas, pending) {
+        (Some(ptxas), Some(pending)) => {
+            let start = std::time::Instant::now();
+            let cubin = pending.finish(&ptx).map_err(|e| CliError::failed(e.to_string()))?;
+            stages.push(("ptxas".into(), start.elapsed()));
+            let flags = ptxas.opt_flags().join(" ");
+            let how = if flags.is_empty() { "ptxas -O3".to_string() } else { format!("ptxas {flags}") };
+            if args.stats {
+                let threads = a.block_threads;
+                eprintln!("sm_{sm} ({how}): {}, {} B dynamic shared, {threads} threads per CTA", cubin.stats, a.shared_bytes);
+            }
+            Some(cubin)
+        }
+        _ => None,
+    };
+    let text = match (args.emit, &nvdisasm, &cubin) {
+        (Emit::Ir, ..) => kernel.to_string(),
+        (Emit::Llvm, ..) => a.llvm_ir.clone(),
+        (Emit::Asm | Emit::Ptx, ..) => ptx,
+        (Emit::Sass, Some(nvdisasm), Some(cubin)) => {
+            let start = std::time::Instant::now();
+            let text = nvdisasm.disassemble(&cubin.bytes).map_err(|e| CliError::failed(e.to_string()))?;
+            stages.push(("nvdisasm".into(), start.elapsed()));
+            if args.stats {
+                eprintln!("{}", nvdisasm::summarize(&text));
+            }
+            text
+        }
+        (Emit::Sass, ..) => unreachable!("--emit sass finds ptxas and nvdisasm first"),
+    };
+    write_output(args.output.as_deref(), &text)?;
     if args.timings {
         eprintln!("kernel `{}` (sm_{sm}): compiled", kernel.name);
         for (name, d) in &stages {
