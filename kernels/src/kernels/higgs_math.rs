@@ -233,10 +233,9 @@ fn negated_coordinate(grid: &Grid, c: usize) -> ConstTable {
 }
 
 /// Every point's search row, `-p[0], ..., -p[d - 1]` and its
-/// [`half_norm`](crate::quant::grids::half_norm) (`|p|^2 / 2`),
-/// padded with zeros to a
-/// power of two `stride` (4 for 2-D grids: one 16-byte load a point on a GPU), as one
-/// table; and the stride.
+/// [`half_norm`](crate::quant::grids::half_norm) (`|p|^2 / 2`), padded with zeros to a
+/// power of two `stride` (4 for 2-D grids: a row is 16-byte aligned, and a GPU reads its
+/// three values with two loads), as one table; and the stride.
 #[track_caller]
 fn score_rows(grid: &Grid) -> (ConstTable, i32) {
     let d = grid.dim();

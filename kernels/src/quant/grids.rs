@@ -15,8 +15,9 @@
 //! point, where the squared distance took five operations. In f32: the point's half
 //! squared norm `h_p` ([`Grid::half_norms`], [`half_norm`]: `p[0] * p[0]`, then
 //! `fma(p[c], p[c], .)` for `c = 1, 2, ...`, halved), which a kernel may load or compute;
-//! then `acc = fma(v[c], -p[c], acc)` from `acc = h_p` for `c = 0, 1, ...` ([`score`]). The nearest point is the **lowest index** among the points of the smallest
-//! score, NaN scores skipped: exactly the IR's `reduce_argmin` over the scores, and a
+//! then `acc = fma(v[c], -p[c], acc)` from `acc = h_p` for `c = 0, 1, ...` ([`score`]).
+//! The nearest point is the **lowest index** among the points of the smallest score, NaN
+//! scores skipped: exactly the IR's `reduce_argmin` over the scores, and a
 //! strict `<` from `+inf` in increasing index. So a query with a NaN coordinate gets index
 //! 0 (every score NaN); infinite coordinates give infinite or NaN scores, the same in
 //! kernels and here. A computed score is within [`score_error`] of the exact one, about
