@@ -302,6 +302,7 @@ fn indices_read_from_a_table_need_no_clamp() {
     });
     let text = String::from_utf8(ptx(&k, 90).object).unwrap();
     let clamps: Vec<&str> = text.lines().filter(|l| l.contains("\tmin.") || l.contains("\tmax.")).collect();
-    // `x` is a u8 (0..=255) and the first table has 64 entries: one `min` for it.
-    assert_eq!(clamps.len(), 1, "clamps: {clamps:?}\n{text}");
+    // `x` is a u8 (0..=255) and the first table has 64 entries: a `min` with 63 for it
+    // (one for each element of a thread's unrolled run), none with 15.
+    assert!(!clamps.is_empty() && clamps.iter().all(|c| c.ends_with(", 63;")), "clamps: {clamps:?}\n{text}");
 }

@@ -77,12 +77,13 @@ fn cold_compile_timings_show_llvm_phases() {
 /// `--warps` spreads a GPU program over another CTA size. EDEN4-256 on a tile of 4 groups
 /// of 64 (256 values) has four `xor_permute` stages, strides 32 to 4: on one warp a warp
 /// holds whole groups, so all four are shuffles; each doubling of the warps moves one more
-/// stride across warps (shared memory instead). The norm adds three on any CTA size (a
-/// group's sum split over 8 threads by lanes).
+/// stride across warps (shared memory instead). On one warp a thread holds four pairs of
+/// each stage, and the stage's short loop is unrolled: four shuffles a stage. The norm
+/// adds three on any CTA size (a group's sum split over 8 threads by lanes).
 #[test]
 fn compile_for_a_gpu_takes_the_cta_size() {
     let cache = tempfile::tempdir().unwrap();
-    for (warps, shuffles) in [("1", 4 + 3), ("2", 3 + 3), ("4", 2 + 3), ("8", 1 + 3)] {
+    for (warps, shuffles) in [("1", 4 * 4 + 3), ("2", 3 + 3), ("4", 2 + 3), ("8", 1 + 3)] {
         let args = [
             "compile",
             "quantize_higgs",

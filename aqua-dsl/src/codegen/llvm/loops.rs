@@ -26,6 +26,19 @@ pub(crate) struct Level {
     pub vectorize: Option<u32>,
 }
 
+/// GPU targets fully unroll a loop of at most this many iterations whose body is one
+/// short block (a thread's few elements of a shared-memory pass): its counter, test and
+/// branch were half of such a loop's instructions, and the addresses fold into offsets.
+const UNROLL_TRIPS: u64 = 8;
+
+/// The most instructions a block may hold to be unrolled ([`UNROLL_TRIPS`]).
+const UNROLL_BODY: usize = 64;
+
+/// Whether `block` holds at most [`UNROLL_BODY`] instructions.
+fn small_block(block: inkwell::basic_block::BasicBlock) -> bool {
+    block.get_instructions().take(UNROLL_BODY + 1).count() <= UNROLL_BODY
+}
+
 /// Loops over `[lo, hi)`, cut at `cuts`, outermost first.
 pub(crate) fn levels(lo: u32, hi: u32, cuts: &BTreeSet<u32>) -> Vec<Level> {
     index::split_range(lo, hi, cuts).into_iter().map(|(lo, bits)| Level { lo, bits, vectorize: None }).collect()
@@ -81,15 +94,36 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let next = self.b.build_int_nuw_add(i, self.ic(1), "i.next")?;
         let more = self.b.build_int_compare(IntPredicate::ULT, next, self.ic(n), "more")?;
         let br = self.b.build_conditional_branch(more, head, exit)?;
+        let latch = self.current_block()?;
         if let Some(width) = vectorize {
             self.vectorize_hint(br, width);
+        } else if self.threads.is_some() && n <= UNROLL_TRIPS && latch == head && small_block(head) {
+            self.unroll_hint(br);
         }
-        let latch = self.current_block()?;
         phi.add_incoming(&[(&self.ic(0), pre), (&next, latch)]);
         self.b.position_at_end(exit);
         // Values computed inside the loop do not dominate what follows it.
         self.memo.clear();
         Ok(())
+    }
+
+    /// Attaches `llvm.loop` metadata asking for a full unroll: the only unrolling the GPU
+    /// pipeline does (`target/nvptx.rs` turns the unroller off but for such requests).
+    fn unroll_hint(&self, branch: inkwell::values::InstructionValue<'ctx>) {
+        use llvm_sys::core::*;
+        use llvm_sys::debuginfo::{LLVMMetadataReplaceAllUsesWith, LLVMTemporaryMDNode};
+        let cx = self.cx.raw();
+        let name = "llvm.loop.unroll.full";
+        // SAFETY: as in `vectorize_hint`.
+        unsafe {
+            let mut full_ops = [LLVMMDStringInContext2(cx, name.as_ptr().cast(), name.len())];
+            let tmp = LLVMTemporaryMDNode(cx, std::ptr::null_mut(), 0);
+            let mut ops = [tmp, LLVMMDNodeInContext2(cx, full_ops.as_mut_ptr(), 1)];
+            let node = LLVMMDNodeInContext2(cx, ops.as_mut_ptr(), ops.len());
+            LLVMMetadataReplaceAllUsesWith(tmp, node);
+            let kind = LLVMGetMDKindIDInContext(cx, c"llvm.loop".as_ptr(), 9);
+            LLVMSetMetadata(branch.as_value_ref(), kind, LLVMMetadataAsValue(cx, node));
+        }
     }
 
     /// Attaches `llvm.loop` metadata asking for vectorization at `width` and no unrolling
