@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 
 use inkwell::llvm_sys;
-use inkwell::values::{AsValueRef, IntValue};
+use inkwell::values::{AsValueRef, InstructionValue, IntValue};
 use inkwell::IntPredicate;
 
 use super::index::{self, Term};
@@ -109,52 +109,47 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
 
     /// Attaches `llvm.loop` metadata asking for a full unroll: the only unrolling the GPU
     /// pipeline does (`target/nvptx.rs` turns the unroller off but for such requests).
-    fn unroll_hint(&self, branch: inkwell::values::InstructionValue<'ctx>) {
-        use llvm_sys::core::*;
-        use llvm_sys::debuginfo::{LLVMMetadataReplaceAllUsesWith, LLVMTemporaryMDNode};
-        let cx = self.cx.raw();
-        let name = "llvm.loop.unroll.full";
-        // SAFETY: as in `vectorize_hint`.
-        unsafe {
-            let mut full_ops = [LLVMMDStringInContext2(cx, name.as_ptr().cast(), name.len())];
-            let tmp = LLVMTemporaryMDNode(cx, std::ptr::null_mut(), 0);
-            let mut ops = [tmp, LLVMMDNodeInContext2(cx, full_ops.as_mut_ptr(), 1)];
-            let node = LLVMMDNodeInContext2(cx, ops.as_mut_ptr(), ops.len());
-            LLVMMetadataReplaceAllUsesWith(tmp, node);
-            let kind = LLVMGetMDKindIDInContext(cx, c"llvm.loop".as_ptr(), 9);
-            LLVMSetMetadata(branch.as_value_ref(), kind, LLVMMetadataAsValue(cx, node));
-        }
+    fn unroll_hint(&self, branch: InstructionValue<'ctx>) {
+        self.loop_hint(branch, &[("llvm.loop.unroll.full", None)]);
     }
 
     /// Attaches `llvm.loop` metadata asking for vectorization at `width` and no unrolling
     /// before it (the full unroller would otherwise scalarize small loops first).
     /// On a GPU (no vector registers) the same request becomes a full unroll, which
     /// keeps the lanes' states in registers instead of local memory.
-    fn vectorize_hint(&self, branch: inkwell::values::InstructionValue<'ctx>, width: u32) {
+    fn vectorize_hint(&self, branch: InstructionValue<'ctx>, width: u32) {
+        if self.threads.is_some() {
+            return self.unroll_hint(branch);
+        }
+        self.loop_hint(
+            branch,
+            &[
+                ("llvm.loop.vectorize.width", Some((32, width as u64))),
+                ("llvm.loop.vectorize.enable", Some((1, 1))),
+                ("llvm.loop.unroll.disable", None),
+            ],
+        );
+    }
+
+    /// Attaches a loop's `llvm.loop` metadata to its latch `branch`: a distinct node
+    /// (its first operand itself) holding each property, a name and an optional integer
+    /// of the given bit width.
+    fn loop_hint(&self, branch: InstructionValue<'ctx>, properties: &[(&str, Option<(u32, u64)>)]) {
         use llvm_sys::core::*;
         use llvm_sys::debuginfo::{LLVMMetadataReplaceAllUsesWith, LLVMTemporaryMDNode};
         let cx = self.cx.raw();
-        let md_str = |s: &str| unsafe { LLVMMDStringInContext2(cx, s.as_ptr().cast(), s.len()) };
-        let md_int =
-            |bits: u32, v: u64| unsafe { LLVMValueAsMetadata(LLVMConstInt(LLVMIntTypeInContext(cx, bits), v, 0)) };
         // SAFETY: every node is created in this context and outlives the call; the
         // temporary node is replaced (and freed) by LLVMMetadataReplaceAllUsesWith.
         unsafe {
-            let mut width_ops = [md_str("llvm.loop.vectorize.width"), md_int(32, width as u64)];
-            let mut enable_ops = [md_str("llvm.loop.vectorize.enable"), md_int(1, 1)];
-            let mut unroll_ops = [md_str("llvm.loop.unroll.disable")];
-            let mut full_ops = [md_str("llvm.loop.unroll.full")];
             let tmp = LLVMTemporaryMDNode(cx, std::ptr::null_mut(), 0);
-            let mut ops = if self.threads.is_some() {
-                vec![tmp, LLVMMDNodeInContext2(cx, full_ops.as_mut_ptr(), 1)]
-            } else {
-                vec![
-                    tmp,
-                    LLVMMDNodeInContext2(cx, width_ops.as_mut_ptr(), 2),
-                    LLVMMDNodeInContext2(cx, enable_ops.as_mut_ptr(), 2),
-                    LLVMMDNodeInContext2(cx, unroll_ops.as_mut_ptr(), 1),
-                ]
-            };
+            let mut ops = vec![tmp];
+            for &(name, value) in properties {
+                let mut prop = vec![LLVMMDStringInContext2(cx, name.as_ptr().cast(), name.len())];
+                if let Some((bits, v)) = value {
+                    prop.push(LLVMValueAsMetadata(LLVMConstInt(LLVMIntTypeInContext(cx, bits), v, 0)));
+                }
+                ops.push(LLVMMDNodeInContext2(cx, prop.as_mut_ptr(), prop.len()));
+            }
             let node = LLVMMDNodeInContext2(cx, ops.as_mut_ptr(), ops.len());
             LLVMMetadataReplaceAllUsesWith(tmp, node);
             let kind = LLVMGetMDKindIDInContext(cx, c"llvm.loop".as_ptr(), 9);
