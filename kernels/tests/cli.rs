@@ -113,6 +113,18 @@ fn compile_for_a_gpu_emits_sass_and_counts_its_loops() {
     assert!(err.contains("SASS instructions"), "{err}");
     let search = err.lines().find(|l| l.contains("loop at") && l.contains("F2I 2"));
     assert!(search.is_some_and(|l| l.contains("FFMA 8")), "no loop with the cell index and 8 FFMA:\n{err}");
+    // Without nvdisasm, or with something else in its place: a message, exit code 1.
+    for (tool, message) in [("/nonexistent/nvdisasm", "nvdisasm not found"), ("/bin/false", "nvdisasm failed")] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_aqua"))
+            .args(&args[..args.len() - 1])
+            .env("AQUA_CACHE_DIR", cache.path())
+            .env("AQUA_NVDISASM", tool)
+            .output()
+            .expect("run aqua");
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{tool}: {err}");
+        assert!(err.contains(message) && !err.contains("panicked"), "{tool}: {err}");
+    }
 }
 
 #[test]
