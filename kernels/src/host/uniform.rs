@@ -32,9 +32,14 @@ type LaunchShape = ([u32; 3], Vec<Arg<'static>>);
 /// a core, and 4096 values (16 KiB of f32 on the stack) quantize about 10% faster than
 /// 1024 (the per-tile set-up is spread wider) and compile in the same time.
 pub const DEFAULT_BLOCK: u32 = 4096;
-/// Values per program along channels, by default, on a GPU: 8 values a thread at 4 warps,
-/// many CTAs, little shared memory.
-pub const DEFAULT_GPU_BLOCK: u32 = 1024;
+/// Values per program along channels, by default, on a GPU: 32 values a thread at 4
+/// warps. A tile's fixed work (offsets, the scale and zero of each group, barriers) is
+/// spread over 4 times as many values as at 1024, where the 2-bit quantizer's SASS is
+/// about 300 instructions a thread for 8 values; at 4096 about 860 for 32 (27 a value
+/// against 37; an estimate from `aqua compile --emit sass --stats`, until `aqua tune
+/// --backend cuda` measures it). 18 KiB of shared memory a CTA still lets 12 CTAs share
+/// an SM.
+pub const DEFAULT_GPU_BLOCK: u32 = 4096;
 
 /// The quantize and dequantize kernels of one variant.
 pub struct UniformKernels {
