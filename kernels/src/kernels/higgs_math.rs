@@ -44,11 +44,11 @@ pub fn params_ok(dim: u32, points: u32, group: u32, block: u32) -> Option<&'stat
             "block = {block}: a program handles whole groups and whole packing units, so block must be a power of two of at least group = {group} and 32 * dim = {}",
             32 * dim
         )
-    } else if points as u64 * block as u64 / dim as u64 > MAX_DISTANCES {
+    } else if points as u64 * block as u64 / dim as u64 > MAX_SCORES {
         format!(
-            "block = {block}: the search compares {points} points with block / dim = {} tuples, more than the {MAX_DISTANCES} elements a block may hold; use a block of at most {}",
+            "block = {block}: the search compares {points} points with block / dim = {} tuples, more than the {MAX_SCORES} elements a block may hold; use a block of at most {}",
             block / dim,
-            MAX_DISTANCES * dim as u64 / points as u64
+            MAX_SCORES * dim as u64 / points as u64
         )
     } else {
         return grid;
@@ -58,12 +58,12 @@ pub fn params_ok(dim: u32, points: u32, group: u32, block: u32) -> Option<&'stat
 }
 
 /// The largest block the IR allows (elements), which bounds the `[points, tuples]`
-/// distance block of the search.
-pub const MAX_DISTANCES: u64 = 1 << 20;
+/// score block of the search.
+pub const MAX_SCORES: u64 = 1 << 20;
 
-/// The largest block (values per program) whose search fits [`MAX_DISTANCES`].
+/// The largest block (values per program) whose search fits [`MAX_SCORES`].
 pub fn max_block(dim: u32, points: u32) -> u32 {
-    (MAX_DISTANCES * dim as u64 / points as u64) as u32
+    (MAX_SCORES * dim as u64 / points as u64) as u32
 }
 
 /// Codes by lane `u32[H / d, R]` (tuple `t` of group `r` at `[t, r]`) and f16 scales
