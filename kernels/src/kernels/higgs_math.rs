@@ -158,7 +158,7 @@ const CELL_BOX: f32 = 5.0;
 /// [`nearest`] over a cell's candidates, for tuples inside the box: the same scores,
 /// taken in increasing index order with a strict `<` from an infinite start, as
 /// [`Grid::nearest`] does over every point ([`Cells`] says why that is the same answer).
-/// A candidate costs its index (the four of a cell are one 32-bit load on a GPU), its
+/// A candidate costs its index (a 4-wide cell's indices are one 32-bit load on a GPU), its
 /// terms ([`Candidates`]), two multiply-adds, a compare and two selects.
 #[track_caller]
 fn in_cells(ys: &[Value], grid: &Grid, cells: &Cells, from: Candidates) -> Value {
@@ -180,7 +180,7 @@ fn in_cells(ys: &[Value], grid: &Grid, cells: &Cells, from: Candidates) -> Value
             })
         }
         Candidates::Coordinates => {
-            let coords = [negated_coordinate(grid, 0), negated_coordinate(grid, 1)];
+            let coords = [coordinate(grid, 0, -1.0), coordinate(grid, 1, -1.0)];
             Box::new(move |i| {
                 let q: Vec<Value> = coords.iter().map(|t| t.gather(i)).collect();
                 // `half_norm`, whose squares of `-p` are those of `p`.
@@ -225,13 +225,6 @@ fn score(ys: &[Value], q: &[Value], h: Value) -> Value {
     ys.iter().zip(q).fold(h, |acc, (&y, &q)| fma(y, q, acc))
 }
 
-/// Coordinate `c` of every grid point, negated, as a table indexed by point.
-#[track_caller]
-fn negated_coordinate(grid: &Grid, c: usize) -> ConstTable {
-    let coords: Vec<f32> = grid.points().iter().skip(c).step_by(grid.dim()).map(|&v| -v).collect();
-    const_table::<f32, f32>(&coords)
-}
-
 /// Every point's search row, `-p[0], ..., -p[d - 1]` and its
 /// [`half_norm`](crate::quant::grids::half_norm) (`|p|^2 / 2`), padded with zeros to a
 /// power of two `stride` (4 for 2-D grids: a row is 16-byte aligned, and a GPU reads its
@@ -255,16 +248,17 @@ fn score_rows(grid: &Grid) -> (ConstTable, i32) {
 pub fn dequantize_groups(ct: Value, scale: Value, grid: &Grid) -> Value {
     let d = grid.dim();
     let h = ct.shape()[0] * d as u32;
-    let parts: Vec<Value> = (0..d).map(|c| coordinate(grid, c).gather(ct)).collect();
+    let parts: Vec<Value> = (0..d).map(|c| coordinate(grid, c, 1.0).gather(ct)).collect();
     let v = combine_inverse(&parts);
     // s / H is exact: s is an f16 value and H a power of two at most 2^10.
     let f = (scale.cast::<f32>() * (1.0 / h as f32)).expand_dims(0);
     (v * f).trans()
 }
 
-/// Coordinate `c` of every grid point, as a table indexed by point.
+/// Coordinate `c` of every grid point times `sign` (1 or -1, exact), as a table indexed by
+/// point.
 #[track_caller]
-fn coordinate(grid: &Grid, c: usize) -> ConstTable {
-    let coords: Vec<f32> = grid.points().iter().skip(c).step_by(grid.dim()).copied().collect();
+fn coordinate(grid: &Grid, c: usize, sign: f32) -> ConstTable {
+    let coords: Vec<f32> = grid.points().iter().skip(c).step_by(grid.dim()).map(|&v| sign * v).collect();
     const_table::<f32, f32>(&coords)
 }

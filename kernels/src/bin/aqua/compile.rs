@@ -1,7 +1,7 @@
 //! `aqua compile`: specialize a kernel on `--set` values (defaults fill the rest), compile
 //! it through the runtime (so the caches are used and filled), and print the chosen form:
-//! canonical IR, LLVM IR, assembly, or on GPU targets SASS. `--timings` prints the runtime's compile report
-//! (each phase, and which cache level served it) on stderr.
+//! canonical IR, LLVM IR, assembly, or on GPU targets SASS. `--timings` prints the
+//! runtime's compile report (each phase, and which cache level served it) on stderr.
 
 use std::path::{Path, PathBuf};
 
@@ -151,9 +151,9 @@ fn compile_ptx(args: &Args, kernel: &aqua_dsl::Kernel, sm: u32, num_warps: u32) 
             let start = std::time::Instant::now();
             let cubin = pending.finish(&ptx).map_err(|e| CliError::failed(e.to_string()))?;
             stages.push(("ptxas".into(), start.elapsed()));
-            let flags = ptxas.opt_flags().join(" ");
-            let how = if flags.is_empty() { "ptxas -O3".to_string() } else { format!("ptxas {flags}") };
             if args.stats {
+                let flags = ptxas.opt_flags().join(" ");
+                let how = if flags.is_empty() { "ptxas -O3".to_string() } else { format!("ptxas {flags}") };
                 let threads = a.block_threads;
                 eprintln!("sm_{sm} ({how}): {}, {} B dynamic shared, {threads} threads per CTA", cubin.stats, a.shared_bytes);
             }
