@@ -80,7 +80,10 @@ pub fn quantize_groups(x: Value, grid: &Grid, interior: bool) -> (Value, Value) 
     // `y` would be recomputed, division included, for every grid point).
     let inv = (1.0f32 / scale.cast::<f32>()).expand_dims(0);
     let ys = forward_split(xt * inv, d);
-    (nearest(&ys, grid, Search::of(grid, interior)).cast::<u32>(), scale)
+    (
+        nearest(&ys, grid, Search::of(grid, interior)).cast::<u32>(),
+        scale,
+    )
 }
 
 /// How a form of the quantizer finds nearest points; all give the same codes.
@@ -131,7 +134,11 @@ fn nearest(ys: &[Value], grid: &Grid, search: Search) -> Value {
     let (t, r) = (ys[0].shape()[0], ys[0].shape()[1]);
     let inside = logical_and(le(ys[0].abs(), cells.half), le(ys[1].abs(), cells.half));
     let all_inside = eq(inside.cast::<i32>().reshape([t * r]).min(0), 1);
-    if_else(all_inside, || vec![in_cells(ys, grid, cells, candidates)], || vec![brute_force(ys, grid)])[0]
+    if_else(
+        all_inside,
+        || vec![in_cells(ys, grid, cells, candidates)],
+        || vec![brute_force(ys, grid)],
+    )[0]
 }
 
 /// The candidate cells of a 2-D grid, built once per grid.
@@ -167,7 +174,11 @@ fn in_cells(ys: &[Value], grid: &Grid, cells: &Cells, from: Candidates) -> Value
     // `v + half` is at least 0 inside the box, so the cast's truncation is the floor. Only
     // `v = half` needs the clamp's top; its bottom tells LLVM that the cell's candidates
     // are inside the table, which then needs no clamp of its own.
-    let axis = |v: Value| ((v + cells.half) * scale).cast::<i32>().clamp(0, per_axis - 1);
+    let axis = |v: Value| {
+        ((v + cells.half) * scale)
+            .cast::<i32>()
+            .clamp(0, per_axis - 1)
+    };
     let first = (axis(ys[1]) * per_axis + axis(ys[0])) * cells.width as i32;
     let lists = const_table::<u8, i32>(&cells.candidates);
     // A candidate point's negated coordinates and half norm, by its index.
@@ -176,7 +187,10 @@ fn in_cells(ys: &[Value], grid: &Grid, cells: &Cells, from: Candidates) -> Value
             let (rows, stride) = score_rows(grid);
             Box::new(move |i| {
                 let row = i * stride;
-                ((0..2).map(|c| rows.gather(row + c)).collect(), rows.gather(row + 2))
+                (
+                    (0..2).map(|c| rows.gather(row + c)).collect(),
+                    rows.gather(row + 2),
+                )
             })
         }
         Candidates::Coordinates => {
@@ -215,7 +229,9 @@ fn brute_force(ys: &[Value], grid: &Grid) -> Value {
     let row = arange(n).reshape([n, 1]) * stride as u32;
     let flat: Vec<Value> = ys.iter().map(|y| y.reshape([1, t * r])).collect();
     let q: Vec<Value> = (0..ys.len() as u32).map(|c| rows.gather(row + c)).collect();
-    score(&flat, &q, rows.gather(row + ys.len() as u32)).argmin(0).reshape([t, r])
+    score(&flat, &q, rows.gather(row + ys.len() as u32))
+        .argmin(0)
+        .reshape([t, r])
 }
 
 /// The score of [`crate::quant::grids::score`]: from the half squared norm `h`, one
@@ -248,7 +264,9 @@ fn score_rows(grid: &Grid) -> (ConstTable, i32) {
 pub fn dequantize_groups(ct: Value, scale: Value, grid: &Grid) -> Value {
     let d = grid.dim();
     let h = ct.shape()[0] * d as u32;
-    let parts: Vec<Value> = (0..d).map(|c| coordinate(grid, c, 1.0).gather(ct)).collect();
+    let parts: Vec<Value> = (0..d)
+        .map(|c| coordinate(grid, c, 1.0).gather(ct))
+        .collect();
     let v = combine_inverse(&parts);
     // s / H is exact: s is an f16 value and H a power of two at most 2^10.
     let f = (scale.cast::<f32>() * (1.0 / h as f32)).expand_dims(0);
@@ -259,6 +277,12 @@ pub fn dequantize_groups(ct: Value, scale: Value, grid: &Grid) -> Value {
 /// point.
 #[track_caller]
 fn coordinate(grid: &Grid, c: usize, sign: f32) -> ConstTable {
-    let coords: Vec<f32> = grid.points().iter().skip(c).step_by(grid.dim()).map(|&v| sign * v).collect();
+    let coords: Vec<f32> = grid
+        .points()
+        .iter()
+        .skip(c)
+        .step_by(grid.dim())
+        .map(|&v| sign * v)
+        .collect();
     const_table::<f32, f32>(&coords)
 }

@@ -76,13 +76,20 @@ impl Grid {
             return Err(GridError::Empty);
         }
         if !points.len().is_multiple_of(dim) {
-            return Err(GridError::Ragged { len: points.len(), dim });
+            return Err(GridError::Ragged {
+                len: points.len(),
+                dim,
+            });
         }
         if let Some(i) = points.iter().position(|c| !c.is_finite()) {
             return Err(GridError::NonFinite { index: i / dim });
         }
         let half_norms = points.chunks_exact(dim).map(half_norm).collect();
-        Ok(Grid { dim, points, half_norms })
+        Ok(Grid {
+            dim,
+            points,
+            half_norms,
+        })
     }
 
     /// The embedded EDEN grid of `points` points in dimension `dim`.
@@ -118,7 +125,8 @@ impl Grid {
     /// Reads a grid in the JSON format of `eden_grids.json`'s entries: a list of points,
     /// each a list of `d` numbers.
     pub fn from_json(text: &str) -> Result<Grid, GridError> {
-        let value: Value = serde_json::from_str(text).map_err(|e| GridError::Json(e.to_string()))?;
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| GridError::Json(e.to_string()))?;
         Grid::from_value(&value)
     }
 
@@ -210,7 +218,12 @@ impl Grid {
     pub fn nearest(&self, v: &[f32]) -> u32 {
         debug_assert_eq!(v.len(), self.dim);
         let mut best = (0u32, f32::INFINITY);
-        for (i, (p, &h)) in self.points.chunks_exact(self.dim).zip(&self.half_norms).enumerate() {
+        for (i, (p, &h)) in self
+            .points
+            .chunks_exact(self.dim)
+            .zip(&self.half_norms)
+            .enumerate()
+        {
             let s = score(v, p, h);
             if s < best.1 {
                 best = (i as u32, s);
@@ -236,7 +249,9 @@ pub fn half_norm(p: &[f32]) -> f32 {
 /// chain of fused multiply-adds, which kernels compute the same way.
 #[inline]
 pub fn score(v: &[f32], p: &[f32], half_norm: f32) -> f32 {
-    v.iter().zip(p).fold(half_norm, |acc, (&a, &b)| a.mul_add(-b, acc))
+    v.iter()
+        .zip(p)
+        .fold(half_norm, |acc, (&a, &b)| a.mul_add(-b, acc))
 }
 
 /// A bound on `|computed - exact|` of every [`score`] for queries with `|v_c| <= v_max[c]`,
@@ -289,9 +304,17 @@ impl NearestSearch {
         let d = grid.dim;
         let mut order: Vec<u32> = (0..grid.len() as u32).collect();
         order.sort_by(|&a, &b| grid.points[a as usize * d].total_cmp(&grid.points[b as usize * d]));
-        let sorted = order.iter().flat_map(|&i| grid.point(i as usize).iter().copied()).collect();
+        let sorted = order
+            .iter()
+            .flat_map(|&i| grid.point(i as usize).iter().copied())
+            .collect();
         let extent = grid.extent();
-        NearestSearch { grid, order, sorted, extent }
+        NearestSearch {
+            grid,
+            order,
+            sorted,
+            extent,
+        }
     }
 
     pub fn grid(&self) -> &Grid {
@@ -301,7 +324,12 @@ impl NearestSearch {
     /// The nearest point to `v` (`v.len() == dim`).
     pub fn nearest(&self, v: &[f32]) -> u32 {
         let v_max: Vec<f64> = v.iter().map(|&c| (c as f64).abs()).collect();
-        let reach = self.extent.0 + v_max.iter().zip(&self.extent.1).map(|(v, p)| v * p).sum::<f64>();
+        let reach = self.extent.0
+            + v_max
+                .iter()
+                .zip(&self.extent.1)
+                .map(|(v, p)| v * p)
+                .sum::<f64>();
         // Non-finite queries fail the test too (NaN is not finite).
         if !reach.is_finite() || reach >= 2f64.powi(100) {
             return self.grid.nearest(v);
@@ -309,7 +337,9 @@ impl NearestSearch {
         let err = score_error(&self.extent, &v_max);
         let norm2: f64 = v_max.iter().map(|c| c * c).sum();
         let d = self.grid.dim;
-        let start = self.order.partition_point(|&i| self.grid.points[i as usize * d] < v[0]);
+        let start = self
+            .order
+            .partition_point(|&i| self.grid.points[i as usize * d] < v[0]);
         let mut best = (u32::MAX, f32::INFINITY);
         let visit = |k: usize| -> bool {
             let p = &self.sorted[k * d..(k + 1) * d];
@@ -363,19 +393,34 @@ mod tests {
     fn rejects_bad_grids() {
         assert_eq!(Grid::new(0, vec![1.0]), Err(GridError::ZeroDim));
         assert_eq!(Grid::new(2, vec![]), Err(GridError::Empty));
-        assert_eq!(Grid::new(2, vec![1.0; 3]), Err(GridError::Ragged { len: 3, dim: 2 }));
+        assert_eq!(
+            Grid::new(2, vec![1.0; 3]),
+            Err(GridError::Ragged { len: 3, dim: 2 })
+        );
         assert_eq!(
             Grid::new(2, vec![1.0, 2.0, f32::NAN, 0.0]),
             Err(GridError::NonFinite { index: 1 })
         );
-        assert!(matches!(Grid::from_json("[[1, 2], [3]]"), Err(GridError::Json(_))));
+        assert!(matches!(
+            Grid::from_json("[[1, 2], [3]]"),
+            Err(GridError::Json(_))
+        ));
         assert!(matches!(Grid::from_json("{}"), Err(GridError::Json(_))));
         assert_eq!(Grid::from_json("[]"), Err(GridError::Empty));
-        assert_eq!(Grid::eden(2, 32), Err(GridError::NoEden { dim: 2, points: 32 }));
-        assert_eq!(Grid::for_bits(4, 3), Err(GridError::NoEdenBits { dim: 4, bits: 3 }));
+        assert_eq!(
+            Grid::eden(2, 32),
+            Err(GridError::NoEden { dim: 2, points: 32 })
+        );
+        assert_eq!(
+            Grid::for_bits(4, 3),
+            Err(GridError::NoEdenBits { dim: 4, bits: 3 })
+        );
         assert_eq!(
             Grid::for_bits(2, u32::MAX),
-            Err(GridError::NoEdenBits { dim: 2, bits: u32::MAX })
+            Err(GridError::NoEdenBits {
+                dim: 2,
+                bits: u32::MAX
+            })
         );
     }
 }

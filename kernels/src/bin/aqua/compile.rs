@@ -155,7 +155,10 @@ fn compile_ptx(args: &Args, kernel: &aqua_dsl::Kernel, sm: u32, num_warps: u32) 
                 let flags = ptxas.opt_flags().join(" ");
                 let how = if flags.is_empty() { "ptxas -O3".to_string() } else { format!("ptxas {flags}") };
                 let threads = a.block_threads;
-                eprintln!("sm_{sm} ({how}): {}, {} B dynamic shared, {threads} threads per CTA", cubin.stats, a.shared_bytes);
+                eprintln!(
+                    "sm_{sm} ({how}): {}, {} B dynamic shared, {threads} threads per CTA",
+                    cubin.stats, a.shared_bytes
+                );
             }
             Some(cubin)
         }
