@@ -75,15 +75,21 @@ fn cold_compile_timings_show_llvm_phases() {
 }
 
 /// `--warps` spreads a GPU program over another CTA size. EDEN4-256 on a tile of 4 groups
-/// of 64 (256 values) has four `xor_permute` stages, strides 32 to 4: on one warp a warp
-/// holds whole groups, so all four are shuffles; each doubling of the warps moves one more
-/// stride across warps (shared memory instead). On one warp a thread holds four pairs of
-/// each stage, and the stage's short loop is unrolled: four shuffles a stage. The norm
-/// adds three on any CTA size (a group's sum split over 8 threads by lanes).
+/// of 64 (256 values) has four `xor_permute` stages, strides 32 to 4, along a group's row
+/// (`higgs_math::orientation`): a group spans `64 / run` threads of `run` values each.
+/// - 8 warps (1 value a thread): a group is 2 warps, stride 32 crosses them (shared
+///   memory), 16 to 4 are shuffles;
+/// - 4 and 2 warps (2 and 4 values a thread): all four are shuffles, once for each value
+///   of the thread's run (an unrolled short loop);
+/// - 1 warp (8 values): strides 32 to 8 are shuffles, stride 4 is inside the run (two
+///   copies of the loop body, each with the three shuffles, in a loop over the other
+///   four pairs).
+///
+/// The norm adds three on any CTA size (a group's sum split over 8 threads by lanes).
 #[test]
 fn compile_for_a_gpu_takes_the_cta_size() {
     let cache = tempfile::tempdir().unwrap();
-    for (warps, shuffles) in [("1", 4 * 4 + 3), ("2", 3 + 3), ("4", 2 + 3), ("8", 1 + 3)] {
+    for (warps, shuffles) in [("1", 2 * 3 + 3), ("2", 4 * 4 + 3), ("4", 2 * 4 + 3), ("8", 3 + 3)] {
         let args = [
             "compile",
             "quantize_higgs",

@@ -13,7 +13,7 @@ use aqua_kernels::host::higgs::{HiggsBuffers, HiggsKernels};
 use aqua_kernels::quant::clvq::gaussian_samples;
 use aqua_kernels::quant::higgs::{Higgs, HiggsConfig};
 use aqua_kernels::quant::{bits_per_value, relative_error, Element};
-use aqua_runtime::{HostBuffer, Runtime};
+use aqua_runtime::{HostBuffer, LaunchMode, Runtime, RuntimeOptions};
 use common::Rng;
 use half::{bf16, f16};
 
@@ -228,6 +228,43 @@ fn interpreter_agrees_with_the_reference() {
             "interpreter",
         );
     }
+}
+
+/// The GPU program on the SIMT emulation (one host thread per GPU thread), which runs
+/// the general form of every tile: groups as rows, so a group's transform stages are
+/// copies inside a thread's run and warp shuffles (4 warps: 8 values a thread at 1024), or
+/// runs of 32 values a thread (1 warp). Every grid, groups of 32 to 1024, degenerate and
+/// non-finite groups, and tuples outside the candidate cells (the brute-force branch).
+#[test]
+fn simt_agrees_with_the_reference() {
+    let options = || RuntimeOptions {
+        threads: 2,
+        mode: LaunchMode::Unchecked,
+        cache_dir: None,
+        dump_dir: None,
+        ..RuntimeOptions::default()
+    };
+    let (four, one) = (
+        Runtime::simt_with(options(), 4),
+        Runtime::simt_with(options(), 1),
+    );
+    let mut rng = Rng::new(21);
+    for (rt, group, dim, points, block) in [
+        (&four, 64, 2, 16, 1024),
+        (&four, 64, 2, 64, 1024),
+        (&four, 64, 2, 256, 1024),
+        (&four, 64, 4, 256, 1024),
+        (&four, 32, 2, 16, 256),
+        (&four, 1024, 2, 64, 1024),
+        (&one, 128, 2, 16, 1024),
+    ] {
+        let x = random_groups(&mut rng, 2 * block + group / 2 + 3, group);
+        let f16s: Vec<f16> = x.iter().map(|&v| f16::narrow(v)).collect();
+        check(rt, config(group, dim, points), Some(block as u32), &f16s, "SIMT");
+    }
+    // Groups of 1024 whose one big tuple leaves the cells' box (see the test above).
+    let x: Vec<f32> = (0..1024).map(|i| if i % 2 == 0 { 0.95 } else { 0.85 }).collect();
+    check(&four, config(1024, 2, 16), Some(1024), &x, "SIMT, outside the cells");
 }
 
 #[test]

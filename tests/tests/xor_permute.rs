@@ -36,9 +36,14 @@ fn kernel(name: &str, rows: u32, cols: u32, f: impl Fn(Value) -> Value) -> (Kern
 
 /// One Walsh-Hadamard stage of stride `s` along axis 0, as the HIGGS kernels write it.
 fn stage(v: Value, s: u32) -> Value {
-    let h = v.shape()[0];
-    let p = v.xor_permute(0, s);
-    let upper = ne(arange(h) & s as i32, 0).expand_dims(1);
+    stage_along(v, 0, s)
+}
+
+/// One Walsh-Hadamard stage of stride `s` along `axis` of a 2-D block.
+fn stage_along(v: Value, axis: u32, s: u32) -> Value {
+    let h = v.shape()[axis as usize];
+    let p = v.xor_permute(axis, s);
+    let upper = ne(arange(h) & s as i32, 0).expand_dims(1 - axis);
     where_(upper, p - v, v + p)
 }
 
@@ -58,6 +63,15 @@ fn cases() -> Vec<(Kernel, usize)> {
             v = stage(v, s);
         }
         v
+    }));
+    // The same along rows (a HIGGS tile's groups as rows on a GPU), materialized (read by
+    // two sinks): strides 32 to 8 are lanes of a warp, 4 to 1 the thread's own run of 8.
+    out.push(kernel("fwht64_rows", 16, 64, |x| {
+        let mut v = x * 3.0;
+        for s in [32, 16, 8, 4, 2, 1] {
+            v = stage_along(v, 1, s);
+        }
+        v + v.max(1).expand_dims(1)
     }));
     // The inverse order, on a block with fewer elements than 4 warps have threads.
     out.push(kernel("fwht_small", 8, 8, |x| {
@@ -150,6 +164,11 @@ fn ptx_shuffles_exactly_the_in_warp_partners() {
     // (the max's 32 bytes reuse freed ones either way).
     let (own, across) = (shared("in_run"), shared("across_warps"));
     assert!(across >= own + 4000, "shared memory: {own} B with the partner in the run, {across} B across warps");
+    // A transform along rows keeps every stage in registers, the three in the run (jammed
+    // copies of the body) and the three across lanes (shuffles, in every copy): shared
+    // memory holds only its result and the max's 16 values.
+    let rows = shared("fwht64_rows");
+    assert!(rows <= 4096 + 64, "shared memory of the transform along rows: {rows} B");
     // Counted as the distinct butterfly lane offsets shuffled (one a stage), since small
     // per-thread loops are unrolled on GPU targets and repeat a stage's shuffle.
     for (k, _) in cases() {
@@ -162,6 +181,9 @@ fn ptx_shuffles_exactly_the_in_warp_partners() {
         let want = match k.name.as_str() {
             "xor_a0_m1" | "xor_a0_m2" | "xor_a0_m8" | "xor_a1_m8" | "xor_two_lanes" => 1,
             "fwht64" => 4,
+            // Lane offsets 4, 2 and 1 (row strides 32, 16, 8), which the max's split
+            // reduction (8 threads a row) shares.
+            "fwht64_rows" => 3,
             // The max's split reduction shuffles too: 2 steps, 4 threads a line (the
             // xor's lane offset is one of theirs).
             "xor_and_max" => 2,

@@ -12,7 +12,8 @@
 use aqua_dsl::build::*;
 
 use super::element::narrow;
-use super::higgs_math::{dequantize_groups, params_ok, quantize_groups};
+use super::fwht::Orientation;
+use super::higgs_math::{dequantize_groups, orientation, params_ok, quantize_groups};
 use super::specialize::{load_where, store_where};
 use super::tile::Tile;
 use super::variants::dtype_variants;
@@ -63,9 +64,14 @@ fn quantize_body(x: Value, codes: Value, scale: Value, n: Value, dim: u32, point
     };
     let bits = points.trailing_zeros();
     Tile::of_groups(n, bits, group, group / dim, block).specialize(|tile| {
-        let (q, s) = quantize_groups(tile.load(x).cast::<f32>(), grid, tile.valid().is_none());
+        let interior = tile.valid().is_none();
+        let o = orientation(interior);
+        let (q, s) = quantize_groups(tile.load(x).cast::<f32>(), grid, o, interior);
         tile.store_params(scale, s);
-        store_codes_by_lane(&tile, codes, q, bits);
+        match o {
+            Orientation::GroupsByLane => store_codes_by_lane(&tile, codes, q, bits),
+            Orientation::GroupsByRow => tile.store_codes(codes, q, bits),
+        }
     });
 }
 
@@ -77,7 +83,12 @@ fn dequantize_body(codes: Value, scale: Value, out: Value, n: Value, dim: u32, p
     };
     let bits = points.trailing_zeros();
     Tile::of_groups(n, bits, group, group / dim, block).specialize(|tile| {
-        let x = dequantize_groups(load_codes_by_lane(&tile, codes, bits), tile.load_params(scale), grid);
+        let o = orientation(tile.valid().is_none());
+        let q = match o {
+            Orientation::GroupsByLane => load_codes_by_lane(&tile, codes, bits),
+            Orientation::GroupsByRow => tile.load_codes(codes, bits),
+        };
+        let x = dequantize_groups(q, tile.load_params(scale), grid, o);
         tile.store(out, narrow(x, out.dtype()));
     });
 }

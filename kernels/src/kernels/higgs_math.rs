@@ -3,15 +3,17 @@
 //! nearest-point search over an embedded grid, and the inverse. It computes exactly the
 //! values of [`crate::quant::higgs`] (see that module's formulas).
 //!
-//! A tile of `R` groups of `H` values is worked on transposed, `f32[H, R]`: each group is
-//! a lane, so the transform, the scale and the search are all element-wise across groups.
+//! A tile of `R` groups of `H` values is worked on in the [`Orientation`] of its form
+//! ([`orientation`]): on a CPU transposed, `f32[H, R]`, each group a lane, so the
+//! transform, the scale and the search are all element-wise across groups; on a GPU as
+//! loaded, `f32[R, H]`, so that a group's values stay in one warp.
 
 use std::sync::OnceLock;
 
 use aqua_dsl::build::*;
 use aqua_dsl::ir::Loc;
 
-use super::fwht::{combine_inverse, forward_split};
+use super::fwht::{combine_inverse, forward_split, Orientation};
 use crate::quant::cells::Cells;
 use crate::quant::element::F16_MAX;
 use crate::quant::grids::{Grid, EDEN};
@@ -66,20 +68,39 @@ pub fn max_block(dim: u32, points: u32) -> u32 {
     (MAX_SCORES * dim as u64 / points as u64) as u32
 }
 
-/// Codes by lane `u32[H / d, R]` (tuple `t` of group `r` at `[t, r]`) and f16 scales
-/// `[R]` of `x: f32[R, H]` (padding lanes zero). `interior`: the unmasked form of a
-/// specialized tile, which only the CPU runs (`Search`).
+/// The orientation a form of the kernels works in. The interior form of a specialized
+/// tile, which only the CPU runs, vectorizes across groups ([`Orientation::GroupsByLane`]).
+/// The general form, every tile on a GPU (`specialize.rs`) and a CPU's last tile, keeps
+/// groups as rows ([`Orientation::GroupsByRow`]): a GPU spreads a block's elements over
+/// threads in order, so a group of `H` values then spans `H / 8` neighbouring threads
+/// (8 values a thread at the default tile), the transform's stages are register copies
+/// and warp shuffles, and the norm a warp sum, where lanes put every group in every warp
+/// and each stage across warps went through shared memory.
+pub fn orientation(interior: bool) -> Orientation {
+    if interior {
+        Orientation::GroupsByLane
+    } else {
+        Orientation::GroupsByRow
+    }
+}
+
+/// Codes `u32[H / d, R]` by lane (tuple `t` of group `r` at `[t, r]`) or `u32[R, H / d]`
+/// by row, as `o` says, and f16 scales `[R]` of `x: f32[R, H]` (padding lanes zero).
+/// `interior`: the unmasked form of a specialized tile, which only the CPU runs
+/// (`Search`).
 #[track_caller]
-pub fn quantize_groups(x: Value, grid: &Grid, interior: bool) -> (Value, Value) {
+pub fn quantize_groups(x: Value, grid: &Grid, o: Orientation, interior: bool) -> (Value, Value) {
     let d = grid.dim() as u32;
-    let xt = x.trans();
     let r = (x * x).sum(1).sqrt();
     // Comparisons with NaN are false: a NaN norm stays NaN.
     let scale = where_(gt(r, F16_MAX), F16_MAX, r).cast::<half::f16>();
     // Scaling before the transform keeps the search's operands plain buffers (a scaled
     // `y` would be recomputed, division included, for every grid point).
-    let inv = (1.0f32 / scale.cast::<f32>()).expand_dims(0);
-    let ys = forward_split(xt * inv, d);
+    let inv = 1.0f32 / scale.cast::<f32>();
+    let ys = match o {
+        Orientation::GroupsByLane => forward_split(x.trans() * inv.expand_dims(0), d, o),
+        Orientation::GroupsByRow => forward_split(x * inv.expand_dims(1), d, o),
+    };
     (
         nearest(&ys, grid, Search::of(grid, interior)).cast::<u32>(),
         scale,
@@ -121,8 +142,8 @@ impl Search {
     }
 }
 
-/// The index of the nearest grid point to each tuple, `i32[T, R]`, for the tuples'
-/// coordinates `ys[c]: f32[T, R]`, exactly as [`Grid::nearest`]. With [`Search::Cells`],
+/// The index of the nearest grid point to each tuple for the tuples' coordinates `ys[c]`
+/// (`f32[T, R]` or `f32[R, T]`, the result's shape), exactly as [`Grid::nearest`]. With [`Search::Cells`],
 /// the candidate cells when every tuple of the tile lies in the cells' box (a runtime
 /// branch on the tile: about one Gaussian tile in 2000 holds a tuple outside it), else
 /// brute force.
@@ -258,19 +279,22 @@ fn score_rows(grid: &Grid) -> (ConstTable, i32) {
     (const_table::<f32, f32>(&rows), stride as i32)
 }
 
-/// `f32[R, H]`: the dequantized groups from codes by lane `u32[H / d, R]` and f16
-/// scales `[R]`.
+/// `f32[R, H]`: the dequantized groups from codes `u32[H / d, R]` by lane or
+/// `u32[R, H / d]` by row, as `o` says, and f16 scales `[R]`.
 #[track_caller]
-pub fn dequantize_groups(ct: Value, scale: Value, grid: &Grid) -> Value {
+pub fn dequantize_groups(codes: Value, scale: Value, grid: &Grid, o: Orientation) -> Value {
     let d = grid.dim();
-    let h = ct.shape()[0] * d as u32;
     let parts: Vec<Value> = (0..d)
-        .map(|c| coordinate(grid, c, 1.0).gather(ct))
+        .map(|c| coordinate(grid, c, 1.0).gather(codes))
         .collect();
-    let v = combine_inverse(&parts);
+    let v = combine_inverse(&parts, o);
     // s / H is exact: s is an f16 value and H a power of two at most 2^10.
-    let f = (scale.cast::<f32>() * (1.0 / h as f32)).expand_dims(0);
-    (v * f).trans()
+    let h = (codes.shape().iter().product::<u32>() * d as u32) / scale.shape()[0];
+    let f = scale.cast::<f32>() * (1.0 / h as f32);
+    match o {
+        Orientation::GroupsByLane => (v * f.expand_dims(0)).trans(),
+        Orientation::GroupsByRow => v * f.expand_dims(1),
+    }
 }
 
 /// Coordinate `c` of every grid point times `sign` (1 or -1, exact), as a table indexed by

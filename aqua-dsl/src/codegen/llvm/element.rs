@@ -165,6 +165,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         // inside a thread's run, which then need no shared memory.
         let jammed = match self.threads {
             None => jam_levels(&mut levels, &walk.pairs, true),
+            Some(_) if jams_whole_run(run_top) => jam_all(&mut levels, &walk.flips),
             Some(_) => jam_levels(&mut levels, &walk.flips, false),
         };
         self.memo.clear();
@@ -175,7 +176,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     idx.push(Term { var: l.ic(copy >> k & 1), lo: level.lo, bits: 1 });
                 }
                 if let Some(lanes) = l.sink_lanes.as_mut() {
-                    lanes.current = index_key(&idx);
+                    lanes.enter(&idx, jammed.len());
                 }
                 let x = l.compute(inst, &idx)?;
                 let lin = l.linear(&idx)?;
@@ -411,6 +412,25 @@ impl CutWalk {
 
 /// The most two-iteration levels a materialization runs as copies of its inner loop body.
 pub(crate) const JAMMED_LEVELS: usize = 2;
+
+/// The most bits of a thread's run (GPU) whose every butterfly partner a materialization
+/// runs as a copy of its body, the innermost level included: a run of up to 8 elements is
+/// unrolled anyway (`loops.rs`), so the copies cost no code, and a chain of in-run stages
+/// (a HIGGS group's strides 4, 2 and 1 at 8 values a thread) stays in registers.
+const GPU_JAMMED_RUN_BITS: u32 = 3;
+
+/// Whether a GPU materialization whose threads run `run_bits` bits of its index jams every
+/// partner inside the run ([`GPU_JAMMED_RUN_BITS`]).
+pub(crate) fn jams_whole_run(run_bits: u32) -> bool {
+    run_bits <= GPU_JAMMED_RUN_BITS
+}
+
+/// Takes every one-bit level of `flips` out of `levels` (the innermost too).
+fn jam_all(levels: &mut Vec<Level>, flips: &BTreeSet<u32>) -> Vec<Level> {
+    let (jammed, rest) = levels.drain(..).partition(|l| l.bits == 1 && flips.contains(&l.lo));
+    *levels = rest;
+    jammed
+}
 
 /// Takes up to [`JAMMED_LEVELS`] one-bit levels other than the innermost out of `levels`:
 /// the `pairs` first, whose copies share their reads; then, with `fill`, any.

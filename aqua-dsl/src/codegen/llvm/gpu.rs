@@ -43,7 +43,7 @@ use inkwell::types::BasicMetadataTypeEnum;
 use inkwell::values::{AsValueRef, BasicValueEnum, FunctionValue, IntValue, PointerValue};
 use inkwell::{AddressSpace, IntPredicate};
 
-use super::element::{index_key, Idx};
+use super::element::Idx;
 use super::entry::Program;
 use super::index::Term;
 use super::loops::{Body, Level};
@@ -155,7 +155,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         }
         let mut tracked = |l: &mut Self, idx: &Idx<'ctx>| {
             if let Some(s) = l.sink_lanes.as_mut() {
-                s.current = index_key(idx);
+                s.enter(idx, 0);
             }
             body(l, idx)
         };

@@ -16,7 +16,8 @@
 //! barrier. (A partner inside the thread's own run is a copy of the loop body, as on the
 //! CPU.) [`SinkLanes`] records, for a sink whose control flow is uniform (no masks, no
 //! idle threads), the index it evaluates, which [`Lowerer::xor_permute_elem`] compares
-//! with the one it is asked for; the plan makes the same decision from shapes to keep
+//! with the one it is asked for (up to the copy of the body, whose partners are read in
+//! the same order by every lane); the plan makes the same decision from shapes to keep
 //! such operands lazy.
 
 use inkwell::values::{BasicValueEnum, IntValue};
@@ -58,12 +59,38 @@ pub(crate) struct SinkLanes {
     total: u32,
     thread_bits: u32,
     /// The index the sink's body evaluates now.
-    pub(crate) current: IndexKey,
+    current: IndexKey,
+    /// How many of `current`'s last terms are the constant bits of a copy of the body
+    /// (`element.rs`).
+    copies: usize,
 }
 
 impl SinkLanes {
     pub(crate) fn new(total: u32, thread_bits: u32) -> Self {
-        SinkLanes { total, thread_bits, current: Vec::new() }
+        SinkLanes { total, thread_bits, current: Vec::new(), copies: 0 }
+    }
+
+    /// The body now evaluates `idx`, whose last `copies` terms pick a copy of the body.
+    pub(crate) fn enter(&mut self, idx: &Idx<'_>, copies: usize) {
+        self.current = index_key(idx);
+        self.copies = copies;
+    }
+
+    /// Whether every lane evaluates its own element at `idx` here: the current index, or
+    /// the same with other constants picking the copy (the partner of a butterfly inside
+    /// the run). All lanes run the same copies in the same order, so the lane's partner
+    /// evaluates the same position at the same point, which is what a shuffle needs.
+    fn uniform_at(&self, idx: &Idx<'_>) -> bool {
+        let key = index_key(idx);
+        if key.len() != self.current.len() {
+            return false;
+        }
+        let own = key.len() - self.copies;
+        key[..own] == self.current[..own]
+            && idx[own..]
+                .iter()
+                .zip(&self.current[own..])
+                .all(|(t, c)| t.var.is_const() && (t.lo, t.bits) == (c.1, c.2))
     }
 }
 
@@ -81,7 +108,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let lane = self
             .sink_lanes
             .as_ref()
-            .and_then(|s| (s.current == index_key(idx)).then(|| lane_mask(flat, s.total, s.thread_bits)).flatten());
+            .and_then(|s| s.uniform_at(idx).then(|| lane_mask(flat, s.total, s.thread_bits)).flatten());
         if let Some(lane) = lane {
             let x = self.elem(arg, idx)?;
             // One exchange per shuffle: in the SIMT emulation its closing barrier keeps a

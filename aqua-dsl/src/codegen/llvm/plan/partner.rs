@@ -4,7 +4,7 @@
 //! emits the op (`llvm/xor_permute.rs`, `llvm/element.rs`).
 
 use super::{is_elementwise, Place, Walk};
-use crate::codegen::llvm::xor_permute;
+use crate::codegen::llvm::{element, xor_permute};
 use crate::ir::{Kernel, Op};
 
 /// How an `xor_permute` gets the partner of the element it is evaluated at.
@@ -18,6 +18,7 @@ pub(super) enum Partner {
     /// body, which compute both partners and share their reads (`element.rs`): on the
     /// CPU, and on a GPU where the bit is inside the thread's own run. One per
     /// materialization: two (four copies, two stages a pass) measured slower on the CPU.
+    /// A GPU thread's run of at most 8 elements takes any number (`element.rs`).
     Jam,
 }
 
@@ -46,11 +47,15 @@ pub(super) fn xor_partner(
     let own_sinks = if lazy { sinks[ri].as_slice() } else { std::slice::from_ref(&u) };
     let at_own_index = (!lazy || direct[ri]) && own_sinks.iter().all(|&s| materializes(k, w, place, s, numel));
     let run_bits = xor_permute::run_bits(log2(numel), threads.map(|t| log2(t as u64)));
+    // A GPU thread's short run jams all its partners (`element.rs`).
+    let whole_run = threads.is_some() && element::jams_whole_run(run_bits);
     let partner = match threads {
         Some(t) if at_own_index && xor_permute::lane_mask(flat, log2(numel), log2(t as u64)).is_some() => {
             Partner::Shuffle
         }
-        _ if at_own_index && flat.is_power_of_two() && log2(flat) < run_bits && !jams[ri] => Partner::Jam,
+        _ if at_own_index && flat.is_power_of_two() && log2(flat) < run_bits && (!jams[ri] || whole_run) => {
+            Partner::Jam
+        }
         _ => Partner::Reread,
     };
     Some(partner)
