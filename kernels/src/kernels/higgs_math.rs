@@ -192,15 +192,16 @@ const CELL_BOX: f32 = 5.0;
 fn in_cells(ys: &[Value], grid: &Grid, cells: &Cells, from: Candidates) -> Value {
     let per_axis = cells.per_axis as i32;
     let scale = cells.per_axis as f32 / (2.0 * cells.half);
-    // `v + half` is at least 0 inside the box, so the cast's truncation is the floor. Only
-    // `v = half` needs the clamp's top; its bottom tells LLVM that the cell's candidates
-    // are inside the table, which then needs no clamp of its own.
+    // `v + half` is at least 0 inside the box, so the cast's truncation is the floor, and
+    // an unsigned cast tells LLVM the index is not negative. Only `v = half` needs the
+    // clamp; with it LLVM knows the cell's candidates are inside the table, which then
+    // needs no clamp of its own.
     let axis = |v: Value| {
         ((v + cells.half) * scale)
-            .cast::<i32>()
-            .clamp(0, per_axis - 1)
+            .cast::<u32>()
+            .minimum(per_axis as u32 - 1)
     };
-    let first = (axis(ys[1]) * per_axis + axis(ys[0])) * cells.width as i32;
+    let first = (axis(ys[1]) * per_axis as u32 + axis(ys[0])) * cells.width;
     let lists = const_table::<u8, i32>(&cells.candidates);
     // A candidate point's negated coordinates and half norm, by its index.
     let terms: Box<dyn Fn(Value) -> (Vec<Value>, Value)> = match from {
@@ -224,14 +225,14 @@ fn in_cells(ys: &[Value], grid: &Grid, cells: &Cells, from: Candidates) -> Value
             })
         }
     };
-    let candidate = |k: i32| {
+    let candidate = |k: u32| {
         let i = lists.gather(first + k).cast::<i32>();
         let (q, h) = terms(i);
         (i, score(ys, &q, h))
     };
     // Scores of tuples in the box are finite, so the first candidate beats `+inf`.
     let (mut index, mut best) = candidate(0);
-    for k in 1..cells.width as i32 {
+    for k in 1..cells.width {
         let (i, s) = candidate(k);
         let take = lt(s, best);
         best = where_(take, s, best);
