@@ -133,11 +133,15 @@ fn split(v: Value, k: u32, o: Orientation) -> Vec<Value> {
 /// tuple in block `c`), the stages of strides `1, 2, ..., H/2` with `H = T * d`.
 #[track_caller]
 pub fn combine_inverse(parts: &[Value], o: Orientation) -> Value {
-    let (t, _) = o.dims(parts[0]);
-    let d = parts.len() as u32;
-    let mut v = combine(parts, o);
-    let h = t * d;
-    let mut s = d;
+    inverse_from(combine(parts, o), parts.len() as u32, o)
+}
+
+/// The dequantize direction's stages of strides `from, 2 from, ..., H/2` on `v`.
+#[track_caller]
+pub fn inverse_from(v: Value, from: u32, o: Orientation) -> Value {
+    let (h, _) = o.dims(v);
+    let mut v = v;
+    let mut s = from;
     while s < h {
         v = stage(v, s, o);
         s *= 2;

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use aqua_dsl::build::*;
 use aqua_dsl::ir::Loc;
 
-use super::fwht::{combine_inverse, forward_split, Orientation};
+use super::fwht::{combine_inverse, forward_split, inverse_from, Orientation};
 use crate::quant::cells::Cells;
 use crate::quant::element::F16_MAX;
 use crate::quant::grids::{Grid, EDEN};
@@ -281,20 +281,29 @@ fn score_rows(grid: &Grid) -> (ConstTable, i32) {
 }
 
 /// `f32[R, H]`: the dequantized groups from codes `u32[H / d, R]` by lane or
-/// `u32[R, H / d]` by row, as `o` says, and f16 scales `[R]`.
+/// `u32[R, H / d]` by row, as `o` says, and f16 scales `[R]`. By lane, each coordinate
+/// is gathered into a block of its own and the blocks are combined (the first `log2(d)`
+/// stages as sums and differences, `super::fwht`); by row, a tuple's `d` coordinates are
+/// gathered into place from one table and every stage is a butterfly along the row.
 #[track_caller]
 pub fn dequantize_groups(codes: Value, scale: Value, grid: &Grid, o: Orientation) -> Value {
-    let d = grid.dim();
-    let parts: Vec<Value> = (0..d)
-        .map(|c| coordinate(grid, c, 1.0).gather(codes))
-        .collect();
-    let v = combine_inverse(&parts, o);
+    let d = grid.dim() as u32;
+    let [r, t] = [codes.shape()[0], codes.shape()[1]];
     // s / H is exact: s is an f16 value and H a power of two at most 2^10.
-    let h = (codes.shape().iter().product::<u32>() * d as u32) / scale.shape()[0];
+    let h = r * t * d / scale.shape()[0];
     let f = scale.cast::<f32>() * (1.0 / h as f32);
     match o {
-        Orientation::GroupsByLane => (v * f.expand_dims(0)).trans(),
-        Orientation::GroupsByRow => v * f.expand_dims(1),
+        Orientation::GroupsByLane => {
+            let parts: Vec<Value> = (0..d as usize)
+                .map(|c| coordinate(grid, c, 1.0).gather(codes))
+                .collect();
+            (combine_inverse(&parts, o) * f.expand_dims(0)).trans()
+        }
+        Orientation::GroupsByRow => {
+            let at = codes.expand_dims(2) * d + arange(d).cast::<u32>().reshape([1, 1, d]);
+            let v = const_table::<f32, f32>(grid.points()).gather(at).reshape([r, t * d]);
+            inverse_from(v, 1, o) * f.expand_dims(1)
+        }
     }
 }
 
