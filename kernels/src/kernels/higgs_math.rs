@@ -301,7 +301,9 @@ pub fn dequantize_groups(codes: Value, scale: Value, grid: &Grid, o: Orientation
         }
         Orientation::GroupsByRow => {
             let at = codes.expand_dims(2) * d + arange(d).cast::<u32>().reshape([1, 1, d]);
-            let v = const_table::<f32, f32>(grid.points()).gather(at).reshape([r, t * d]);
+            let v = const_table::<f32, f32>(grid.points())
+                .gather(at)
+                .reshape([r, t * d]);
             inverse_from(v, 1, o) * f.expand_dims(1)
         }
     }
