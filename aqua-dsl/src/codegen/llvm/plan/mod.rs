@@ -29,7 +29,11 @@
 //! many, values built from literals and `arange` alone as one). Placement runs in rounds:
 //! the first costs every operand as recomputed, the next ones count reading an expensive
 //! op's buffer from the previous round as free (`1 / scale` with a buffer makes the
-//! values scaled by it cheap). A reshape or broadcast of a block that got a buffer
+//! values scaled by it cheap). On a GPU, where a buffer costs a pass through shared
+//! memory and a barrier, "cheap" allows a few more ops where a sink computes each element
+//! once (`GPU_CHEAP_OPS`), and a block above that keeps a buffer it got once and is free
+//! to read from then on: the two coordinates split off a HIGGS butterfly's pairs are
+//! then computed by each sink that reads them instead of getting passes of their own. A reshape or broadcast of a block that got a buffer
 //! anyway indexes that buffer.
 //!
 //! A reduction along a short axis (at most [`FUSED_AXIS`] long) with a block result is
@@ -148,6 +152,11 @@ impl<'k> Walk<'k> {
 /// The most element-wise ops a value may cost and still be recomputed in every sink.
 const CHEAP_OPS: u32 = 6;
 
+/// [`CHEAP_OPS`] on GPU targets for a value each sink computes once per element (not under
+/// a broadcast): a tuple coordinate split off a pair (a sum over an axis of two, with a
+/// sign: 8) is cheap, a division ([`DIVISION`] plus its operands) is not.
+const GPU_CHEAP_OPS: u32 = 8;
+
 /// The cost of a division: a vector division takes about as long as eight other ops, so
 /// one is never worth recomputing under a broadcast (the inverse of a group's scale).
 const DIVISION: u32 = 8;
@@ -220,8 +229,9 @@ pub(crate) fn plan(k: &Kernel, bases: &PointerBases, target: PlanTarget) -> Plan
     let mut place: Vec<Place> =
         k.values.iter().map(|t| if t.is_scalar() { Place::Scalar } else { Place::Buffer }).collect();
     for round in 0..PLAN_ROUNDS {
-        let cost = costs(k, &w, &free, (round > 0).then_some(&place));
-        let next = decide(k, &w, &free, &cost, bases, target);
+        let prior = (round > 0).then_some(place.as_slice());
+        let cost = costs(k, &w, &free, prior, target);
+        let next = decide(k, &w, &free, &cost, bases, target, prior);
         if next == place {
             break;
         }
@@ -284,8 +294,9 @@ fn views_of_buffers(k: &Kernel, w: &Walk) -> Vec<bool> {
 /// The cost of computing each block element where it is used: element-wise ops in its
 /// tree (a fused reduction counts its operand once per element of its axis), `u32::MAX`
 /// when it reads memory or calls a math function. Reading an expensive op's block that
-/// `prior` put in a buffer costs nothing.
-fn costs(k: &Kernel, w: &Walk, free: &[bool], prior: Option<&[Place]>) -> Vec<u32> {
+/// `prior` put in a buffer costs nothing; on a GPU, so does reading any block that is not
+/// cheap ([`stays_buffered`]).
+fn costs(k: &Kernel, w: &Walk, free: &[bool], prior: Option<&[Place]>, target: PlanTarget) -> Vec<u32> {
     let n = k.values.len();
     let (mut own, mut read) = (vec![0u32; n], vec![0u32; n]);
     // Blocks computed from literals and `arange` alone: LLVM folds them (a sign pattern
@@ -323,15 +334,36 @@ fn costs(k: &Kernel, w: &Walk, free: &[bool], prior: Option<&[Place]>) -> Vec<u3
             .iter()
             .fold(op_cost, |c, o| c.saturating_add(read[o.0 as usize].saturating_mul(per_operand)));
         // Only expensive ops' buffers are free to read: cheap ones may be recomputed in
-        // the next round after all (and placement would then flip back and forth).
-        let buffered = prior.is_some_and(|p| p[vi] == Place::Buffer) && op_cost >= DIVISION;
+        // the next round after all (and placement would then flip back and forth). On a
+        // GPU a block that is not cheap keeps its buffer (`decide`).
+        let buffered =
+            prior.is_some_and(|p| p[vi] == Place::Buffer) && (op_cost >= DIVISION || stays_buffered(target, own[vi]));
         read[vi] = if buffered { 0 } else { own[vi] };
     }
     own
 }
 
+/// Whether a block of element cost `cost` that got a buffer keeps it in later rounds, so
+/// its readers count reading it as free: on a GPU, where recomputing a block in every
+/// sink that reads it saves a pass through shared memory and a barrier each, for blocks
+/// that are not cheap even there (a butterfly's output read by a split into tuple
+/// coordinates, whose halves are then cheap enough for every sink of the search to
+/// compute from it).
+fn stays_buffered(target: PlanTarget, cost: u32) -> bool {
+    target.threads.is_some() && cost > GPU_CHEAP_OPS
+}
+
+/// Whether a block of element cost `cost` is cheap enough to be recomputed in each of its
+/// sinks (`repeated`: also for several elements in one sink, under a broadcast). On a GPU
+/// a few more ops pay where each is computed once ([`GPU_CHEAP_OPS`]); computed again for
+/// every element of a group they would not (a group's scale rounded to f16).
+fn is_cheap(target: PlanTarget, cost: u32, repeated: bool) -> bool {
+    cost <= CHEAP_OPS || (target.threads.is_some() && !repeated && cost <= GPU_CHEAP_OPS)
+}
+
 /// Places every block given the costs: sinks decided from the last instruction back, so
-/// every use is decided first.
+/// every use is decided first. A block that got a buffer in the `prior` round keeps it
+/// where [`stays_buffered`] says.
 fn decide(
     k: &Kernel,
     w: &Walk,
@@ -339,6 +371,7 @@ fn decide(
     cost: &[u32],
     bases: &PointerBases,
     target: PlanTarget,
+    prior: Option<&[Place]>,
 ) -> Vec<Place> {
     let n = k.values.len();
     let mut place: Vec<Place> =
@@ -417,7 +450,10 @@ fn decide(
         // Computing an element several times (under a broadcast; the pair of a butterfly
         // read by both of its outputs) is only worth it for cheap values.
         let repeated = evals[vi] > numel(v);
-        let lazy = if free[vi] || (cost[vi] <= CHEAP_OPS && !needs_buffer) {
+        let kept = prior.is_some_and(|p| p[vi] == Place::Buffer) && stays_buffered(target, cost[vi]);
+        let lazy = if kept {
+            false
+        } else if free[vi] || (is_cheap(target, cost[vi], repeated) && !needs_buffer) {
             true
         } else if needs_buffer || set.len() > 1 || repeated {
             false

@@ -186,3 +186,36 @@ fn butterfly_partners_in_other_lanes_stay_in_registers_on_a_gpu() {
     let (k, p) = places_for(PlanTarget::default(), stages, params);
     assert_eq!(place_of(&k, &p, "select"), vec![Lazy, Buffer, Lazy, Buffer, Lazy]);
 }
+
+/// Butterfly stages of strides 256 and 128 on `[512, 2]` (over an `exp` buffer), whose
+/// pairs along axis 1 two short sums split into `a + b` and `a - b` (a HIGGS tuple's
+/// coordinates), each read by two sinks: a reduction and a store.
+fn split_read_twice(a: &[Value]) {
+    let mut v = load(a[0] + arange(1024)).reshape([512, 2]).exp();
+    for s in [256, 128] {
+        let p = v.xor_permute(0, s);
+        let upper = ne(arange(512) & s as i32, 0).expand_dims(1).broadcast_to([512, 2]);
+        v = where_(upper, p - v, v + p);
+    }
+    let sign = (arange(2) * -2 + 1).cast::<f32>().reshape([1, 2]);
+    let (sum, diff) = (v.sum(1), (v * sign).sum(1));
+    store(a[1] + arange(512), sum * diff + sum.max(0) + diff.min(0));
+}
+
+#[test]
+fn on_a_gpu_short_sums_over_a_costly_buffer_are_recomputed_by_each_sink() {
+    use Place::{Buffer, Lazy};
+    let params = x_to_y();
+    // The butterfly's output is a buffer either way (both splits read it). On a GPU it
+    // keeps it in every round, so a split costs its few operations over it and each of
+    // its sinks computes it: no pass and barrier of its own.
+    let gpu = PlanTarget { threads: Some(128), register_lookups: false };
+    let (k, p) = places_for(gpu, split_read_twice, params.clone());
+    assert_eq!(place_of(&k, &p, "select").last(), Some(&Buffer));
+    assert_eq!(place_of(&k, &p, "reduce_sum"), vec![Lazy, Lazy]);
+    // On the CPU reading that buffer counts as recomputing the stages: each split gets
+    // a buffer of its own.
+    let (k, p) = places_for(PlanTarget::default(), split_read_twice, params);
+    assert_eq!(place_of(&k, &p, "select").last(), Some(&Buffer));
+    assert_eq!(place_of(&k, &p, "reduce_sum"), vec![Buffer, Buffer]);
+}
