@@ -3,7 +3,8 @@
 # (or, without a Rust toolchain, unpacks what scripts/gpu-bundle.sh built), runs the GPU
 # tests (the CUDA backend with host and device buffers, the GPU benchmarks, ptxas on every
 # generated variant, division and tensor-core dot on the hardware, the registry kernels
-# against the CPU, the random-program differential suite on the GPU) and
+# against the CPU, the HIGGS kernels against their reference, the random-program
+# differential suite on the GPU) and
 # writes what they printed, with the GPU's name, to a results file (default
 # $OUT/gpu-results.txt, else gpu-results.txt).
 #
@@ -91,7 +92,8 @@ if [[ $mode == cargo ]]; then
     # One build (the dev profile the tests use) for every section below.
     section "build" 150 bash -c 'cargo build --quiet -p aqua-kernels --bin aqua &&
         cargo test --quiet --no-run -p aqua-runtime --test cuda &&
-        cargo test --quiet --no-run -p aqua-tests --test differential_cuda --test gpu_division --test gpu_casts --test dot_mma --test xor_permute --test ptxas'
+        cargo test --quiet --no-run -p aqua-tests --test differential_cuda --test gpu_division --test gpu_casts --test dot_mma --test xor_permute --test ptxas &&
+        cargo test --quiet --no-run -p aqua-kernels --test higgs_kernels'
 else
     # Unpacked outside the checkout; the libraries it carries come first, and ptxas is
     # the machine's CUDA one unless AQUA_PTXAS names another.
@@ -134,6 +136,8 @@ tests_of aqua-tests xor_permute cuda
 section "butterfly partners by warp shuffle equal the interpreter's" 30 "${cmd[@]}"
 tests_of aqua-tests differential_cuda registry
 section "registry kernels on the GPU equal the CPU's, bit for bit" 60 "${cmd[@]}"
+tests_of aqua-kernels higgs_kernels cuda
+section "HIGGS kernels on the GPU equal the reference (every grid, groups of 32 to 1024)" 60 "${cmd[@]}"
 tests_of aqua-tests differential_cuda random_programs
 section "differential suite on the GPU (random programs)" 150 "${cmd[@]}"
 # Which tile and CTA size each 2-bit variant runs best at (the defaults are guesses from

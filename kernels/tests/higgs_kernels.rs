@@ -230,41 +230,61 @@ fn interpreter_agrees_with_the_reference() {
     }
 }
 
-/// The GPU program on the SIMT emulation (one host thread per GPU thread), which runs
-/// the general form of every tile: groups as rows, so a group's transform stages are
-/// copies inside a thread's run and warp shuffles (4 warps: 8 values a thread at 1024), or
-/// runs of 32 values a thread (1 warp). Every grid, groups of 32 to 1024, degenerate and
-/// non-finite groups, and tuples outside the candidate cells (the brute-force branch).
-#[test]
-fn simt_agrees_with_the_reference() {
-    let options = || RuntimeOptions {
+/// The GPU program against the reference, on 4 warps and on 1: the general form of every
+/// tile, groups as rows, so a group's transform stages are copies inside a thread's run
+/// and warp shuffles (4 warps: 8 values a thread at 1024), or runs of 32 values a thread
+/// (1 warp). Every grid, groups of 32 to 1024, degenerate and non-finite groups, and
+/// tuples outside the candidate cells (the brute-force branch).
+fn gpu_agrees_with_the_reference(four: &Runtime, one: &Runtime, what: &str) {
+    let mut rng = Rng::new(21);
+    for (rt, group, dim, points, block) in [
+        (four, 64, 2, 16, 1024),
+        (four, 64, 2, 64, 1024),
+        (four, 64, 2, 256, 1024),
+        (four, 64, 4, 256, 1024),
+        (four, 32, 2, 16, 256),
+        (four, 1024, 2, 64, 1024),
+        (one, 128, 2, 16, 1024),
+    ] {
+        let x = random_groups(&mut rng, 2 * block + group / 2 + 3, group);
+        let f16s: Vec<f16> = x.iter().map(|&v| f16::narrow(v)).collect();
+        check(rt, config(group, dim, points), Some(block as u32), &f16s, what);
+    }
+    // Groups of 1024 whose one big tuple leaves the cells' box (see the test above).
+    let x: Vec<f32> = (0..1024).map(|i| if i % 2 == 0 { 0.95 } else { 0.85 }).collect();
+    check(four, config(1024, 2, 16), Some(1024), &x, what);
+}
+
+fn gpu_options() -> RuntimeOptions {
+    RuntimeOptions {
         threads: 2,
         mode: LaunchMode::Unchecked,
         cache_dir: None,
         dump_dir: None,
         ..RuntimeOptions::default()
-    };
-    let (four, one) = (
-        Runtime::simt_with(options(), 4),
-        Runtime::simt_with(options(), 1),
-    );
-    let mut rng = Rng::new(21);
-    for (rt, group, dim, points, block) in [
-        (&four, 64, 2, 16, 1024),
-        (&four, 64, 2, 64, 1024),
-        (&four, 64, 2, 256, 1024),
-        (&four, 64, 4, 256, 1024),
-        (&four, 32, 2, 16, 256),
-        (&four, 1024, 2, 64, 1024),
-        (&one, 128, 2, 16, 1024),
-    ] {
-        let x = random_groups(&mut rng, 2 * block + group / 2 + 3, group);
-        let f16s: Vec<f16> = x.iter().map(|&v| f16::narrow(v)).collect();
-        check(rt, config(group, dim, points), Some(block as u32), &f16s, "SIMT");
     }
-    // Groups of 1024 whose one big tuple leaves the cells' box (see the test above).
-    let x: Vec<f32> = (0..1024).map(|i| if i % 2 == 0 { 0.95 } else { 0.85 }).collect();
-    check(&four, config(1024, 2, 16), Some(1024), &x, "SIMT, outside the cells");
+}
+
+/// On the SIMT emulation (one host thread per GPU thread).
+#[test]
+fn simt_agrees_with_the_reference() {
+    let (four, one) = (
+        Runtime::simt_with(gpu_options(), 4),
+        Runtime::simt_with(gpu_options(), 1),
+    );
+    gpu_agrees_with_the_reference(&four, &one, "SIMT");
+}
+
+/// On a GPU: the hardware's shuffles and conversions too.
+#[test]
+#[ignore = "needs a CUDA device: scripts/test.sh and scripts/gpu-check.sh run it where one is present"]
+fn cuda_agrees_with_the_reference() {
+    let cuda = |warps| {
+        Runtime::cuda_with(gpu_options(), warps).unwrap_or_else(|e| panic!("no CUDA device: {e}"))
+    };
+    let (four, one) = (cuda(4), cuda(1));
+    println!("{}", four.describe());
+    gpu_agrees_with_the_reference(&four, &one, "CUDA");
 }
 
 #[test]
