@@ -12,8 +12,9 @@
 //! row multiplied by -1), both exact in any order, and puts the results back together with
 //! a `where_` over a broadcast. The quantize direction ends with the stages inside each
 //! `d`-tuple and keeps their outputs apart, one block per tuple coordinate, which is what
-//! the grid search wants; dequantize starts from those blocks and combines them with plain
-//! additions and subtractions.
+//! the grid search wants. Dequantize either starts from those blocks and combines them
+//! with plain additions and subtractions ([`combine_inverse`]), or from a tile whose
+//! tuples were gathered into place, running every stage ([`inverse_from`]).
 
 use aqua_dsl::build::*;
 
