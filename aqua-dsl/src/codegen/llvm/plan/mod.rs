@@ -33,8 +33,8 @@
 //! memory and a barrier, "cheap" allows a few more ops where a sink computes each element
 //! once (`GPU_CHEAP_OPS`), and a block above that keeps a buffer it got once and is free
 //! to read from then on: the two coordinates split off a HIGGS butterfly's pairs are
-//! then computed by each sink that reads them instead of getting passes of their own. A reshape or broadcast of a block that got a buffer
-//! anyway indexes that buffer.
+//! then computed by each sink that reads them instead of getting passes of their own. A
+//! reshape or broadcast of a block that got a buffer anyway indexes that buffer.
 //!
 //! A reduction along a short axis (at most [`FUSED_AXIS`] long) with a block result is
 //! element-wise too: each result element combines a few elements of its operand
