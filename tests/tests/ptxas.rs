@@ -121,6 +121,36 @@ fn quantizers_move_their_values_16_bytes_a_thread() {
     assert!(checked >= 12, "only {checked} quantizers");
 }
 
+/// The uniform quantizers pack each word's codes with a reduction over a line of 16,
+/// whose loop a GPU unrolls whole (`GPU_UNROLLED_LINE` in aqua-dsl's `reduce/mod.rs`):
+/// every code's shift is then a constant, which ptxas folds into the add. A shift by a
+/// register is a loop left standing. (At the GPU's tile, where a thread packs whole
+/// words; in smaller tiles two threads share a word and the shift depends on which.)
+#[test]
+fn code_words_are_packed_by_constant_shifts() {
+    use aqua_kernels::host::uniform::DEFAULT_GPU_BLOCK;
+    for (name, block) in [("quantize_uniform", Some(DEFAULT_GPU_BLOCK)), ("quantize_uniform_tokens", None)] {
+        let source = aqua_kernels::registry().iter().find(|s| s.name() == name).expect("a registry kernel");
+        for bits in [2, 4] {
+            let params = Params::new().with("bits", bits);
+            let params = match block {
+                Some(b) => params.with("block", b),
+                None => params,
+            };
+            let kernel = source.build(&params).unwrap_or_else(|e| panic!("{name} {params}: {e}"));
+            let opts = CodegenOptions { target: Target::nvptx(90), ..Default::default() };
+            let ptx =
+                String::from_utf8(compile(&kernel, &opts).unwrap_or_else(|e| panic!("{name}: {e}")).object).unwrap();
+            let by_register = |l: &&str| {
+                let l = l.trim();
+                l.starts_with("shl.b32") && l.trim_end_matches(';').rsplit(", ").next().is_some_and(|a| a.starts_with('%'))
+            };
+            let shifts: Vec<&str> = ptx.lines().filter(by_register).collect();
+            assert!(shifts.is_empty(), "{name} {params}: shifts by a register {shifts:?}");
+        }
+    }
+}
+
 #[test]
 fn random_programs_assemble_for_sm80_and_sm90() {
     let ptxas = ptxas();

@@ -50,6 +50,11 @@ const LANES: u32 = 16;
 /// few enough that the unrolled lanes stay small (they are registers, not a vector).
 const GPU_LANES: u32 = 4;
 
+/// The most elements of a line a GPU thread reduces with its loop fully unrolled: a
+/// packing unit's codes (16 of 2 bits to a word, or a thread's share of them), whose
+/// shift amounts then fold into the adds.
+const GPU_UNROLLED_LINE: u32 = 16;
+
 /// The partial-state count of a group of reductions over lines of length `n`.
 fn lane_count(jobs: &[Red], n: u32, gpu: bool) -> u32 {
     let float_sum = jobs.iter().any(|r| r.float() && r.op == ReduceOp::Sum);
@@ -161,6 +166,17 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         Ok(())
     }
 
+    /// On a GPU, marks the chunk loops of a thread's `elements` of a line for a full unroll
+    /// when they are few ([`GPU_UNROLLED_LINE`]); a vectorization request is a full unroll
+    /// there (`loops.rs`).
+    fn unroll_short_line(&self, chunks: &mut [Level], elements: u32) {
+        if self.threads.is_some() && elements <= GPU_UNROLLED_LINE {
+            for level in chunks {
+                level.vectorize = Some(1 << level.bits);
+            }
+        }
+    }
+
     /// Along the last axis, with vectorized partial states; returns each job's value
     /// when results are scalars.
     fn reduce_last(&mut self, jobs: &[Job<'ctx>], arg: ValueId) -> Lower<Vec<Option<BasicValueEnum<'ctx>>>> {
@@ -172,6 +188,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let pb = log2(lanes);
         let out_levels = self.sink_levels(&[arg], nb, total)?;
         let mut inner = self.sink_levels(&[arg], pb, nb)?;
+        self.unroll_short_line(&mut inner, n);
         // Two lanes are not worth a vector (and LLVM often cannot honour the request).
         inner.push(Level { lo: 0, bits: pb, vectorize: (lanes >= 4).then_some(lanes) });
         let mut results = vec![None; jobs.len()];

@@ -161,6 +161,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         } else {
             let chunk_bits = sp.nb - sp.s_bits;
             let mut inner = self.sink_levels(&[arg], pb, chunk_bits)?;
+            self.unroll_short_line(&mut inner, 1 << chunk_bits);
             inner.push(Level { lo: 0, bits: pb, vectorize: (lanes >= 4).then_some(lanes) });
             ([Term { var: sp.part, lo: chunk_bits, bits: sp.s_bits }], inner, lanes as u64)
         };
