@@ -13,7 +13,7 @@ use aqua_kernels::host::higgs::{HiggsBuffers, HiggsKernels};
 use aqua_kernels::quant::clvq::gaussian_samples;
 use aqua_kernels::quant::higgs::{Higgs, HiggsConfig};
 use aqua_kernels::quant::{bits_per_value, relative_error, Element};
-use aqua_runtime::{HostBuffer, LaunchMode, Runtime, RuntimeOptions};
+use aqua_runtime::{HostBuffer, Runtime};
 use common::Rng;
 use half::{bf16, f16};
 
@@ -255,22 +255,12 @@ fn gpu_agrees_with_the_reference(four: &Runtime, one: &Runtime, what: &str) {
     check(four, config(1024, 2, 16), Some(1024), &x, what);
 }
 
-fn gpu_options() -> RuntimeOptions {
-    RuntimeOptions {
-        threads: 2,
-        mode: LaunchMode::Unchecked,
-        cache_dir: None,
-        dump_dir: None,
-        ..RuntimeOptions::default()
-    }
-}
-
 /// On the SIMT emulation (one host thread per GPU thread).
 #[test]
 fn simt_agrees_with_the_reference() {
     let (four, one) = (
-        Runtime::simt_with(gpu_options(), 4),
-        Runtime::simt_with(gpu_options(), 1),
+        Runtime::simt_with(common::options(None), 4),
+        Runtime::simt_with(common::options(None), 1),
     );
     gpu_agrees_with_the_reference(&four, &one, "SIMT");
 }
@@ -280,7 +270,7 @@ fn simt_agrees_with_the_reference() {
 #[ignore = "needs a CUDA device: scripts/test.sh and scripts/gpu-check.sh run it where one is present"]
 fn cuda_agrees_with_the_reference() {
     let cuda = |warps| {
-        Runtime::cuda_with(gpu_options(), warps).unwrap_or_else(|e| panic!("no CUDA device: {e}"))
+        Runtime::cuda_with(common::options(None), warps).unwrap_or_else(|e| panic!("no CUDA device: {e}"))
     };
     let (four, one) = (cuda(4), cuda(1));
     println!("{}", four.describe());

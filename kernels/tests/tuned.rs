@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
 use aqua_dsl::DType;
@@ -15,7 +14,7 @@ use aqua_kernels::quant::grids::Grid;
 use aqua_kernels::quant::higgs::HiggsConfig;
 use aqua_kernels::quant::{Grouping, Uniform};
 use aqua_runtime::autotune::{ChoiceSource, TuneOptions};
-use aqua_runtime::{Arg, HostBuffer, LaunchMode, Runtime, RuntimeOptions};
+use aqua_runtime::{Arg, HostBuffer, Runtime};
 use common::Rng;
 use half::f16;
 
@@ -36,16 +35,6 @@ fn sample(tokens: usize, seed: u64) -> HostBuffer {
     let xs: Vec<f16> =
         (0..tokens * CHANNELS).map(|_| f16::from_f32((0..4).map(|_| rng.unit() - 0.5).sum::<f32>() * 1.7)).collect();
     HostBuffer::from_slice(&xs)
-}
-
-fn options(cache: Option<&Path>) -> RuntimeOptions {
-    RuntimeOptions {
-        threads: 2,
-        mode: LaunchMode::Unchecked,
-        cache_dir: cache.map(Path::to_path_buf),
-        dump_dir: None,
-        ..RuntimeOptions::default()
-    }
 }
 
 /// Short passes: these tests check what is chosen from and what is stored, not speed.
@@ -95,7 +84,7 @@ fn every_tile_gives_the_same_bits() {
 #[test]
 fn a_tuned_codec_equals_the_default_and_its_choice_is_stored() {
     let cache = tempfile::tempdir().unwrap();
-    let rt = Runtime::cpu_with(options(Some(cache.path())));
+    let rt = Runtime::cpu_with(common::options(Some(cache.path())));
     let x = sample(96, 2);
     for method in methods() {
         let candidates = tilings(&rt, method);
@@ -118,7 +107,7 @@ fn a_tuned_codec_equals_the_default_and_its_choice_is_stored() {
         // A new process, in effect: new tuners and runtime on the same cache. A sample of
         // another size in the same power-of-two bucket (96 and 80 tokens of 128 values)
         // finds the stored choices; one in another bucket tunes again.
-        let rt2 = Runtime::cpu_with(options(Some(cache.path())));
+        let rt2 = Runtime::cpu_with(common::options(Some(cache.path())));
         let again = TunedCodec::tune_among(&rt2, &tuners(), method, DType::F16, &sample(80, 3), &candidates).unwrap();
         assert_eq!(again.tunings().each_ref().map(|t| t.source), [ChoiceSource::Disk; 2]);
         assert_eq!(again.tilings(), tuned.tilings());
@@ -130,7 +119,7 @@ fn a_tuned_codec_equals_the_default_and_its_choice_is_stored() {
 #[test]
 fn gpu_backends_try_cta_sizes() {
     // The SIMT emulation: the GPU program, one host thread per GPU thread.
-    let rt = Runtime::simt_with(options(None), 4);
+    let rt = Runtime::simt_with(common::options(None), 4);
     let method = methods()[0];
     let all = tilings(&rt, method);
     assert_eq!(all[0], Tiling { tile: Codec::default_tile(&rt, method), warps: Some(4) });

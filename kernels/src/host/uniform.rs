@@ -37,8 +37,8 @@ pub const DEFAULT_BLOCK: u32 = 4096;
 /// spread over 4 times as many values as at 1024, where the 2-bit quantizer's SASS is
 /// about 300 instructions a thread for 8 values; at 4096 about 860 for 32 (27 a value
 /// against 37, 22 since the packing loop is unrolled; an estimate from `aqua compile
-/// --emit sass --stats`, until `aqua tune --backend cuda` measures it). 18 KiB of shared memory a CTA still lets 12 CTAs share
-/// an SM.
+/// --emit sass --stats`, until `aqua tune --backend cuda` measures it). 18 KiB of shared
+/// memory a CTA still lets 12 CTAs share an SM.
 pub const DEFAULT_GPU_BLOCK: u32 = 4096;
 
 /// The quantize and dequantize kernels of one variant.

@@ -190,8 +190,8 @@ const CELL_BOX: f32 = 5.0;
 /// terms ([`Candidates`]), two multiply-adds, a compare and two selects.
 #[track_caller]
 fn in_cells(ys: &[Value], grid: &Grid, cells: &Cells, from: Candidates) -> Value {
-    let per_axis = cells.per_axis as i32;
-    let scale = cells.per_axis as f32 / (2.0 * cells.half);
+    let per_axis = cells.per_axis;
+    let scale = per_axis as f32 / (2.0 * cells.half);
     // `v + half` is at least 0 inside the box, so the cast's truncation is the floor, and
     // an unsigned cast tells LLVM the index is not negative. Only `v = half` needs the
     // clamp; with it LLVM knows the cell's candidates are inside the table, which then
@@ -199,9 +199,9 @@ fn in_cells(ys: &[Value], grid: &Grid, cells: &Cells, from: Candidates) -> Value
     let axis = |v: Value| {
         ((v + cells.half) * scale)
             .cast::<u32>()
-            .minimum(per_axis as u32 - 1)
+            .minimum(per_axis - 1)
     };
-    let first = (axis(ys[1]) * per_axis as u32 + axis(ys[0])) * cells.width;
+    let first = (axis(ys[1]) * per_axis + axis(ys[0])) * cells.width;
     let lists = const_table::<u8, i32>(&cells.candidates);
     // A candidate point's negated coordinates and half norm, by its index.
     let terms: Box<dyn Fn(Value) -> (Vec<Value>, Value)> = match from {

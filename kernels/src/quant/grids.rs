@@ -260,9 +260,14 @@ pub fn score(v: &[f32], p: &[f32], half_norm: f32) -> f32 {
 /// which is at most `h + sum |v_c p_c|` plus smaller errors), so `2d u (h + sum |v_c|
 /// |p_c|)` with `u = 2^-24`, here with a hundredth more for the second-order terms.
 pub fn score_error(extent: &(f64, Vec<f64>), v_max: &[f64]) -> f64 {
+    2.0 * extent.1.len() as f64 * 2f64.powi(-24) * score_reach(extent, v_max) * 1.01
+}
+
+/// `h + sum |v_c| |p_c|` over a grid of the given [`Grid::extent`], for queries with
+/// `|v_c| <= v_max[c]`: a bound on every partial sum of a [`score`].
+fn score_reach(extent: &(f64, Vec<f64>), v_max: &[f64]) -> f64 {
     let (h, p_max) = extent;
-    let dot: f64 = v_max.iter().zip(p_max).map(|(v, p)| v * p).sum();
-    2.0 * p_max.len() as f64 * 2f64.powi(-24) * (h + dot) * 1.01
+    h + v_max.iter().zip(p_max).map(|(v, p)| v * p).sum::<f64>()
 }
 
 /// The squared distance `(v[0] - p[0])^2 + ...` in f32, summed left to right: the
@@ -324,12 +329,7 @@ impl NearestSearch {
     /// The nearest point to `v` (`v.len() == dim`).
     pub fn nearest(&self, v: &[f32]) -> u32 {
         let v_max: Vec<f64> = v.iter().map(|&c| (c as f64).abs()).collect();
-        let reach = self.extent.0
-            + v_max
-                .iter()
-                .zip(&self.extent.1)
-                .map(|(v, p)| v * p)
-                .sum::<f64>();
+        let reach = score_reach(&self.extent, &v_max);
         // Non-finite queries fail the test too (NaN is not finite).
         if !reach.is_finite() || reach >= 2f64.powi(100) {
             return self.grid.nearest(v);

@@ -9,6 +9,18 @@ use std::sync::OnceLock;
 
 use aqua_runtime::{LaunchMode, Runtime, RuntimeOptions};
 
+/// Options of a test runtime with unchecked launches (as GPU runtimes launch), its disk
+/// cache in `cache` when given, and no IR dumps.
+pub fn options(cache: Option<&Path>) -> RuntimeOptions {
+    RuntimeOptions {
+        threads: 2,
+        mode: LaunchMode::Unchecked,
+        cache_dir: cache.map(Path::to_path_buf),
+        dump_dir: None,
+        ..RuntimeOptions::default()
+    }
+}
+
 /// A CPU runtime for the whole test binary: checked launches, memory cache only.
 pub fn cpu() -> &'static Runtime {
     static RT: OnceLock<Runtime> = OnceLock::new();
