@@ -18,7 +18,7 @@ mkdir -p "$stage/bin" "$stage/lib"
 cargo build --release --quiet -p aqua-kernels --bin aqua
 cp target/release/aqua "$stage/bin/"
 # The GPU test executables, by target name (what gpu-check.sh calls them).
-for spec in "aqua-runtime cuda" "aqua-tests differential_cuda gpu_division gpu_casts dot_mma xor_permute ptxas" "aqua-kernels higgs_kernels"; do
+for spec in "aqua-runtime cuda" "aqua-tests differential_cuda gpu_division gpu_casts dot_mma xor_permute ptxas" "aqua-kernels higgs_kernels uniform"; do
     set -- $spec
     pkg=$1
     shift

@@ -93,7 +93,7 @@ if [[ $mode == cargo ]]; then
     section "build" 150 bash -c 'cargo build --quiet -p aqua-kernels --bin aqua &&
         cargo test --quiet --no-run -p aqua-runtime --test cuda &&
         cargo test --quiet --no-run -p aqua-tests --test differential_cuda --test gpu_division --test gpu_casts --test dot_mma --test xor_permute --test ptxas &&
-        cargo test --quiet --no-run -p aqua-kernels --test higgs_kernels'
+        cargo test --quiet --no-run -p aqua-kernels --test higgs_kernels --test uniform'
 else
     # Unpacked outside the checkout; the libraries it carries come first, and ptxas is
     # the machine's CUDA one unless AQUA_PTXAS names another.
@@ -138,6 +138,8 @@ tests_of aqua-tests differential_cuda registry
 section "registry kernels on the GPU equal the CPU's, bit for bit" 60 "${cmd[@]}"
 tests_of aqua-kernels higgs_kernels cuda
 section "HIGGS kernels on the GPU equal the reference (every grid, groups of 32 to 1024)" 60 "${cmd[@]}"
+tests_of aqua-kernels uniform cuda
+section "uniform kernels on the GPU equal the reference (both groupings, tiles to 4096)" 60 "${cmd[@]}"
 tests_of aqua-tests differential_cuda random_programs
 section "differential suite on the GPU (random programs)" 150 "${cmd[@]}"
 # Which tile and CTA size each 2-bit variant runs best at (the defaults are guesses from

@@ -31,8 +31,10 @@ fn check<E: Element>(rt: &Runtime, q: Uniform, grouping: Grouping, tile: u32, x:
         .unwrap_or_else(|e| panic!("{ctx}: {e}"));
     let got = packed.to_quantized().unwrap();
     let want = q.quantize_as(x, grouping).unwrap();
-    assert_eq!(got.scale, want.scale, "{ctx}: scales");
-    assert_eq!(got.zero, want.zero, "{ctx}: zeros");
+    // By bits: f16's `==` takes -0 for +0, and a zero's sign is part of the output.
+    let bits16 = |v: &[f16]| v.iter().map(|h| h.to_bits()).collect::<Vec<u16>>();
+    assert_eq!(bits16(&got.scale), bits16(&want.scale), "{ctx}: scales");
+    assert_eq!(bits16(&got.zero), bits16(&want.zero), "{ctx}: zeros");
     if got.codes != want.codes {
         let (a, b) = (got.unpacked().unwrap(), want.unpacked().unwrap());
         let i = a.iter().zip(&b).position(|(a, b)| a != b);
@@ -64,7 +66,7 @@ fn check_f32_and_bf16(rt: &Runtime, q: Uniform, grouping: Grouping, tile: u32, x
 }
 
 /// Random groups of several kinds: smooth noise at random scales and offsets, constant
-/// runs (all-zero ones too), and values on a half-step grid with the range pinned to
+/// runs (runs of zeros too, of either sign), and values on a half-step grid with the range pinned to
 /// [0, L] so `(x - zero) / scale` lands exactly on ties.
 fn random_values(rng: &mut Rng, n: usize, bits: u32) -> Vec<f32> {
     let levels = ((1u32 << bits) - 1) as f32;
@@ -73,7 +75,7 @@ fn random_values(rng: &mut Rng, n: usize, bits: u32) -> Vec<f32> {
         let len = 1 + rng.below(80) as usize;
         match rng.below(5) {
             0 => out.extend(std::iter::repeat_n(rng.unit() * 8.0 - 4.0, len)),
-            1 => out.extend(std::iter::repeat_n(0.0, len)),
+            1 => out.extend((0..len).map(|_| if rng.below(2) == 0 { 0.0 } else { -0.0 })),
             2 => {
                 let mut run: Vec<f32> = (0..len)
                     .map(|_| (rng.below(2 * levels as u64 + 1) as f32) * 0.5)
@@ -255,6 +257,45 @@ fn interpreter_agrees_with_the_reference() {
             "interpreter",
         );
     }
+}
+
+/// The GPU form (every tile masked, groups spread over threads and warps) against the
+/// reference on `four` and `one` warps: both groupings, the GPU's default tile of 4096 and
+/// smaller ones, ragged sizes, signed zeros and non-finite values.
+fn gpu_agrees_with_the_reference(four: &Runtime, one: &Runtime, what: &str) {
+    let mut rng = Rng::new(23);
+    for (rt, bits, group, tile) in [(four, 2, 64, 4096), (four, 3, 256, 1024), (four, 8, 16, 256), (one, 1, 32, 1024)] {
+        let q = uniform(bits, group);
+        let x = random_values(&mut rng, 2 * tile as usize + group / 2 + 3, bits);
+        check(rt, q, Grouping::Channels, tile, &narrow::<f16>(&x), what);
+        check(rt, q, Grouping::Channels, tile, &extreme_values(&mut rng, tile as usize + 7), what);
+    }
+    for (rt, bits, group) in [(four, 2, 64), (one, 4, 32)] {
+        let x = random_values(&mut rng, (group + 3) * 128, bits);
+        check(rt, uniform(bits, group), Grouping::Tokens { channels: 128 }, 64, &narrow::<f16>(&x), what);
+    }
+}
+
+/// On the SIMT emulation (one host thread per GPU thread).
+#[test]
+fn simt_agrees_with_the_reference() {
+    let (four, one) = (
+        Runtime::simt_with(common::options(None), 4),
+        Runtime::simt_with(common::options(None), 1),
+    );
+    gpu_agrees_with_the_reference(&four, &one, "SIMT");
+}
+
+/// On the GPU itself.
+#[test]
+#[ignore = "needs a CUDA device: scripts/test.sh and scripts/gpu-check.sh run it where one is present"]
+fn cuda_agrees_with_the_reference() {
+    let cuda = |warps| {
+        Runtime::cuda_with(common::options(None), warps).unwrap_or_else(|e| panic!("no CUDA device: {e}"))
+    };
+    let (four, one) = (cuda(4), cuda(1));
+    println!("{}", four.describe());
+    gpu_agrees_with_the_reference(&four, &one, "CUDA");
 }
 
 #[test]

@@ -151,6 +151,25 @@ fn code_words_are_packed_by_constant_shifts() {
     }
 }
 
+/// A GPU's float max and min reductions join with `max.f32` / `min.f32` (one instruction a
+/// value) instead of an ordered compare and a select (two): the state is never NaN, so
+/// maxNum equals the select but for a zero's sign (`reduce/state.rs`). The uniform
+/// quantizer's range is one such pair over every value.
+#[test]
+fn float_max_and_min_reductions_take_one_instruction() {
+    use aqua_kernels::host::uniform::DEFAULT_GPU_BLOCK;
+    let source = aqua_kernels::registry().iter().find(|s| s.name() == "quantize_uniform").expect("a registry kernel");
+    let params = Params::new().with("bits", 2).with("block", DEFAULT_GPU_BLOCK);
+    let kernel = source.build(&params).unwrap();
+    let opts = CodegenOptions { target: Target::nvptx(90), ..Default::default() };
+    let ptx = String::from_utf8(compile(&kernel, &opts).unwrap().object).unwrap();
+    let count = |op: &str| ptx.lines().filter(|l| l.trim_start().starts_with(op)).count();
+    let ordered = count("setp.lt.f32") + count("setp.gt.f32");
+    assert_eq!(ordered, 0, "ordered compares in the range's reductions\n{ptx}");
+    // The range's loop has 4 values a trip (an `ld.shared.v4`), each into both states.
+    assert!(count("min.f32") >= 4 && count("max.f32") >= 4, "{ptx}");
+}
+
 #[test]
 fn random_programs_assemble_for_sm80_and_sm90() {
     let ptxas = ptxas();

@@ -45,7 +45,9 @@ pub struct Quantized {
 pub fn quantize_groups(x: Value, bits: u32, axis: u32) -> Quantized {
     let low_bits = (1u32 << bits) - 1;
     let levels = low_bits as f32;
-    let (lo, hi) = (x.min(axis), x.max(axis));
+    // `+ 0.0` makes a zero +0, as the reference does: the sign of a zero from min and max
+    // is free (a GPU takes `min.f32`, the CPU a compare and a select).
+    let (lo, hi) = (x.min(axis) + 0.0, x.max(axis) + 0.0);
     // A group of NaN only (lo and hi NaN) has `hi >= lo` false and gets scale and zero 0.
     // Otherwise the clamps saturate at the f16 range; clamp(NaN) (inf - inf) is 0 by
     // minNum/maxNum.

@@ -19,7 +19,7 @@
 //! `M = 65504` (the largest f16):
 //!
 //! ```text
-//! lo    = min(x)   hi = max(x)           NaN values skipped (IEEE minNum/maxNum)
+//! lo    = min(x)   hi = max(x)           NaN values skipped (IEEE minNum/maxNum), a zero +0
 //! if !(hi >= lo):  scale = zero = 0      a group of NaN only
 //! scale = f16(clamp((hi - lo) / L, 0, M))    f32 division; clamp(NaN) = 0
 //! zero  = f16(clamp(lo, -M, M))
@@ -31,7 +31,7 @@
 //!
 //! Degenerate and non-finite input, deterministic, never NaN out:
 //! - a constant group (all zero included) has scale 0, codes 0 and dequantizes to
-//!   `f16(value)` (exactly the value for f16 input);
+//!   `f16(value)` (exactly the value for f16 input; +0 for zeros of either sign);
 //! - a group whose range or values exceed f16 saturates scale and zero at `±M`: the error
 //!   grows but every output is finite (f16 outputs saturate too);
 //! - a NaN value gets code 0 (dequantizes to the group's zero); `±inf` values saturate the
@@ -147,8 +147,10 @@ impl Uniform {
 
     /// f16 scale and zero of one group of real values, by the module's rules.
     pub fn group_params(self, xs: impl IntoIterator<Item = f32> + Clone) -> (f16, f16) {
-        let lo = xs.clone().into_iter().fold(f32::INFINITY, f32::min);
-        let hi = xs.into_iter().fold(f32::NEG_INFINITY, f32::max);
+        // `+ 0.0` makes a zero +0: minNum and maxNum leave a zero's sign free, and the
+        // backends reduce in different orders (and instructions).
+        let lo = xs.clone().into_iter().fold(f32::INFINITY, f32::min) + 0.0;
+        let hi = xs.into_iter().fold(f32::NEG_INFINITY, f32::max) + 0.0;
         // False for a group of NaN only (lo = +inf, hi = -inf).
         let real = hi >= lo;
         if !real {

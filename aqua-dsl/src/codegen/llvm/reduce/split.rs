@@ -21,12 +21,14 @@
 //!    order. A scalar reduced by exactly one warp (`S = T = 32`) skips this: every thread
 //!    already holds the state.
 //!
-//! The merge is `state.rs`'s join with ties to the lower index, always with the lower
-//! part's state on the left, so the result is the one of merging the parts' states in
-//! increasing order: the first best value for max/min (down to the sign of a zero), the
-//! lowest best index for arg reductions. That equals the CPU's result bit for bit (up to
-//! the sign of a zero from max/min, which `semantics.md` leaves free), and so does a float
-//! sum, whose lanes and tree are the CPU's.
+//! The merge is `state.rs`'s join with ties to the lower index. For arg reductions the
+//! lower part's state is always on the left, so the result is the one of merging the
+//! parts' states in increasing order: the lowest best index. The other joins are
+//! commutative (sums; max and min by maxNum and minNum on GPU targets), so either side
+//! may be the left: the first best value for max/min up to the sign of a zero. That
+//! equals the CPU's result bit for bit (up to the sign of a zero from max/min, which
+//! `semantics.md` leaves free), and so does a float sum, whose lanes and tree are the
+//! CPU's.
 
 use inkwell::types::BasicTypeEnum;
 use inkwell::values::{BasicValueEnum, IntValue};
@@ -214,9 +216,16 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 } else {
                     s.1
                 };
-                let lo = self.ordered(upper, (v, i), *s)?;
-                let hi = self.ordered(upper, *s, (v, i))?;
-                *s = j.red.join(self, lo, hi, true)?;
+                // Only an arg reduction's merge depends on which side is the lower part (a
+                // NaN state keeps the left): sums are commutative, and max and min join by
+                // maxNum and minNum here, whose only asymmetry is a zero's sign.
+                *s = if j.red.is_arg() {
+                    let lo = self.ordered(upper, (v, i), *s)?;
+                    let hi = self.ordered(upper, *s, (v, i))?;
+                    j.red.join(self, lo, hi, true)?
+                } else {
+                    j.red.join(self, *s, (v, i), true)?
+                };
             }
         }
         self.end_exchange(ex)?;

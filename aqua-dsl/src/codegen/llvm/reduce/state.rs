@@ -99,6 +99,14 @@ impl Red {
         let v = match (self.op, self.float()) {
             (ReduceOp::Sum, true) => l.b.build_float_add(a.into_float_value(), b.into_float_value(), "sum")?.into(),
             (ReduceOp::Sum, false) => l.b.build_int_add(a.into_int_value(), b.into_int_value(), "sum")?.into(),
+            (ReduceOp::Max | ReduceOp::Min, true) if l.threads.is_some() => {
+                // A state is never NaN, so maxNum/minNum keep it against a NaN element, as
+                // the select below does, in one instruction (`max.f32`) instead of a
+                // compare and a select; only a zero's sign may differ, which the semantics
+                // leave free (docs/semantics.md).
+                let name = if self.op == ReduceOp::Max { "llvm.maxnum" } else { "llvm.minnum" };
+                l.intrinsic(name, &[a.get_type()], &[a, b])?
+            }
             (ReduceOp::Max | ReduceOp::Min, true) => {
                 // Ordered: a NaN element never replaces the state (see `rescan`).
                 let p = if self.op == ReduceOp::Max { FloatPredicate::OGT } else { FloatPredicate::OLT };
