@@ -218,10 +218,23 @@ fn bad_inputs_exit_2_with_a_message() {
         "other.safetensors",
         &[("weights", Dtype::F16, vec![2, 32], vec![0; 128])],
     );
+    // A file cut short in its data and in its header, and a file of something else.
+    let bytes = std::fs::read(&good).unwrap();
+    let cut = |name: &str, len: usize| {
+        let path = d.join(name);
+        std::fs::write(&path, &bytes[..len]).unwrap();
+        path
+    };
+    let (short_data, short_header) = (cut("short_data.safetensors", bytes.len() - 10), cut("short_header.safetensors", 20));
+    let text_file = d.join("notes.safetensors");
+    std::fs::write(&text_file, "key,value\n").unwrap();
     let p = |f: &PathBuf| f.to_str().unwrap().to_string();
     let missing = d.join("missing.safetensors");
     let cases: Vec<(Vec<String>, &str)> = vec![
         (vec![p(&missing), "uniform".into(), "2".into()], "missing.safetensors"),
+        (vec![p(&short_data), "uniform".into(), "2".into()], "tensor data is shorter or longer than the header says"),
+        (vec![p(&short_header), "uniform".into(), "2".into()], "header length runs past the end of the file"),
+        (vec![p(&text_file), "uniform".into(), "2".into()], "read as the header length, say over 100 MB"),
         (vec![p(&no_v), "uniform".into(), "2".into()], "`layers.0.v`: missing"),
         (vec![p(&cube), "uniform".into(), "2".into()], "not 2-D"),
         (vec![p(&bf16), "uniform".into(), "2".into()], "expected F16 or F32"),

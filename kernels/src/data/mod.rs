@@ -17,12 +17,40 @@ pub const BUNDLED: &[u8] = include_bytes!("../../data/smollm2-kv-slice.safetenso
 /// Errors reading KV tensors from safetensors bytes.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("not a safetensors file: {0}")]
+    #[error("not a safetensors file: {}", describe(.0))]
     Format(#[from] safetensors::SafeTensorError),
     #[error("tensor `{name}`: {problem}")]
     Tensor { name: String, problem: String },
     #[error("{0}")]
     Layout(String),
+}
+
+/// What a safetensors error means for a reader of the file (the crate prints only the
+/// variant's name).
+fn describe(e: &safetensors::SafeTensorError) -> String {
+    use safetensors::SafeTensorError as E;
+    match e {
+        E::HeaderTooSmall => "shorter than the 8-byte header length".into(),
+        E::InvalidHeaderLength => {
+            "its header length runs past the end of the file (truncated?)".into()
+        }
+        E::HeaderTooLarge => "its first 8 bytes, read as the header length, say over 100 MB".into(),
+        E::InvalidHeader | E::InvalidHeaderStart | E::InvalidHeaderDeserialization => {
+            "its header is not safetensors JSON".into()
+        }
+        E::MetadataIncompleteBuffer => {
+            "the tensor data is shorter or longer than the header says (truncated?)".into()
+        }
+        E::TensorInvalidInfo | E::InvalidOffset(_) | E::ValidationOverflow => {
+            "a tensor's shape, dtype or offsets are inconsistent".into()
+        }
+        E::TensorNotFound(name) => format!("no tensor `{name}`"),
+        E::IoError(e) => e.to_string(),
+        E::JsonError(e) => format!("its header is not valid JSON: {e}"),
+        E::InvalidTensorView(dtype, shape, bytes) => {
+            format!("a {dtype:?} tensor of shape {shape:?} cannot come from {bytes} bytes")
+        }
+    }
 }
 
 /// Keys and values of one layer, `[tokens, channels]` row-major, channels = heads * head_dim.
