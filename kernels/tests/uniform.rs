@@ -279,10 +279,7 @@ fn gpu_agrees_with_the_reference(four: &Runtime, one: &Runtime, what: &str) {
 /// On the SIMT emulation (one host thread per GPU thread).
 #[test]
 fn simt_agrees_with_the_reference() {
-    let (four, one) = (
-        Runtime::simt_with(common::options(None), 4),
-        Runtime::simt_with(common::options(None), 1),
-    );
+    let (four, one) = common::simt_four_and_one();
     gpu_agrees_with_the_reference(&four, &one, "SIMT");
 }
 
@@ -290,11 +287,7 @@ fn simt_agrees_with_the_reference() {
 #[test]
 #[ignore = "needs a CUDA device: scripts/test.sh and scripts/gpu-check.sh run it where one is present"]
 fn cuda_agrees_with_the_reference() {
-    let cuda = |warps| {
-        Runtime::cuda_with(common::options(None), warps).unwrap_or_else(|e| panic!("no CUDA device: {e}"))
-    };
-    let (four, one) = (cuda(4), cuda(1));
-    println!("{}", four.describe());
+    let (four, one) = common::cuda_four_and_one();
     gpu_agrees_with_the_reference(&four, &one, "CUDA");
 }
 

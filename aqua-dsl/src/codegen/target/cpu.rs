@@ -7,7 +7,6 @@ use std::sync::OnceLock;
 use inkwell::module::Module;
 use inkwell::passes::PassBuilderOptions;
 use inkwell::targets::{CodeModel, FileType, InitializationConfig, RelocMode, Target, TargetMachine, TargetTriple};
-use inkwell::OptimizationLevel;
 
 use crate::codegen::llvm::TargetInfo;
 use crate::codegen::CodegenError;
@@ -67,12 +66,7 @@ impl HostCpu {
         let err = |message: String| CodegenError::Target { target: h.triple.clone(), message };
         let triple = TargetTriple::create(&h.triple);
         let target = Target::from_triple(&triple).map_err(|m| err(m.to_string()))?;
-        let level = match opt_level {
-            0 => OptimizationLevel::None,
-            1 => OptimizationLevel::Less,
-            2 => OptimizationLevel::Default,
-            _ => OptimizationLevel::Aggressive,
-        };
+        let level = super::level(opt_level);
         let machine = target
             .create_target_machine(&triple, &h.cpu, &h.features, level, RelocMode::PIC, CodeModel::Default)
             .ok_or_else(|| err(format!("LLVM cannot create a target machine for CPU `{}`", h.cpu)))?;

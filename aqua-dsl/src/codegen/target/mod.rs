@@ -10,6 +10,17 @@ pub(crate) mod nvptx;
 use inkwell::module::Module;
 use inkwell::passes::PassBuilderOptions;
 use inkwell::targets::{FileType, TargetMachine};
+use inkwell::OptimizationLevel;
+
+/// LLVM's code generation level for an `opt_level` of 0 to 3 (above 3: 3).
+pub(crate) fn level(opt_level: u8) -> OptimizationLevel {
+    match opt_level {
+        0 => OptimizationLevel::None,
+        1 => OptimizationLevel::Less,
+        2 => OptimizationLevel::Default,
+        _ => OptimizationLevel::Aggressive,
+    }
+}
 
 /// Sets the module's triple and data layout (before lowering, so types have sizes).
 pub(crate) fn configure(machine: &TargetMachine, module: &Module) {

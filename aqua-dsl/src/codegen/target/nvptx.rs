@@ -7,7 +7,6 @@
 use inkwell::module::Module;
 use inkwell::passes::PassBuilderOptions;
 use inkwell::targets::{CodeModel, FileType, InitializationConfig, RelocMode, Target, TargetMachine, TargetTriple};
-use inkwell::OptimizationLevel;
 
 use crate::codegen::llvm::{GpuInfo, TargetInfo};
 use crate::codegen::CodegenError;
@@ -61,12 +60,7 @@ impl Nvptx {
         short_pointers();
         let triple = TargetTriple::create(TRIPLE);
         let target = Target::from_triple(&triple).map_err(|m| err(m.to_string()))?;
-        let level = match opt_level {
-            0 => OptimizationLevel::None,
-            1 => OptimizationLevel::Less,
-            2 => OptimizationLevel::Default,
-            _ => OptimizationLevel::Aggressive,
-        };
+        let level = super::level(opt_level);
         let cpu = format!("sm_{sm}");
         let machine = target
             .create_target_machine(&triple, &cpu, PTX_FEATURES, level, RelocMode::Default, CodeModel::Default)
