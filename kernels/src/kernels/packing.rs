@@ -75,11 +75,12 @@ pub fn load_units(codes: Value, unit_word: Value, bits: u32, live: Option<Value>
         // Lane j of a unit reads the word its code starts in.
         let idx = first + word;
         let lo = load_where(codes + idx, live);
-        // The next word holds the high bits of a code that straddles; a shift by 32 (for
-        // codes starting at bit 0 of a word) gives 0.
-        let straddles = gt(shift + bits, 32u32).broadcast_to([units, 32]);
-        let hi_live = live.map_or(straddles, |l| logical_and(l, straddles));
-        let hi = load_where(codes + (idx + 1), Some(hi_live));
+        // The next word holds the high bits of a code that straddles. A code that starts
+        // at bit 0 of a word does not, and its shift by 32 gives 0 whatever the word, so it
+        // reads its unit's last word instead of one that may lie past the codes: no mask
+        // beyond the unit's.
+        let hi_word = (word + 1).minimum(bits as i32 - 1);
+        let hi = load_where(codes + (first + hi_word), live);
         ((lo >> shift) | (hi << (32u32 - shift))) & low_bits
     }
 }

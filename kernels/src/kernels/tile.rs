@@ -37,6 +37,11 @@ pub(super) struct Masks {
     pub(super) live: Value,
     /// `bool[units]`: packing units that hold at least one group's codes.
     pub(super) live_units: Value,
+    /// `i32[groups]`: the parameter indices clamped into the tensor's groups, so loads
+    /// need no mask (a dead group reads the last group's; nothing of it is stored).
+    pub(super) params_in: Value,
+    /// `i32[units]`: the unit words clamped into the tensor's units, likewise.
+    pub(super) unit_word_in: Value,
 }
 
 impl Tile {
@@ -55,12 +60,15 @@ impl Tile {
         let n_groups = (n + (group as i32 - 1)) / group as i32;
         let n_units = (n_groups * codes as i32 + 31) / 32;
         let unit = program_id(0) * units as i32 + arange(units);
+        let unit_word = unit * bits as i32;
+        // A program exists only for a tile with a group in the tensor: n_groups >= 1.
         let masks = Some(Masks {
             valid: lt(offs, n),
             live: lt(groups, n_groups),
             live_units: lt(unit, n_units),
+            params_in: groups.minimum(n_groups - 1),
+            unit_word_in: unit.minimum(n_units - 1) * bits as i32,
         });
-        let unit_word = unit * bits as i32;
         Tile {
             code_shape: [rows, codes],
             offs,
@@ -101,10 +109,10 @@ impl Tile {
         store_where(out + self.offs, v, self.valid());
     }
 
-    /// The per-group parameters at `p`, `[groups]`.
+    /// The per-group parameters at `p`, `[groups]` (a dead group's: anything).
     #[track_caller]
     pub fn load_params(&self, p: Value) -> Value {
-        load_where(p + self.params, self.masks.map(|m| m.live))
+        load(p + self.masks.map_or(self.params, |m| m.params_in))
     }
 
     /// Stores per-group parameters `v: [groups]`.
@@ -122,6 +130,7 @@ impl Tile {
     /// Loads and unpacks the tile's codes, `u32[code_shape]`.
     #[track_caller]
     pub fn load_codes(&self, codes: Value, bits: u32) -> Value {
-        load_units(codes, self.unit_word, bits, self.masks.map(|m| m.live_units)).reshape(self.code_shape)
+        let words = self.masks.map_or(self.unit_word, |m| m.unit_word_in);
+        load_units(codes, words, bits, None).reshape(self.code_shape)
     }
 }

@@ -20,7 +20,9 @@
 //!   (`element.rs`), which is what a butterfly's interleaved pair needs;
 //! - a `load` must read memory as it was at its own position: it is lazy only when its
 //!   sink is in the same region and no store to the same parameter (or loop or branch
-//!   containing one) comes between them, the sink included;
+//!   containing one) comes between them, the sink included. On a GPU an unmasked load
+//!   (and a few ops over it) under a broadcast along the sink's last dims is loaded again
+//!   by each use ([`reloads`]): a group's scale, a word of packed codes;
 //! - `dot` reads each operand element many times, so its operands are buffers (or views);
 //! - a transpose of a 2-D block with both dims at least 8 is a buffer filled tile by tile
 //!   from its operand's buffer (`transpose.rs`), so consumers read it in order.
@@ -230,7 +232,10 @@ pub(crate) fn plan(k: &Kernel, bases: &PointerBases, target: PlanTarget) -> Plan
         k.values.iter().map(|t| if t.is_scalar() { Place::Scalar } else { Place::Buffer }).collect();
     for round in 0..PLAN_ROUNDS {
         let prior = (round > 0).then_some(place.as_slice());
-        let cost = costs(k, &w, &free, prior, target);
+        let cost = Costs {
+            each: costs(k, &w, &free, prior, target, u32::MAX),
+            loads_once: costs(k, &w, &free, prior, target, 1),
+        };
         let next = decide(k, &w, &free, &cost, bases, target, prior);
         if next == place {
             break;
@@ -293,10 +298,10 @@ fn views_of_buffers(k: &Kernel, w: &Walk) -> Vec<bool> {
 
 /// The cost of computing each block element where it is used: element-wise ops in its
 /// tree (a fused reduction counts its operand once per element of its axis), `u32::MAX`
-/// when it reads memory or calls a math function. Reading an expensive op's block that
+/// when it reads memory (an unmasked load: `load`) or calls a math function. Reading an expensive op's block that
 /// `prior` put in a buffer costs nothing; on a GPU, so does reading any block that is not
 /// cheap ([`stays_buffered`]).
-fn costs(k: &Kernel, w: &Walk, free: &[bool], prior: Option<&[Place]>, target: PlanTarget) -> Vec<u32> {
+fn costs(k: &Kernel, w: &Walk, free: &[bool], prior: Option<&[Place]>, target: PlanTarget, load: u32) -> Vec<u32> {
     let n = k.values.len();
     let (mut own, mut read) = (vec![0u32; n], vec![0u32; n]);
     // Blocks computed from literals and `arange` alone: LLVM folds them (a sign pattern
@@ -307,6 +312,7 @@ fn costs(k: &Kernel, w: &Walk, free: &[bool], prior: Option<&[Place]>, target: P
         let vi = v.0 as usize;
         let op = &site.inst.op;
         let (op_cost, per_operand) = match op {
+            Op::Load { mask: None, .. } => (load, 1),
             Op::Load { .. } | Op::Gather { .. } => (u32::MAX, 1),
             Op::Unary { op: UnOp::Exp | UnOp::Log | UnOp::Sqrt | UnOp::Rsqrt, .. } => (u32::MAX, 1),
             Op::Binary { op: BinOp::Div | BinOp::Rem, .. } => (DIVISION, 1),
@@ -343,6 +349,26 @@ fn costs(k: &Kernel, w: &Walk, free: &[bool], prior: Option<&[Place]>, target: P
     own
 }
 
+/// Element costs of every value: `each` as [`costs`] says, `loads_once` with an unmasked
+/// load counted as one op.
+struct Costs {
+    each: Vec<u32>,
+    loads_once: Vec<u32>,
+}
+
+/// Whether a block computed from unmasked loads and at most [`GPU_CHEAP_OPS`] ops
+/// (`loads_once`) is computed again for each of its uses under a broadcast, instead of
+/// getting a buffer: on a GPU, where it is not `scattered` (a thread's run of the sink then
+/// reads one element, or a few, many times: the quantizers' per-group scales and a word
+/// of packed codes). LLVM merges a thread's repeated loads (CSE across a run's copies,
+/// LICM out of its loops; buffer parameters are `noalias`), so the block costs a load or
+/// two a thread where the buffer cost a pass of its own, a barrier, and a shared load
+/// for every use. Masked loads do not count: inside a sink they would keep it from
+/// running unmasked where its run is whole (`vector.rs`).
+fn reloads(target: PlanTarget, loads_once: u32, scattered: bool) -> bool {
+    target.threads.is_some() && !scattered && loads_once <= GPU_CHEAP_OPS
+}
+
 /// Whether a block of element cost `cost` that got a buffer keeps it in later rounds, so
 /// its readers count reading it as free: on a GPU, where recomputing a block in every
 /// sink that reads it saves a pass through shared memory and a barrier each, for blocks
@@ -368,11 +394,12 @@ fn decide(
     k: &Kernel,
     w: &Walk,
     free: &[bool],
-    cost: &[u32],
+    costs: &Costs,
     bases: &PointerBases,
     target: PlanTarget,
     prior: Option<&[Place]>,
 ) -> Vec<Place> {
+    let cost = &costs.each;
     let n = k.values.len();
     let mut place: Vec<Place> =
         k.values.iter().map(|t| if t.is_scalar() { Place::Scalar } else { Place::Buffer }).collect();
@@ -387,6 +414,9 @@ fn decide(
     // `jams[v]`: on the way from `v` to its sink, an `xor_permute` whose partners the
     // sink's materialization brings as copies of its loop body (CPU: one per sink).
     let mut jams = vec![false; n];
+    // `scattered[v]`: on the way from `v` to its sink, a broadcast along a leading dim or
+    // a transpose, so a thread's run of the sink reads many elements of `v`, not a few.
+    let mut scattered = vec![false; n];
     for site_id in (0..w.sites.len()).rev() {
         let site = &w.sites[site_id];
         if site.inst.results.len() != 1 || !is_elementwise(k, &site.inst.op) {
@@ -425,12 +455,14 @@ fn decide(
             };
             let keeps_index = same_index(&user.op) || matches!(partner, Some(Partner::Shuffle | Partner::Jam));
             let jammed = partner == Some(Partner::Jam);
+            scattered[vi] |= scatters(k, user);
             let reads = match user.results.first() {
                 Some(r) if user.results.len() == 1 && place[r.0 as usize] == Place::Lazy => {
                     let ri = r.0 as usize;
                     set.extend(sinks[ri].iter().copied());
                     direct[vi] &= direct[ri] && keeps_index;
                     jams[vi] |= jams[ri] || jammed;
+                    scattered[vi] |= scattered[ri];
                     let shared = if direct[ri] { pair_broadcast(k, user) } else { 1 };
                     evals[ri].saturating_mul(fan) / shared
                 }
@@ -455,7 +487,7 @@ fn decide(
             false
         } else if free[vi] || (is_cheap(target, cost[vi], repeated) && !needs_buffer) {
             true
-        } else if needs_buffer || set.len() > 1 || repeated {
+        } else if needs_buffer || set.len() > 1 || (repeated && !reloads(target, costs.loads_once[vi], scattered[vi])) {
             false
         } else if let Some(&s) = set.first() {
             match &site.inst.op {
@@ -489,6 +521,21 @@ fn index_buffers_in_place(w: &Walk, free: &[bool], place: &mut [Place]) {
                 indexes_buffer[v.0 as usize] = true;
             }
         }
+    }
+}
+
+/// Whether `inst` reads its operand's elements out of their order: a transpose, or a
+/// broadcast along a dim with a longer dim after it (consecutive elements of the result
+/// then come from elements of the operand far apart).
+fn scatters(k: &Kernel, inst: &Inst) -> bool {
+    match &inst.op {
+        Op::Trans { .. } => true,
+        Op::Broadcast { arg, .. } => {
+            let (from, to) = (k.ty(*arg).shape.dims(), k.ty(inst.results[0]).shape.dims());
+            let expanded = |i: usize| from[i] == 1 && to[i] > 1;
+            (0..to.len()).any(|i| expanded(i) && (i + 1..to.len()).any(|j| !expanded(j) && to[j] > 1))
+        }
+        _ => false,
     }
 }
 

@@ -219,3 +219,32 @@ fn on_a_gpu_short_sums_over_a_costly_buffer_are_recomputed_by_each_sink() {
     assert_eq!(place_of(&k, &p, "select").last(), Some(&Buffer));
     assert_eq!(place_of(&k, &p, "reduce_sum"), vec![Buffer, Buffer]);
 }
+
+/// A parameter loaded from `x` (and made positive) scales a `[16, 64]` block: one per row,
+/// broadcast along the rows (`per_row`), or one per column, broadcast down the columns.
+fn scaled_by(a: &[Value], per_row: bool) {
+    let offs = arange(16).expand_dims(1) * 64 + arange(64).expand_dims(0);
+    let v = load(a[0] + offs);
+    let s = load(a[0] + 1024 + arange(if per_row { 16 } else { 64 })).abs();
+    let s = if per_row { s.expand_dims(1) } else { s.expand_dims(0) };
+    store(a[1] + offs, v * s.broadcast_to([16, 64]));
+}
+
+#[test]
+fn on_a_gpu_a_parameter_along_the_rows_is_loaded_by_each_use() {
+    use Place::{Buffer, Lazy};
+    let gpu = PlanTarget { threads: Some(128), register_lookups: false };
+    // Whether the parameters (or their view as a column or row) got a buffer.
+    let buffered = |k: &Kernel, p: &Plan| ["abs", "expand_dims"].iter().any(|n| place_of(k, p, n).contains(&Buffer));
+    // Along the rows a thread's run of the store reads one parameter, or a few: each use
+    // loads it (LLVM merges a thread's repeats), with no pass and barrier of its own.
+    let (k, p) = places_for(gpu, |a| scaled_by(a, true), x_to_y());
+    assert!(!buffered(&k, &p));
+    assert_eq!(place_of(&k, &p, "load"), vec![Lazy, Lazy]);
+    // Down the columns a run reads a different one for every value: a buffer.
+    let (k, p) = places_for(gpu, |a| scaled_by(a, false), x_to_y());
+    assert!(buffered(&k, &p));
+    // The CPU computes a repeated load once, in a buffer, either way.
+    let (k, p) = places_for(PlanTarget::default(), |a| scaled_by(a, true), x_to_y());
+    assert!(buffered(&k, &p));
+}

@@ -4,17 +4,22 @@
 //! Along the last axis each line ends with `lanes` partial states in a vector register,
 //! merged by a halving tree of `log2(lanes)` shuffle-and-combine steps. Packing code
 //! words is such a reduction over hundreds of 16-lane lines per tile (one per word),
-//! where those trees were most of the packing work. So when the lines are at least
-//! `lanes` and every job is an integer sum, max or min (exact, so any merge order gives
-//! the same result), a group of `lanes` consecutive lines keeps its states side by side
+//! where those trees were most of the packing work; so is a quantizer's range, a max and
+//! a min over each group. So when the lines are at least `lanes` and every job is an
+//! integer sum, max or min, or an f32 max or min (any merge order gives the same result,
+//! up to the sign of a zero from max/min, which the semantics leave free), a group of
+//! `lanes` consecutive lines keeps its states side by side
 //! and the group is merged at once: each step combines two vectors into one holding
 //! half-length segments of both, so `lanes` lines cost `2 * (lanes - 1)` two-input shuffles and
 //! `lanes - 1` combines instead of `lanes * log2(lanes)` of each, and the results come
-//! out as one vector in line order. The general form of a split kernel, which runs once
-//! per launch, keeps the tree per line (less code to compile).
+//! out as one vector in line order. A float max/min line still at its starting infinity
+//! (only infinities and NaN) is then rescanned, as on the per-line path, behind one
+//! vector compare per group. The general form of a split kernel, which runs once per
+//! launch, keeps the tree per line (less code to compile).
 
-use inkwell::types::VectorType;
+use inkwell::types::{BasicTypeEnum, VectorType};
 use inkwell::values::{BasicValue, BasicValueEnum, IntValue, VectorValue};
+use inkwell::FloatPredicate;
 
 use super::super::index::{log2, shape_bits, Term};
 use super::super::loops::{self, Level};
@@ -22,14 +27,19 @@ use super::super::{types, Lowerer};
 use super::state::Red;
 use super::Job;
 use crate::codegen::error::{Lower, LowerError};
-use crate::ir::{ReduceOp, ValueId};
+use crate::ir::{DType, ReduceOp, ValueId};
 
 /// Whether reductions `reds` over lines of `lanes` partial states (`line_bits`: log2 of
 /// the number of lines) merge a group of `lanes` lines at once: on the CPU, for integer
-/// sums, max and min whose results all go to buffers.
+/// sums, max and min, and f32 max and min (whose states are their results), whose results
+/// all go to buffers.
 pub(super) fn merges_jointly(reds: &[Red], lanes: u32, line_bits: u32, gpu: bool, all_buffers: bool) -> bool {
-    let exact = |r: &Red| !r.float() && matches!(r.op, ReduceOp::Sum | ReduceOp::Max | ReduceOp::Min);
-    !gpu && all_buffers && lanes >= 8 && lanes.is_power_of_two() && line_bits >= log2(lanes) && reds.iter().all(exact)
+    let joins = |r: &Red| match r.op {
+        ReduceOp::Sum => !r.float(),
+        ReduceOp::Max | ReduceOp::Min => !r.float() || r.d == DType::F32,
+        ReduceOp::ArgMax | ReduceOp::ArgMin => false,
+    };
+    !gpu && all_buffers && lanes >= 8 && lanes.is_power_of_two() && line_bits >= log2(lanes) && reds.iter().all(joins)
 }
 
 impl<'a, 'ctx> Lowerer<'a, 'ctx> {
@@ -63,11 +73,14 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             for j in jobs {
                 let merged = l.merge_group(j, lanes)?;
                 let out = j.out.ok_or_else(|| LowerError::Builder("a joint reduction without a buffer".into()))?;
-                // Integer states are the results: one vector store.
+                // The states are the results (integers, f32): one vector store.
                 // SAFETY (of the generated code): the group's outputs are in the buffer.
                 let p = unsafe { l.b.build_in_bounds_gep(j.st_ty, out, &[first], "out")? };
                 let st = l.b.build_store(p, merged)?;
                 st.set_alignment(types::mem_size(j.out_elem)).map_err(|e| LowerError::Builder(e.to_string()))?;
+                if j.red.needs_rescan() {
+                    l.rescan_group(j, arg, merged, (outer_idx, &group), nb)?;
+                }
             }
             Ok(())
         })?;
@@ -75,15 +88,55 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         Ok(())
     }
 
+    /// After a float max/min group's results are stored from `merged`: the lines whose
+    /// state is still the starting infinity, rescanned one by one behind one vector
+    /// compare (a rare path: lines of only infinities and NaN). `outer` and `group` give
+    /// the group's lines, whose axis has `nb` bits.
+    fn rescan_group(
+        &mut self,
+        j: &Job<'ctx>,
+        arg: ValueId,
+        merged: VectorValue<'ctx>,
+        (outer, group): (&[Term<IntValue<'ctx>>], &[Level]),
+        nb: u32,
+    ) -> Lower<()> {
+        let id = j.red.identity(self).into_float_value();
+        let ids = VectorType::const_vector(&vec![id; merged.get_type().get_size() as usize]);
+        let still = self.b.build_float_compare(FloatPredicate::OEQ, merged, ids, "still")?;
+        let any = self.intrinsic("llvm.vector.reduce.or", &[still.get_type().into()], &[still.into()])?;
+        let (scan, done) = (self.block("joint.rescan"), self.block("joint.rescanned"));
+        self.b.build_conditional_branch(any.into_int_value(), scan, done)?;
+        self.b.position_at_end(scan);
+        let out = j.out.ok_or_else(|| LowerError::Builder("a joint reduction without a buffer".into()))?;
+        let outer = outer.to_vec();
+        self.memo.clear();
+        self.nest(group, &mut |l, group_idx| {
+            let line: Vec<Term<IntValue<'ctx>>> = outer.iter().chain(group_idx).cloned().collect();
+            let at: Vec<Term<IntValue<'ctx>>> =
+                line.iter().map(|t| Term { var: t.var, lo: t.lo - nb, bits: t.bits }).collect();
+            let at = l.linear(&at)?;
+            let s = l.get(j.st_ty, out, at)?;
+            let s = l.rescan(j.red, arg, &line, (0, nb), (s, l.i32c(0)))?;
+            l.put(j.st_ty, out, at, j.red.finish(l, s)?)
+        })?;
+        self.b.build_unconditional_branch(done)?;
+        self.b.position_at_end(done);
+        self.memo.clear();
+        Ok(())
+    }
+
     /// The merged states of job `j`'s `lanes` lines (slots `line * lanes + lane`), as one
     /// vector in line order.
     fn merge_group(&self, j: &Job<'ctx>, lanes: u32) -> Lower<VectorValue<'ctx>> {
-        let int = j.st_ty.into_int_type();
-        let (ty, align) = (int.vec_type(lanes), int.get_bit_width().div_ceil(8));
+        let (ty, align) = match j.st_ty {
+            BasicTypeEnum::IntType(int) => (int.vec_type(lanes), int.get_bit_width().div_ceil(8)),
+            BasicTypeEnum::FloatType(float) => (float.vec_type(lanes), 4),
+            _ => return Err(LowerError::Builder("a joint merge of a state neither integer nor float".into())),
+        };
         let mut vs = Vec::with_capacity(lanes as usize);
         for line in 0..lanes {
             // SAFETY (of the generated code): the slots lie inside the state buffer.
-            let p = unsafe { self.b.build_in_bounds_gep(int, j.st_v, &[self.ic(u64::from(line * lanes))], "st")? };
+            let p = unsafe { self.b.build_in_bounds_gep(j.st_ty, j.st_v, &[self.ic(u64::from(line * lanes))], "st")? };
             let v = self.b.build_load(ty, p, "lanes")?;
             super::super::element::set_align(v, align)?;
             vs.push(v.into_vector_value());
@@ -119,8 +172,18 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         Ok(vs[0])
     }
 
-    /// `a` and `b` combined lane by lane by an exact integer reduction.
+    /// `a` and `b` combined lane by lane: an integer reduction, or an f32 max/min as the
+    /// per-line merge does (`b` where it compares strictly better; states are never NaN).
     fn combine_lanes(&self, red: Red, a: VectorValue<'ctx>, b: VectorValue<'ctx>) -> Lower<VectorValue<'ctx>> {
+        if red.float() {
+            let p = match red.op {
+                ReduceOp::Max => FloatPredicate::OGT,
+                ReduceOp::Min => FloatPredicate::OLT,
+                _ => return Err(LowerError::Builder("joint merge of a float sum or arg reduction".into())),
+            };
+            let take = self.b.build_float_compare(p, b, a, "take")?;
+            return Ok(self.b.build_select(take, b, a, "m")?.into_vector_value());
+        }
         let name = match (red.op, red.d.is_signed()) {
             (ReduceOp::Sum, _) => return Ok(self.b.build_int_add(a, b, "sum")?),
             (ReduceOp::Max, true) => "llvm.smax",
