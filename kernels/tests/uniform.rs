@@ -264,7 +264,8 @@ fn interpreter_agrees_with_the_reference() {
 /// smaller ones, ragged sizes, signed zeros and non-finite values.
 fn gpu_agrees_with_the_reference(four: &Runtime, one: &Runtime, what: &str) {
     let mut rng = Rng::new(23);
-    for (rt, bits, group, tile) in [(four, 2, 64, 4096), (four, 3, 256, 1024), (four, 8, 16, 256), (one, 1, 32, 1024)] {
+    let variants = [(four, 2, 64, 4096), (four, 3, 256, 1024), (four, 8, 16, 256), (one, 1, 32, 1024)];
+    for (rt, bits, group, tile) in variants {
         let q = uniform(bits, group);
         let x = random_values(&mut rng, 2 * tile as usize + group / 2 + 3, bits);
         check(rt, q, Grouping::Channels, tile, &narrow::<f16>(&x), what);
@@ -289,6 +290,50 @@ fn simt_agrees_with_the_reference() {
 fn cuda_agrees_with_the_reference() {
     let (four, one) = common::cuda_four_and_one();
     gpu_agrees_with_the_reference(&four, &one, "CUDA");
+}
+
+/// Programs launched past the tensor (a grid larger than the groups need, or any grid over
+/// an empty tensor) do nothing: checked launches would report a read or write out of the
+/// buffers, and the outputs keep what they held.
+#[test]
+fn programs_past_the_tensor_do_nothing() {
+    use aqua_dsl::Params;
+    use aqua_kernels::kernels::{dequantize_uniform, quantize_uniform};
+    use aqua_runtime::Arg;
+    let rt = common::cpu();
+    let params = Params::new().with("bits", 2).with("block", 64);
+    let quantize = rt.compile(&quantize_uniform, &params).unwrap();
+    let dequantize = rt.compile(&dequantize_uniform, &params).unwrap();
+    for n in [0usize, 40, 64] {
+        let groups = n.div_ceil(64);
+        let x = HostBuffer::from_slice(&vec![f16::from_f32(1.5); n]);
+        let mut codes = HostBuffer::from_slice(&vec![7u32; groups * 4]);
+        let mut scale = HostBuffer::from_slice(&vec![f16::ONE; groups]);
+        let mut zero = HostBuffer::from_slice(&vec![f16::ONE; groups]);
+        let mut out = HostBuffer::from_slice(&vec![f16::from_f32(9.0); n]);
+        // Three programs: the groups need at most one.
+        let mut args = [
+            Arg::Buf(&x),
+            Arg::BufMut(&mut codes),
+            Arg::BufMut(&mut scale),
+            Arg::BufMut(&mut zero),
+            Arg::i32(n as i32),
+        ];
+        rt.launch(&quantize, [3, 1, 1], &mut args)
+            .unwrap_or_else(|e| panic!("quantize, n = {n}: {e}"));
+        let mut args = [
+            Arg::Buf(&codes),
+            Arg::Buf(&scale),
+            Arg::Buf(&zero),
+            Arg::BufMut(&mut out),
+            Arg::i32(n as i32),
+        ];
+        rt.launch(&dequantize, [3, 1, 1], &mut args)
+            .unwrap_or_else(|e| panic!("dequantize, n = {n}: {e}"));
+        // A constant group: scale 0, zero 1.5, and back to 1.5.
+        let out: Vec<f16> = out.to_vec().unwrap();
+        assert!(out.iter().all(|&v| v == f16::from_f32(1.5)), "n = {n}: {out:?}");
+    }
 }
 
 #[test]

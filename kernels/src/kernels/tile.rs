@@ -37,6 +37,9 @@ pub(super) struct Masks {
     pub(super) live: Value,
     /// `bool[units]`: packing units that hold at least one group's codes.
     pub(super) live_units: Value,
+    /// Bool scalar: the tile holds a group of the tensor (a program launched past the
+    /// tensor, or over an empty one, does nothing).
+    pub(super) any: Value,
     /// `i32[groups]`: the parameter indices clamped into the tensor's groups, so loads
     /// need no mask (a dead group reads the last group's; nothing of it is stored).
     pub(super) params_in: Value,
@@ -61,11 +64,11 @@ impl Tile {
         let n_units = (n_groups * codes as i32 + 31) / 32;
         let unit = program_id(0) * units as i32 + arange(units);
         let unit_word = unit * bits as i32;
-        // A program exists only for a tile with a group in the tensor: n_groups >= 1.
         let masks = Some(Masks {
             valid: lt(offs, n),
             live: lt(groups, n_groups),
             live_units: lt(unit, n_units),
+            any: lt(first, n_groups),
             params_in: groups.minimum(n_groups - 1),
             unit_word_in: unit.minimum(n_units - 1) * bits as i32,
         });
@@ -80,10 +83,15 @@ impl Tile {
     }
 
     /// Runs `body` on this tile: without masks when it is full, with them otherwise (an IR
-    /// branch).
+    /// branch), and not at all when it holds no group of the tensor (where the clamped
+    /// indices would have nothing to point at).
     #[track_caller]
     pub fn specialize(self, body: impl Fn(Tile)) {
-        specialize(self.full, || body(Tile { masks: None, ..self }), || body(self));
+        let edge = || match self.masks {
+            Some(m) => if_then(m.any, || body(self)),
+            None => body(self),
+        };
+        specialize(self.full, || body(Tile { masks: None, ..self }), edge);
     }
 
     /// `bool[rows, cols]`: the lanes holding values (`None`: all of them).

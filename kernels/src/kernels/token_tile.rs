@@ -34,8 +34,8 @@ impl Tile {
         let live_rows = lt(t, tokens).expand_dims(1);
         let params = program_id(1) * channels + c;
         let unit_word = (unit * bits as i32).reshape([group * units]);
-        // Clamped into the tensor (a program has a token and a channel in it), so the
-        // parameter and code loads need no mask.
+        // Clamped into the tensor (the tile runs only with a token and a channel in it), so
+        // the parameter and code loads need no mask.
         let (last_col, last_unit_col) = (channels - 1, row_units - 1);
         let t_in = t.minimum(tokens - 1).expand_dims(1);
         let unit_in = t_in * row_units + unit_cols.minimum(last_unit_col).expand_dims(0);
@@ -43,6 +43,7 @@ impl Tile {
             valid: logical_and(live_rows, lt(c, channels).expand_dims(0)),
             live: lt(c, channels),
             live_units: logical_and(live_rows, lt(unit_cols, row_units).expand_dims(0)).reshape([group * units]),
+            any: logical_and(lt(program_id(1) * group as i32, tokens), lt(first_col, channels)),
             params_in: program_id(1) * channels + c.minimum(last_col),
             unit_word_in: (unit_in * bits as i32).reshape([group * units]),
         });
