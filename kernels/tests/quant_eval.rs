@@ -225,7 +225,8 @@ fn bad_inputs_exit_2_with_a_message() {
         std::fs::write(&path, &bytes[..len]).unwrap();
         path
     };
-    let (short_data, short_header) = (cut("short_data.safetensors", bytes.len() - 10), cut("short_header.safetensors", 20));
+    let short_data = cut("short_data.safetensors", bytes.len() - 10);
+    let short_header = cut("short_header.safetensors", 20);
     let text_file = d.join("notes.safetensors");
     std::fs::write(&text_file, "key,value\n").unwrap();
     let p = |f: &PathBuf| f.to_str().unwrap().to_string();
