@@ -22,7 +22,9 @@
 //!   sink is in the same region and no store to the same parameter (or loop or branch
 //!   containing one) comes between them, the sink included. On a GPU an unmasked load
 //!   (and a few ops over it) under a broadcast along the sink's last dims is loaded again
-//!   by each use ([`reloads`]): a group's scale, a word of packed codes;
+//!   by each use ([`reloads`]): a group's scale, a word of packed codes. On the CPU a
+//!   block of unmasked loads and a few ops read by several sinks is loaded again by each
+//!   ([`reread_by_sinks`]): a tile's values, read for a quantizer's range and its codes;
 //! - `dot` reads each operand element many times, so its operands are buffers (or views);
 //! - a transpose of a 2-D block with both dims at least 8 is a buffer filled tile by tile
 //!   from its operand's buffer (`transpose.rs`), so consumers read it in order.
@@ -162,6 +164,10 @@ const GPU_CHEAP_OPS: u32 = 8;
 /// The cost of a division: a vector division takes about as long as eight other ops, so
 /// one is never worth recomputing under a broadcast (the inverse of a group's scale).
 const DIVISION: u32 = 8;
+
+/// The most ops (a load counting one, its offsets included) of a block that CPU sinks
+/// load again each (`reread_by_sinks`): a tile's values at two-dimensional offsets.
+const CPU_REREAD_OPS: u32 = 10;
 
 /// The longest axis a reduction may have to be computed element-wise (fused).
 const FUSED_AXIS: u32 = 4;
@@ -369,6 +375,15 @@ fn reloads(target: PlanTarget, loads_once: u32, scattered: bool) -> bool {
     target.threads.is_some() && !scattered && loads_once <= GPU_CHEAP_OPS
 }
 
+/// Whether a block read by several sinks, once per element each, is loaded again by each
+/// instead of getting a buffer: on the CPU, a block of unmasked loads (`cost` is
+/// `u32::MAX` for their sake alone) and at most [`CPU_REREAD_OPS`] ops in all. Reading a
+/// tile's f16 values twice (a quantizer's range, then its codes) costs two loads and two
+/// conversions an element, where the buffer cost a conversion, a store and two loads.
+fn reread_by_sinks(target: PlanTarget, cost: u32, loads_once: u32) -> bool {
+    target.threads.is_none() && cost == u32::MAX && loads_once <= CPU_REREAD_OPS
+}
+
 /// Whether a block of element cost `cost` that got a buffer keeps it in later rounds, so
 /// its readers count reading it as free: on a GPU, where recomputing a block in every
 /// sink that reads it saves a pass through shared memory and a barrier each, for blocks
@@ -487,13 +502,16 @@ fn decide(
             false
         } else if free[vi] || (is_cheap(target, cost[vi], repeated) && !needs_buffer) {
             true
-        } else if needs_buffer || set.len() > 1 || (repeated && !reloads(target, costs.loads_once[vi], scattered[vi])) {
+        } else if needs_buffer
+            || (set.len() > 1 && !(!repeated && reread_by_sinks(target, cost[vi], costs.loads_once[vi])))
+            || (repeated && !reloads(target, costs.loads_once[vi], scattered[vi]))
+        {
             false
-        } else if let Some(&s) = set.first() {
-            match &site.inst.op {
+        } else if !set.is_empty() {
+            set.iter().all(|&s| match &site.inst.op {
                 Op::Load { ptr, .. } => load_can_move(w, site_id, s, bases.get(ptr).copied()),
                 _ => w.same_loop_level(site.region, w.sites[s].region),
-            }
+            })
         } else {
             true // unused: never computed
         };

@@ -248,3 +248,23 @@ fn on_a_gpu_a_parameter_along_the_rows_is_loaded_by_each_use() {
     let (k, p) = places_for(PlanTarget::default(), |a| scaled_by(a, true), x_to_y());
     assert!(buffered(&k, &p));
 }
+
+#[test]
+fn on_the_cpu_a_load_read_by_two_sinks_is_loaded_by_each() {
+    use Place::{Buffer, Lazy};
+    // A tile's f16 values, widened: their row maxima, then the values over them.
+    let body = |a: &[Value]| {
+        let offs = arange(16).expand_dims(1) * 64 + arange(64).expand_dims(0);
+        let v = load(a[0] + offs).cast::<f32>();
+        let m = v.max(1).expand_dims(1).broadcast_to([16, 64]);
+        store(a[1] + offs, v / m);
+    };
+    let params = vec![ptr("x", DType::F16, false), ptr("y", DType::F32, true)];
+    // On the CPU both sinks load and widen the values again: no pass and buffer.
+    let (k, p) = places_for(PlanTarget::default(), body, params.clone());
+    assert_eq!(place_of(&k, &p, "cast"), vec![Lazy]);
+    // A GPU keeps the shared-memory buffer (a second read of global memory is not free).
+    let gpu = PlanTarget { threads: Some(128), register_lookups: false };
+    let (k, p) = places_for(gpu, body, params);
+    assert_eq!(place_of(&k, &p, "cast"), vec![Buffer]);
+}
