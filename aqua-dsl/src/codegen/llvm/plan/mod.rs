@@ -498,22 +498,26 @@ fn decide(
         // read by both of its outputs) is only worth it for cheap values.
         let repeated = evals[vi] > numel(v);
         let kept = prior.is_some_and(|p| p[vi] == Place::Buffer) && stays_buffered(target, cost[vi]);
-        let lazy = if kept {
-            false
-        } else if free[vi] || (is_cheap(target, cost[vi], repeated) && !needs_buffer) {
-            true
-        } else if needs_buffer
-            || (set.len() > 1 && !(!repeated && reread_by_sinks(target, cost[vi], costs.loads_once[vi])))
-            || (repeated && !reloads(target, costs.loads_once[vi], scattered[vi]))
-        {
-            false
-        } else if !set.is_empty() {
+        // Whether every sink may compute it: a load where nothing stores to its buffer in
+        // between, anything else at the same loop level. (No sink: never computed.)
+        let movable = |set: &BTreeSet<usize>| {
             set.iter().all(|&s| match &site.inst.op {
                 Op::Load { ptr, .. } => load_can_move(w, site_id, s, bases.get(ptr).copied()),
                 _ => w.same_loop_level(site.region, w.sites[s].region),
             })
+        };
+        let lazy = if kept {
+            false
+        } else if free[vi] || (is_cheap(target, cost[vi], repeated) && !needs_buffer) {
+            true
+        } else if needs_buffer {
+            false
+        } else if repeated {
+            set.len() == 1 && reloads(target, costs.loads_once[vi], scattered[vi]) && movable(&set)
+        } else if set.len() > 1 {
+            reread_by_sinks(target, cost[vi], costs.loads_once[vi]) && movable(&set)
         } else {
-            true // unused: never computed
+            movable(&set)
         };
         if lazy {
             place[vi] = Place::Lazy;
