@@ -255,20 +255,7 @@ fn gpu_agrees_with_the_reference(four: &Runtime, one: &Runtime, what: &str) {
     check(four, config(1024, 2, 16), Some(1024), &x, what);
 }
 
-/// On the SIMT emulation (one host thread per GPU thread).
-#[test]
-fn simt_agrees_with_the_reference() {
-    let (four, one) = common::simt_four_and_one();
-    gpu_agrees_with_the_reference(&four, &one, "SIMT");
-}
-
-/// On a GPU: the hardware's shuffles and conversions too.
-#[test]
-#[ignore = "needs a CUDA device: scripts/test.sh and scripts/gpu-check.sh run it where one is present"]
-fn cuda_agrees_with_the_reference() {
-    let (four, one) = common::cuda_four_and_one();
-    gpu_agrees_with_the_reference(&four, &one, "CUDA");
-}
+common::gpu_form_tests!(gpu_agrees_with_the_reference);
 
 #[test]
 fn error_on_gaussian_data_is_the_grids_error() {

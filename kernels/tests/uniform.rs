@@ -277,20 +277,7 @@ fn gpu_agrees_with_the_reference(four: &Runtime, one: &Runtime, what: &str) {
     }
 }
 
-/// On the SIMT emulation (one host thread per GPU thread).
-#[test]
-fn simt_agrees_with_the_reference() {
-    let (four, one) = common::simt_four_and_one();
-    gpu_agrees_with_the_reference(&four, &one, "SIMT");
-}
-
-/// On the GPU itself.
-#[test]
-#[ignore = "needs a CUDA device: scripts/test.sh and scripts/gpu-check.sh run it where one is present"]
-fn cuda_agrees_with_the_reference() {
-    let (four, one) = common::cuda_four_and_one();
-    gpu_agrees_with_the_reference(&four, &one, "CUDA");
-}
+common::gpu_form_tests!(gpu_agrees_with_the_reference);
 
 /// Programs launched past the tensor (a grid larger than the groups need, or any grid over
 /// an empty tensor) do nothing: checked launches would report a read or write out of the

@@ -36,6 +36,32 @@ pub fn cuda_four_and_one() -> (Runtime, Runtime) {
     (four, one)
 }
 
+/// The two tests of a check of kernels' GPU form, `$check(four_warps, one_warp, what)`:
+/// `simt_agrees_with_the_reference` on the SIMT emulation, and
+/// `cuda_agrees_with_the_reference` on a GPU (the hardware's shuffles and conversions
+/// too), ignored without one.
+#[allow(unused_macros)]
+macro_rules! gpu_form_tests {
+    ($check:ident) => {
+        /// On the SIMT emulation (one host thread per GPU thread).
+        #[test]
+        fn simt_agrees_with_the_reference() {
+            let (four, one) = common::simt_four_and_one();
+            $check(&four, &one, "SIMT");
+        }
+
+        /// On a GPU.
+        #[test]
+        #[ignore = "needs a CUDA device: scripts/test.sh and scripts/gpu-check.sh run it where one is present"]
+        fn cuda_agrees_with_the_reference() {
+            let (four, one) = common::cuda_four_and_one();
+            $check(&four, &one, "CUDA");
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use gpu_form_tests;
+
 /// A CPU runtime for the whole test binary: checked launches, memory cache only.
 pub fn cpu() -> &'static Runtime {
     static RT: OnceLock<Runtime> = OnceLock::new();

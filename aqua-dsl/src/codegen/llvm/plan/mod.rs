@@ -304,9 +304,9 @@ fn views_of_buffers(k: &Kernel, w: &Walk) -> Vec<bool> {
 
 /// The cost of computing each block element where it is used: element-wise ops in its
 /// tree (a fused reduction counts its operand once per element of its axis), `u32::MAX`
-/// when it reads memory (an unmasked load: `load`) or calls a math function. Reading an expensive op's block that
-/// `prior` put in a buffer costs nothing; on a GPU, so does reading any block that is not
-/// cheap ([`stays_buffered`]).
+/// when it reads memory or calls a math function, but `load` for an unmasked load.
+/// Reading an expensive op's block that `prior` put in a buffer costs nothing; on a GPU,
+/// so does reading any block that is not cheap ([`stays_buffered`]).
 fn costs(k: &Kernel, w: &Walk, free: &[bool], prior: Option<&[Place]>, target: PlanTarget, load: u32) -> Vec<u32> {
     let n = k.values.len();
     let (mut own, mut read) = (vec![0u32; n], vec![0u32; n]);

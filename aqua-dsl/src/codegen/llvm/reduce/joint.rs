@@ -100,12 +100,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         (outer, group): (&[Term<IntValue<'ctx>>], &[Level]),
         nb: u32,
     ) -> Lower<()> {
-        let id = j.red.identity(self).into_float_value();
-        let ids = VectorType::const_vector(&vec![id; merged.get_type().get_size() as usize]);
-        let still = self.b.build_float_compare(FloatPredicate::OEQ, merged, ids, "still")?;
-        let any = self.intrinsic("llvm.vector.reduce.or", &[still.get_type().into()], &[still.into()])?;
+        let any = self.any_still_at_identity(j.red, merged)?;
         let (scan, done) = (self.block("joint.rescan"), self.block("joint.rescanned"));
-        self.b.build_conditional_branch(any.into_int_value(), scan, done)?;
+        self.b.build_conditional_branch(any, scan, done)?;
         self.b.position_at_end(scan);
         let out = j.out.ok_or_else(|| LowerError::Builder("a joint reduction without a buffer".into()))?;
         let outer = outer.to_vec();

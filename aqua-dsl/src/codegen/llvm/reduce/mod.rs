@@ -29,7 +29,7 @@ mod split;
 mod state;
 
 use inkwell::types::{BasicTypeEnum, VectorType};
-use inkwell::values::{AsValueRef, BasicValueEnum, IntValue, PointerValue};
+use inkwell::values::{AsValueRef, BasicValueEnum, IntValue, PointerValue, VectorValue};
 use inkwell::{FloatPredicate, IntPredicate};
 
 use super::index::{self, log2, Term};
@@ -369,6 +369,15 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             s = self.rescan(j.red, arg, line, axis, s)?;
         }
         j.red.finish(self, s)
+    }
+
+    /// Whether any lane of `states` (float max/min states of `red`, one line a lane) is
+    /// still the starting infinity: its line needs [`Self::rescan`]. One vector compare.
+    fn any_still_at_identity(&self, red: Red, states: VectorValue<'ctx>) -> Lower<IntValue<'ctx>> {
+        let id = red.identity(self).into_float_value();
+        let ids = VectorType::const_vector(&vec![id; states.get_type().get_size() as usize]);
+        let still = self.b.build_float_compare(FloatPredicate::OEQ, states, ids, "still")?;
+        Ok(self.intrinsic("llvm.vector.reduce.or", &[still.get_type().into()], &[still.into()])?.into_int_value())
     }
 
     /// The state `s` of the line of `arg` at `base` (terms of the other dims) along the

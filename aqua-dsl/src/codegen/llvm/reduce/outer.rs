@@ -13,9 +13,7 @@
 
 use std::collections::BTreeSet;
 
-use inkwell::types::VectorType;
 use inkwell::values::{BasicValueEnum, IntValue};
-use inkwell::FloatPredicate;
 
 use super::super::element::set_align;
 use super::super::index::{self, dim_fields, Field, Term};
@@ -162,11 +160,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             let ty = f32t.vec_type(width);
             let states = self.b.build_load(ty, j.st_v, "states")?;
             set_align(states, 64)?;
-            let id = j.red.identity(self).into_float_value();
-            let ids = VectorType::const_vector(&vec![id; width as usize]);
-            let still = self.b.build_float_compare(FloatPredicate::OEQ, states.into_vector_value(), ids, "still")?;
-            let any = self.intrinsic("llvm.vector.reduce.or", &[still.get_type().into()], &[still.into()])?;
-            let any = any.into_int_value();
+            let any = self.any_still_at_identity(j.red, states.into_vector_value())?;
             pending = Some(match pending {
                 None => any,
                 Some(p) => self.b.build_or(p, any, "pending")?,
