@@ -94,6 +94,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 self.fma(dtype_of(self, *a), x, y, z)
             }
             Op::Cast { arg, to } => {
+                if let Some(x) = self.satfinite_source(*arg, *to) {
+                    let x = self.elem(x, idx)?.into_float_value();
+                    return self.satfinite_f16(x);
+                }
                 let a = self.elem(*arg, idx)?;
                 self.cast(dtype_of(self, *arg), *to, a)
             }

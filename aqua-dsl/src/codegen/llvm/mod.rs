@@ -30,6 +30,7 @@ mod plan;
 mod prefetch;
 mod reduce;
 mod runs;
+mod satfinite;
 mod shape;
 mod shuffle;
 mod smem;

@@ -12,8 +12,8 @@ use crate::codegen::llvm::{GpuInfo, TargetInfo};
 use crate::codegen::CodegenError;
 
 pub(crate) const TRIPLE: &str = "nvptx64-nvidia-cuda";
-/// PTX ISA 7.8 (CUDA 11.8): the first that knows `sm_90`, and enough for `sm_80`.
-const PTX_FEATURES: &str = "+ptx78";
+/// PTX ISA 8.1 (CUDA 12.1): `sm_90`, and `cvt.rn.satfinite.f16.f32` (`llvm/satfinite.rs`).
+const PTX_FEATURES: &str = "+ptx81";
 
 /// The architectures aqua generates code for (`sm_80`: A100, `sm_90`: H100/H200).
 pub const SUPPORTED_SM: [u32; 2] = [80, 90];
