@@ -115,6 +115,11 @@ fn check_casts(rt: &Runtime) {
             }
         }
     }
+    assert_none_wrong(&failures);
+}
+
+/// Fails with the number of `failures` and the first 20 of them, if any.
+fn assert_none_wrong(failures: &[String]) {
     assert!(failures.is_empty(), "{} wrong:\n{}", failures.len(), failures[..failures.len().min(20)].join("\n"));
 }
 
@@ -135,14 +140,9 @@ fn cuda_casts_follow_rusts_as() {
 /// `i64::MIN` there); ptxas accepts the result.
 #[test]
 fn ptx_casts_are_single_conversions() {
-    let ptxas = Ptxas::require().unwrap_or_else(|e| panic!("{e}"));
     for from in [DType::F32, DType::F16, DType::BF16] {
         let k = casts(from, &TO[..4]);
-        for sm in [80, 90] {
-            let opts = CodegenOptions { target: Target::Nvptx { sm, num_warps: 4 }, ..Default::default() };
-            let art = compile(&k, &opts).unwrap_or_else(|e| panic!("{}: {e}", k.name));
-            let text = String::from_utf8(art.object).expect("PTX is text");
-            ptxas.assemble(&text, sm).unwrap_or_else(|e| panic!("{} on sm_{sm}: {e}", k.name));
+        for (sm, text) in assembled_ptx(&k) {
             let count = |what: &str| text.matches(what).count();
             // From f16 LLVM converts straight from the half (`cvt.rzi.s32.f16`: exact
             // widening, the same rule). At least one conversion each for i8 and i32
@@ -154,6 +154,19 @@ fn ptx_casts_are_single_conversions() {
             }
         }
     }
+}
+
+/// `k`'s PTX for `sm_80` and `sm_90` (4 warps), each accepted by ptxas.
+fn assembled_ptx(k: &Kernel) -> Vec<(u32, String)> {
+    let ptxas = Ptxas::require().unwrap_or_else(|e| panic!("{e}"));
+    let assemble = |sm: u32| {
+        let opts = CodegenOptions { target: Target::Nvptx { sm, num_warps: 4 }, ..Default::default() };
+        let art = compile(k, &opts).unwrap_or_else(|e| panic!("{}: {e}", k.name));
+        let text = String::from_utf8(art.object).expect("PTX is text");
+        ptxas.assemble(&text, sm).unwrap_or_else(|e| panic!("{} on sm_{sm}: {e}", k.name));
+        (sm, text)
+    };
+    vec![assemble(80), assemble(90)]
 }
 
 /// The largest finite f16.
@@ -226,7 +239,7 @@ fn check_narrowing(rt: &Runtime) {
             }
         }
     }
-    assert!(failures.is_empty(), "{} wrong:\n{}", failures.len(), failures[..failures.len().min(20)].join("\n"));
+    assert_none_wrong(&failures);
 }
 
 #[test]
@@ -246,33 +259,15 @@ fn cuda_saturating_narrowing_to_f16_clamps_and_rounds() {
 /// bound keeps them (the conversion's saturation is at 65504 only). ptxas accepts both.
 #[test]
 fn ptx_saturating_narrowing_is_one_conversion() {
-    let ptxas = Ptxas::require().unwrap_or_else(|e| panic!("{e}"));
     for (bound, fused) in [(F16_MAX, true), (60000.0, false)] {
         let k = clamped_narrowing(bound);
-        for sm in [80, 90] {
-            let opts = CodegenOptions { target: Target::Nvptx { sm, num_warps: 4 }, ..Default::default() };
-            let art = compile(&k, &opts).unwrap_or_else(|e| panic!("{}: {e}", k.name));
-            let text = String::from_utf8(art.object).expect("PTX is text");
-            ptxas.assemble(&text, sm).unwrap_or_else(|e| panic!("{} on sm_{sm}: {e}", k.name));
+        for (sm, text) in assembled_ptx(&k) {
             let count = |what: &str| text.matches(what).count();
-            let (satfinite, clamps) = (
-                count("cvt.rn.satfinite.f16.f32"),
-                ["max.f32", "min.f32", "setp.gt.f32", "setp.lt.f32"].map(count).iter().sum::<usize>(),
-            );
-            if fused {
-                // Two outputs of 8 values a thread, each one conversion.
-                assert!(
-                    satfinite >= 16 && clamps == 0,
-                    "{}: {satfinite} conversions, {clamps} clamps:\n{text}",
-                    k.name
-                );
-            } else {
-                assert!(
-                    satfinite == 0 && clamps >= 32,
-                    "{}: {satfinite} conversions, {clamps} clamps:\n{text}",
-                    k.name
-                );
-            }
+            let satfinite = count("cvt.rn.satfinite.f16.f32");
+            let clamps: usize = ["max.f32", "min.f32", "setp.gt.f32", "setp.lt.f32"].map(count).iter().sum();
+            // Two outputs of 8 values a thread: each value one conversion, or a clamp of two.
+            let expected = if fused { satfinite >= 16 && clamps == 0 } else { satfinite == 0 && clamps >= 32 };
+            assert!(expected, "{} on sm_{sm}: {satfinite} conversions, {clamps} clamps:\n{text}", k.name);
         }
     }
 }
