@@ -13,6 +13,7 @@
 use inkwell::attributes::{Attribute, AttributeLoc};
 use inkwell::values::{BasicValueEnum, FloatValue, ValueKind};
 
+use super::plan::Place;
 use super::Lowerer;
 use crate::codegen::error::{Lower, LowerError};
 use crate::ir::{CmpPred, DType, Lit, Op, ValueId};
@@ -23,7 +24,8 @@ const F16_MAX: f64 = 65504.0;
 impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// On NVPTX, the `x` of a cast to `to` of `clamp(x)`, an f32 clamped to f16's finite
     /// range by the two selects of the module docs, in either order: the cast is then
-    /// [`Self::satfinite_f16`] of `x`.
+    /// [`Self::satfinite_f16`] of `x`. Both selects must be lazy, so that `x` is evaluated
+    /// in the cast's sink either way (a buffered select would have read it in its own).
     pub(crate) fn satfinite_source(&self, arg: ValueId, to: DType) -> Option<ValueId> {
         if self.threads.is_none() || self.simt.is_some() || to != DType::F16 || self.k.ty(arg).dtype() != DType::F32 {
             return None;
@@ -62,6 +64,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// `(x, upper)` of `v = where(x > 65504, 65504, x)` (`upper`) or of
     /// `v = where(x < -65504, -65504, x)`.
     fn clamp_side(&self, v: ValueId) -> Option<(ValueId, bool)> {
+        if self.place(v) != Place::Lazy {
+            return None;
+        }
         let Op::Select { cond, on_true, on_false } = self.def(v).ok()?.op else { return None };
         let Op::Cmp { pred, lhs, rhs } = self.def(cond).ok()?.op else { return None };
         let upper = match pred {
