@@ -248,11 +248,13 @@ fn tune_measures_stores_and_reloads() {
     let quantize = &v["variants"][0]["quantize"];
     assert_eq!(quantize["source"], "measured", "{json}");
     let trials = quantize["trials"].as_array().unwrap();
-    // 192 channels: tiles of 32 and 64 channels (the default first); the default always
-    // has a final-pass time.
+    // 192 channels: tiles of 32 and 64 channels (the default first). The default goes on
+    // to the final pass whenever another candidate does (it is what they are compared
+    // with); alone, when the other's first pass was beyond the cutoff, it needs none.
     assert_eq!(trials.len(), 2, "{json}");
     assert_eq!(trials[0]["config"]["tile"], 64, "{json}");
-    assert!(trials[0]["final_pass_us"].as_f64().is_some_and(|t| t > 0.0), "{json}");
+    let finals: Vec<bool> = trials.iter().map(|t| t["final_pass_us"].as_f64().is_some_and(|t| t > 0.0)).collect();
+    assert!(finals[0] || !finals[1], "{json}");
 
     let o = aqua(&["tune", "--backend", "cuda", "--mib", "1", "--methods", "uniform", "--bits", "2"], cache.path());
     let (out, err) = text(&o);

@@ -112,6 +112,24 @@ fn extreme_values(rng: &mut Rng, n: usize) -> Vec<f32> {
         .collect()
 }
 
+/// Groups of `group` values from 0 to `levels * step` (f32), the step of each group
+/// around 2^-25, where the f16 scale turns from 0 (a constant group's: every code 0) to
+/// the least subnormal: just below, exactly (a tie that rounds to 0), just above, between
+/// it and 2^-24, and 2^-24.
+fn tiny_steps(rng: &mut Rng, n: usize, bits: u32, group: usize) -> Vec<f32> {
+    let levels = ((1u32 << bits) - 1) as f32;
+    let tie = 2f32.powi(-25);
+    let steps = [f32::from_bits(tie.to_bits() - 1), tie, f32::from_bits(tie.to_bits() + 1), 3.0 * tie / 2.0, 2.0 * tie];
+    let mut out = Vec::with_capacity(n);
+    for g in 0..n.div_ceil(group) {
+        let top = levels * steps[g % steps.len()];
+        out.extend([0.0, top]);
+        out.extend((2..group).map(|_| top * rng.unit()));
+    }
+    out.truncate(n);
+    out
+}
+
 fn narrow<E: Element>(x: &[f32]) -> Vec<E> {
     x.iter().map(|&v| E::narrow(v)).collect()
 }
@@ -223,6 +241,17 @@ fn extreme_and_non_finite_values_match_the_reference() {
     }
 }
 
+/// A group's scale rounds to an f16 0 exactly when its step is at most 2^-25; the
+/// kernels decide it on the step in f32, the reference on the f16 scale.
+#[test]
+fn steps_around_the_least_f16_subnormal_match_the_reference() {
+    let mut rng = Rng::new(29);
+    for (bits, group) in WIDE {
+        let x = tiny_steps(&mut rng, 40 * group + 5, bits, group);
+        check_f32_and_bf16(common::cpu(), uniform(bits, group), Grouping::Channels, 1024, &x, "tiny steps");
+    }
+}
+
 #[test]
 fn tiles_of_one_group_and_of_many() {
     let mut rng = Rng::new(11);
@@ -270,6 +299,7 @@ fn gpu_agrees_with_the_reference(four: &Runtime, one: &Runtime, what: &str) {
         let x = random_values(&mut rng, 2 * tile as usize + group / 2 + 3, bits);
         check(rt, q, Grouping::Channels, tile, &narrow::<f16>(&x), what);
         check(rt, q, Grouping::Channels, tile, &extreme_values(&mut rng, tile as usize + 7), what);
+        check(rt, q, Grouping::Channels, tile, &tiny_steps(&mut rng, tile as usize + 9, bits, group), what);
     }
     for (rt, bits, group) in [(four, 2, 64), (one, 4, 32)] {
         let x = random_values(&mut rng, (group + 3) * 128, bits);

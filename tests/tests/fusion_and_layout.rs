@@ -7,9 +7,12 @@
 //! the rescan that finds the first number); transposes of every dtype at sizes that tile
 //! by 8 x 8 and one that does not; and a butterfly (pair sums interleaved by a select),
 //! whose pairs the code generator reads once per output pair; and a fused reduction of a
-//! masked load (the SIMT emulation's unmasked fast path must see its masks).
+//! masked load (the SIMT emulation's unmasked fast path must see its masks); and, in the
+//! CPU's optimized IR, integer line states stored without their identity where each lane
+//! takes one element.
 
 use aqua_dsl::build::*;
+use aqua_dsl::codegen::{compile, CodegenOptions};
 use aqua_dsl::interp::{self, ArgValue};
 use aqua_dsl::ir::{Const, DType, Lit, Param, ParamKind};
 use aqua_dsl::Kernel;
@@ -177,6 +180,20 @@ fn strip_reductions_along_outer_axes_match_the_interpreter() {
 fn jointly_merged_line_reductions_match_the_interpreter() {
     let last_axis = [[1, 16, 16], [4, 16, 16], [2, 32, 8], [1, 16, 64], [4, 4, 16], [2, 2, 32], [1, 8, 16]];
     check_reductions(&last_axis.map(|shape| (shape, 2)), true);
+}
+
+/// Lines of exactly the lanes give each state slot one element: an integer sum's state
+/// is stored as that element, without the identity stored first, which LLVM cannot
+/// remove once its loop vectorizer has made the lane loop one vector store (packing a
+/// code word: one 64-byte store of two). The results are checked above.
+#[test]
+fn lines_of_one_element_a_lane_store_no_identity_first() {
+    for (shape, joint) in [([1, 16, 16], true), ([1, 8, 16], false)] {
+        let k = reduce_kernel(DType::U32, shape, 2, &["sum", "max"]);
+        let ir = compile(&k, &CodegenOptions { emit_text: true, ..Default::default() }).unwrap().llvm_ir;
+        let identities = ir.matches("store <16 x i32> zeroinitializer").count();
+        assert_eq!(identities, 0, "{} ({}): identity stores\n{ir}", k.name, if joint { "joint" } else { "per line" });
+    }
 }
 
 #[test]

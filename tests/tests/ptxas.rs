@@ -164,7 +164,11 @@ fn float_max_and_min_reductions_take_one_instruction() {
     let opts = CodegenOptions { target: Target::nvptx(90), ..Default::default() };
     let ptx = String::from_utf8(compile(&kernel, &opts).unwrap().object).unwrap();
     let count = |op: &str| ptx.lines().filter(|l| l.trim_start().starts_with(op)).count();
-    let ordered = count("setp.lt.f32") + count("setp.gt.f32");
+    // One ordered compare is the step's with 2^-25 (`0f33000000`), whether the f16 scale
+    // is 0 (`uniform_math.rs`), not a reduction's.
+    let step_test =
+        ptx.lines().filter(|l| l.trim_start().starts_with("setp.gt.f32") && l.contains("0f33000000")).count();
+    let ordered = count("setp.lt.f32") + count("setp.gt.f32") - step_test;
     assert_eq!(ordered, 0, "ordered compares in the range's reductions\n{ptx}");
     // The range's loop has 4 values a trip (an `ld.shared.v4`), each into both states.
     assert!(count("min.f32") >= 4 && count("max.f32") >= 4, "{ptx}");

@@ -8,6 +8,10 @@ use aqua_dsl::ir::Loc;
 
 use crate::quant::element::F16_MAX;
 
+/// 2^-25, half the least f16 subnormal: an f32 at most this rounds to an f16 0 (the tie
+/// rounds to even, 0), any larger one to a subnormal at least.
+const HALF_LEAST_SUBNORMAL: f32 = 2.980_232_2e-8;
+
 /// Checks the comptime parameters of the uniform kernels: `bits`, the group size, and the
 /// tile (`tile_name = tile`, which must be a multiple of `min_tile`); reports the first
 /// problem at the caller (the kernel) and returns false.
@@ -52,12 +56,17 @@ pub fn quantize_groups(x: Value, bits: u32, axis: u32) -> Quantized {
     // Otherwise the clamps saturate at the f16 range; clamp(NaN) (inf - inf) is 0 by
     // minNum/maxNum.
     let real = ge(hi, lo);
-    let scale = where_(real, clamp((hi - lo) / levels, 0.0, F16_MAX), 0.0).cast::<half::f16>();
+    let step = where_(real, clamp((hi - lo) / levels, 0.0, F16_MAX), 0.0);
+    let scale = step.cast::<half::f16>();
     let zero = where_(real, clamp(lo, -F16_MAX, F16_MAX), 0.0).cast::<half::f16>();
     let s = scale.cast::<f32>();
     // A zero scale (constant group) multiplies by 0 instead: every code becomes 0, as the
-    // reference's `q = 0 where scale == 0` (a NaN product clamps to 0 as well).
-    let inv = where_(ne(s, 0.0), 1.0f32 / s, 0.0).expand_dims(axis);
+    // reference's `q = 0 where scale == 0` (a NaN product clamps to 0 as well). The f16
+    // scale is 0 exactly when the step (never negative, never NaN) is at most 2^-25, half
+    // the least subnormal, a tie that rounds to even: compared in f32, since LLVM turns a
+    // compare of a widened f16 into one of f16, which an x86 without AVX512-FP16 runs one
+    // lane at a time (about 45 instructions for 4 groups).
+    let inv = where_(gt(step, HALF_LEAST_SUBNORMAL), 1.0f32 / s, 0.0).expand_dims(axis);
     let z = zero.cast::<f32>().expand_dims(axis);
     // clamp-then-round equals the reference's round-then-clamp (the bounds are integers).
     // Adding 2^23 rounds a value in [0, 255] to an integer, ties to even (the f32 ulp at

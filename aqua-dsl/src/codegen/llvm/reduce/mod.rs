@@ -280,7 +280,14 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let lane_lo = inner.last().map_or(0, |level| level.lo);
         // Positions only matter to arg reductions.
         let any_arg = jobs.iter().any(|j| j.red.is_arg());
-        for j in jobs {
+        // A loop of the lane level alone gives each slot one element. An integer sum, max
+        // or min's state is then the element itself (its identity joined with it), stored
+        // without the identity first: LLVM's dead-store pass runs before the loop
+        // vectorizer turns the lane loop into one vector store, so that store would stay
+        // (packing code words: one of the two 64-byte stores a 16-code word took).
+        let once = inner.iter().map(|level| level.bits).sum::<u32>() == lane_bits
+            && jobs.iter().all(|j| !j.red.float() && !j.red.is_arg());
+        for j in jobs.iter().filter(|_| !once) {
             self.fill_states(j.st_ty, j.st_v, base, lanes, j.red.identity(self))?;
             if let Some(p) = j.st_i {
                 self.fill_states(self.cx.i32_type().into(), p, base, lanes, self.i32c(0).into())?;
@@ -298,6 +305,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             } else {
                 l.i32c(0)
             };
+            if once {
+                return jobs.iter().try_for_each(|j| l.put(j.st_ty, j.st_v, at, x));
+            }
             l.fold_into_states(jobs, x, pos, at)
         })
     }
