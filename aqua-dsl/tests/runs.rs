@@ -4,7 +4,7 @@
 
 use std::cell::RefCell;
 
-use aqua_dsl::analysis::{runs, Axis, ANY};
+use aqua_dsl::analysis::{one_run_blocks, runs, Axis, ANY};
 use aqua_dsl::build::*;
 use aqua_dsl::ir::{DType, Param, ParamKind, ValueId};
 
@@ -25,6 +25,23 @@ fn facts(body: impl FnOnce(Value, Value) -> Vec<Value>) -> Vec<Vec<Axis>> {
     .unwrap();
     let info = runs(&k);
     ids.into_inner().iter().map(|id| info.get(id).map(|r| r.axes.clone()).unwrap_or_default()).collect()
+}
+
+/// Whether each value `body` returns is one run over its block
+/// (`analysis::one_run_blocks`), in a kernel like [`facts`]'s.
+fn one_run(body: impl FnOnce(Value, Value) -> Vec<Value>) -> Vec<bool> {
+    let params = vec![
+        Param { name: "x".into(), kind: ParamKind::Ptr { dtype: DType::F16, mutable: true } },
+        Param { name: "n".into(), kind: ParamKind::Scalar(DType::I32) },
+    ];
+    let ids: RefCell<Vec<ValueId>> = RefCell::default();
+    let k = build_kernel("probe", params, |a| {
+        let vals = body(a[0], a[1]);
+        ids.borrow_mut().extend(vals.iter().map(|v| v.id()));
+    })
+    .unwrap();
+    let blocks = one_run_blocks(&k);
+    ids.into_inner().iter().map(|id| blocks.contains(id)).collect()
 }
 
 fn last(axes: &[Axis]) -> Axis {
@@ -123,4 +140,22 @@ fn masks_are_constant_where_their_operands_are() {
     assert_eq!(last(&f[1]).same, 0);
     assert_eq!(last(&f[2]).same, 0, "and: constant only where both are");
     assert_eq!(last(&f[3]).same, 6);
+}
+
+/// Rows that follow each other make one run across rows; rows a tensor's run-time row
+/// length apart, or in another order, do not (the CPU addresses those by runs).
+#[test]
+fn one_run_blocks_need_rows_that_follow_each_other() {
+    let runs = one_run(|x, n| {
+        let pid = program_id(0);
+        let groups = (pid * 16 + arange(16)).expand_dims(1);
+        let tile = groups * 64 + arange(64).expand_dims(0);
+        let tokens = groups * n + arange(64).expand_dims(0);
+        let wide = groups * 128 + arange(64).expand_dims(0);
+        let flat = (pid * 1024 + arange(1024)).reshape([16, 64]);
+        let reversed = (pid * 16 + (full([16], 15) - arange(16))).expand_dims(1) * 64 + arange(64).expand_dims(0);
+        vec![tile, x + tile, flat, flat.reshape([1024]), tokens, wide, tile.trans(), reversed, arange(64) * 2]
+    });
+    assert_eq!(runs[..4], [true; 4], "a tile of whole rows, its pointers, a reshape of one run and back");
+    assert_eq!(runs[4..], [false; 5], "a run-time row length, rows 128 apart, a transpose, reversed rows, a stride");
 }

@@ -1,10 +1,11 @@
 //! GPU code addresses global memory by runs of consecutive offsets (`llvm/runs.rs` in
 //! aqua-dsl, from `analysis::runs`): one start per run of a thread's neighbouring
-//! elements, plus a constant step. Here offsets of every form a kernel writes (aligned
-//! and shifted blocks, quantizer tiles, transposed, reversed, strided and broadcast
-//! ones, and offsets read from memory) are read and written through the SIMT emulation,
-//! which compiles the same thread-level code, against the reference interpreter, bit for
-//! bit, with tails masked off at several points of a thread's run, and tiles masked by
+//! elements, plus a constant step; CPU code does the same for blocks whose runs are not
+//! one run over the block (`analysis::one_run_blocks`). Here offsets of every form a
+//! kernel writes (aligned and shifted blocks, quantizer tiles, tiles with their rows
+//! reversed, transposed, reversed, strided and broadcast ones, and offsets read from
+//! memory) are read and written through the SIMT emulation, which compiles the same
+//! thread-level code, and on the CPU, against the reference interpreter, bit for bit, with tails masked off at several points of a thread's run, and tiles masked by
 //! rows and columns (where a run is checked at its ends, `vector.rs`). What the emulation cannot show, a misaligned vector access faulting, is kept
 //! out by `codegen_nvptx.rs` (the alignment claimed) and `aqua-dsl/tests/runs.rs`.
 
@@ -14,7 +15,7 @@ use aqua_dsl::ir::{Const, DType, Lit, Param, ParamKind};
 use aqua_dsl::Kernel;
 use aqua_runtime::{Arg, HostBuffer, Runtime};
 use aqua_tests::reductions::encode;
-use aqua_tests::runtimes::simt;
+use aqua_tests::runtimes::{options, simt};
 
 /// Elements per program, and programs per launch.
 const N: u32 = 1024;
@@ -43,6 +44,9 @@ enum Offsets {
     RowStarts,
     /// Read from the index buffer.
     Loaded,
+    /// Quantizer tiles with their rows in reverse order: runs of 64 that are not one run
+    /// over the block, which the CPU addresses by runs too.
+    ReversedRows,
 }
 
 impl Offsets {
@@ -57,6 +61,9 @@ impl Offsets {
             Offsets::Strided => flat(pid * N + (arange(N) * 2) % N as i32),
             Offsets::RowStarts => ((pid * 16 + arange(16)) * 64).expand_dims(1).broadcast_to([16, 64]),
             Offsets::Loaded => flat(load(index + (pid * N + arange(N)))),
+            Offsets::ReversedRows => {
+                (pid * 16 + (full([16], 15) - arange(16))).expand_dims(1) * 64 + arange(64).expand_dims(0)
+            }
         }
     }
 }
@@ -126,7 +133,6 @@ fn run_both(rt: &Runtime, k: &Kernel, dtype: DType, x: &[u8], index: &[u8], n: u
 
 #[test]
 fn every_offset_form_reads_and_writes_what_the_interpreter_does() {
-    let rt = simt(4);
     let forms = [
         Offsets::Shifted(0),
         Offsets::Shifted(1),
@@ -139,6 +145,7 @@ fn every_offset_form_reads_and_writes_what_the_interpreter_does() {
         Offsets::Strided,
         Offsets::RowStarts,
         Offsets::Loaded,
+        Offsets::ReversedRows,
     ];
     let len = (PROGRAMS * N + SLACK) as usize;
     // The loaded offsets: a permutation of each program's block.
@@ -153,13 +160,16 @@ fn every_offset_form_reads_and_writes_what_the_interpreter_does() {
         for e in 0..len {
             encode(dtype, (e * 7 % 101) as f64, &mut x);
         }
-        let kernels = forms.iter().map(|&offs| copy_kernel(dtype, offs)).chain([grid_copy_kernel(dtype)]);
-        for k in kernels {
-            // Every element, and tails cut at, inside and just past a thread's run of 8.
-            for n in [len as u32, PROGRAMS * N - 8, PROGRAMS * N - 5, PROGRAMS * N - 517, N + 1] {
-                let [want, got] = run_both(&rt, &k, dtype, &x, &index, n);
-                if want != got {
-                    failures.push(format!("{} n={n}: the SIMT emulation differs from the interpreter", k.name));
+        let kernels: Vec<Kernel> =
+            forms.iter().map(|&offs| copy_kernel(dtype, offs)).chain([grid_copy_kernel(dtype)]).collect();
+        for (backend, rt) in [("the SIMT emulation", simt(4)), ("the CPU", Runtime::cpu_with(options()))] {
+            for k in &kernels {
+                // Every element, and tails cut at, inside and just past a thread's run of 8.
+                for n in [len as u32, PROGRAMS * N - 8, PROGRAMS * N - 5, PROGRAMS * N - 517, N + 1] {
+                    let [want, got] = run_both(&rt, k, dtype, &x, &index, n);
+                    if want != got {
+                        failures.push(format!("{} n={n}: {backend} differs from the interpreter", k.name));
+                    }
                 }
             }
         }

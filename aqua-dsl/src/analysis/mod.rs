@@ -4,4 +4,4 @@ mod provenance;
 mod runs;
 
 pub use provenance::{pointer_bases, PointerBases};
-pub use runs::{runs, Axis, Runs, ANY};
+pub use runs::{one_run_blocks, runs, Axis, Runs, ANY};

@@ -135,7 +135,10 @@ pub(crate) fn lower<'ctx>(
     l.permute16 = target.permute16;
     if target.gpu.is_some() {
         l.idx = cx.i32_type();
-        l.runs = crate::analysis::runs(kernel);
+    }
+    l.runs = crate::analysis::runs(kernel);
+    if target.gpu.is_none() {
+        l.one_run = crate::analysis::one_run_blocks(kernel);
     }
     if let Unit::Fast { .. } = unit {
         l.general_fn = Some(entry::declare_general(module, func));
@@ -199,6 +202,8 @@ pub(crate) struct Lowerer<'a, 'ctx> {
     pub(crate) idx: IntType<'ctx>,
     /// GPU targets: runs of consecutive offsets, for addressing by runs (`runs.rs`).
     pub(crate) runs: HashMap<ValueId, crate::analysis::Runs>,
+    /// CPU: the blocks of offsets that are one run across rows (`analysis::one_run_blocks`).
+    pub(crate) one_run: std::collections::HashSet<ValueId>,
     /// Positioned in the first block, which holds every `alloca` (so stack buffers are
     /// allocated once per call, whatever loops they are used in).
     alloca_b: Builder<'ctx>,
@@ -268,6 +273,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             fault: program.fault,
             idx: cx.i64_type(),
             runs: HashMap::new(),
+            one_run: Default::default(),
             alloca_b,
             frame_bytes: 0,
             threads: None,

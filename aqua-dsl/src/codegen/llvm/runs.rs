@@ -1,4 +1,4 @@
-//! Global memory addressed by runs (GPU targets).
+//! Global memory addressed by runs.
 //!
 //! A thread's neighbouring elements of a load or store are adjacent in memory when the
 //! offsets run consecutively along the last dim (`analysis::runs`). Their addresses are
@@ -8,6 +8,14 @@
 //! `sext(offset(start) + k)` computed per element hid the adjacency behind the
 //! sign extension of a wrapping add. The start's alignment, known from the offsets'
 //! divisibility and the buffers' [`BUFFER_ALIGN`], is stated by masking the start offset's low bits.
+//!
+//! The CPU does the same, without the alignment claim, for runs of at least 16 offsets in
+//! a block that is not one run over all its rows (`analysis::one_run_blocks`): a KIVI
+//! tile's rows, a tensor's run-time row length apart. There the per-element
+//! `sext(offset)` kept LLVM's loop vectorizer off the dequantizer's store loop (its
+//! 4-bit form scalar, the 2-bit one through a buffer of offsets). A block that is one
+//! run is left as it is: the vectorizer sees through its offsets, and runs from a start
+//! per row made it choose 4 lanes instead of 16 for the uniform dequantizer's store.
 
 use inkwell::attributes::Attribute;
 use inkwell::context::Context;
@@ -31,6 +39,11 @@ pub(crate) fn buffer_align(cx: &Context) -> Attribute {
 /// The longest run addressed from one start: a thread's unrolled group (`vector.rs`).
 const RUN_BITS: u32 = 3;
 
+/// On the CPU, runs of at least a vector's 16 lanes are addressed by runs, up to 64
+/// elements from one start.
+const CPU_MIN_RUN_BITS: u32 = 4;
+const CPU_RUN_BITS: u32 = 6;
+
 impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// The address of element `idx` of the pointer block `ptr` into `base`, and the
     /// alignment an access there may assume.
@@ -42,8 +55,13 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         idx: &Idx<'ctx>,
     ) -> Lower<(PointerValue<'ctx>, u32)> {
         let size = types::mem_size(elem);
-        let axis = self.runs.get(&ptr).map(|r| r.last()).filter(|_| self.threads.is_some());
-        let bits = axis.map_or(0, |a| a.contig.min(RUN_BITS));
+        let gpu = self.threads.is_some();
+        let axis = self.runs.get(&ptr).map(|r| r.last());
+        let bits = match axis {
+            Some(a) if gpu => a.contig.min(RUN_BITS),
+            Some(a) if a.contig >= CPU_MIN_RUN_BITS && !self.one_run(ptr) => a.contig.min(CPU_RUN_BITS),
+            _ => 0,
+        };
         if bits == 0 {
             let off = self.elem(ptr, idx)?.into_int_value();
             return Ok((self.address(base, elem, off)?, size));
@@ -53,7 +71,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let start_idx = index::remap(idx, &above, self)?;
         let step_idx = index::remap(idx, &[Field { src: 0, len: bits, dst: 0 }], self)?;
         let mut off = self.elem(ptr, &start_idx)?.into_int_value();
-        let start_align = axis.map_or(size, |a| (size << a.div_at(bits).min(4)).min(BUFFER_ALIGN));
+        let start_align =
+            axis.filter(|_| gpu).map_or(size, |a| (size << a.div_at(bits).min(4)).min(BUFFER_ALIGN));
         if start_align > size {
             // Said as a mask of the offset's low bits, which LLVM folds away where it sees
             // them zero and otherwise keeps as one `and`: the step below is a loop variable
@@ -79,6 +98,13 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             None => size,
         };
         Ok((at, align.max(size)))
+    }
+
+    /// CPU: whether the offsets of the pointer block `ptr` are one run over the whole
+    /// block (`analysis::one_run_blocks`), which LLVM's loop vectorizer sees through as
+    /// they are.
+    fn one_run(&self, ptr: ValueId) -> bool {
+        self.one_run.contains(&ptr)
     }
 
     /// `llvm.assume(true) ["align"(p, align)]`: the alignment of a run's start, for the

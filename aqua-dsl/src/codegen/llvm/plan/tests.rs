@@ -268,3 +268,35 @@ fn on_the_cpu_a_load_read_by_two_sinks_is_loaded_by_each() {
     let (k, p) = places_for(gpu, body, params);
     assert_eq!(place_of(&k, &p, "cast"), vec![Buffer]);
 }
+
+#[test]
+fn on_the_cpu_a_tokens_tile_recomputes_its_offsets_in_each_sink() {
+    use Place::Lazy;
+    // A KIVI tile: 16 tokens of 64 channels, rows a run-time row length apart, read for a
+    // reduction along the tokens and again for the values over it.
+    let body = |a: &[Value]| {
+        let channels = a[2] / 32 * 32;
+        let t = program_id(1) * 16 + arange(16);
+        let c = program_id(0) * 64 + arange(64);
+        let offs = t.expand_dims(1) * channels + c.expand_dims(0);
+        let v = load(a[0] + offs);
+        let m = v.max(0).expand_dims(0).broadcast_to([16, 64]);
+        store(a[1] + offs, v - m);
+    };
+    let mut params = x_to_y();
+    params.push(Param { name: "n".into(), kind: ParamKind::Scalar(DType::I32) });
+    // On the CPU the offsets stay affine in each loop (no buffer of them to gather from).
+    let (k, p) = places_for(PlanTarget::default(), body, params);
+    let offsets = |k: &Kernel, p: &Plan| {
+        let mut out = vec![];
+        k.walk(&mut |i| {
+            if let Op::Binary { op: BinOp::Add, .. } = i.op {
+                if k.ty(i.results[0]).shape.dims() == [16, 64] {
+                    out.push(p.of(i.results[0]));
+                }
+            }
+        });
+        out
+    };
+    assert_eq!(offsets(&k, &p), vec![Lazy]);
+}
