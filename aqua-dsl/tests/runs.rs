@@ -7,10 +7,11 @@ use std::cell::RefCell;
 use aqua_dsl::analysis::{one_run_blocks, runs, Axis, ANY};
 use aqua_dsl::build::*;
 use aqua_dsl::ir::{DType, Param, ParamKind, ValueId};
+use aqua_dsl::Kernel;
 
-/// Builds a kernel over an f16 buffer `x` and an `i32` scalar `n`; `body` returns the
-/// values to inspect, and the result is what the analysis knows of each (per dim).
-fn facts(body: impl FnOnce(Value, Value) -> Vec<Value>) -> Vec<Vec<Axis>> {
+/// A kernel over an f16 buffer `x` and an `i32` scalar `n`, and the values `body` returns
+/// to inspect.
+fn probe(body: impl FnOnce(Value, Value) -> Vec<Value>) -> (Kernel, Vec<ValueId>) {
     let params = vec![
         Param { name: "x".into(), kind: ParamKind::Ptr { dtype: DType::F16, mutable: true } },
         Param { name: "n".into(), kind: ParamKind::Scalar(DType::I32) },
@@ -23,25 +24,22 @@ fn facts(body: impl FnOnce(Value, Value) -> Vec<Value>) -> Vec<Vec<Axis>> {
         store(a[0] + offs, load(a[0] + offs));
     })
     .unwrap();
+    (k, ids.into_inner())
+}
+
+/// What the analysis knows of each value `body` returns (per dim).
+fn facts(body: impl FnOnce(Value, Value) -> Vec<Value>) -> Vec<Vec<Axis>> {
+    let (k, ids) = probe(body);
     let info = runs(&k);
-    ids.into_inner().iter().map(|id| info.get(id).map(|r| r.axes.clone()).unwrap_or_default()).collect()
+    ids.iter().map(|id| info.get(id).map(|r| r.axes.clone()).unwrap_or_default()).collect()
 }
 
 /// Whether each value `body` returns is one run over its block
-/// (`analysis::one_run_blocks`), in a kernel like [`facts`]'s.
+/// (`analysis::one_run_blocks`).
 fn one_run(body: impl FnOnce(Value, Value) -> Vec<Value>) -> Vec<bool> {
-    let params = vec![
-        Param { name: "x".into(), kind: ParamKind::Ptr { dtype: DType::F16, mutable: true } },
-        Param { name: "n".into(), kind: ParamKind::Scalar(DType::I32) },
-    ];
-    let ids: RefCell<Vec<ValueId>> = RefCell::default();
-    let k = build_kernel("probe", params, |a| {
-        let vals = body(a[0], a[1]);
-        ids.borrow_mut().extend(vals.iter().map(|v| v.id()));
-    })
-    .unwrap();
+    let (k, ids) = probe(body);
     let blocks = one_run_blocks(&k);
-    ids.into_inner().iter().map(|id| blocks.contains(id)).collect()
+    ids.iter().map(|id| blocks.contains(id)).collect()
 }
 
 fn last(axes: &[Axis]) -> Axis {
