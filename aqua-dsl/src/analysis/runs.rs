@@ -5,9 +5,10 @@
 //! Code generators use it to address memory by runs: where a block of offsets is
 //! `s, s + 1, ...` over aligned stretches of its last dim and `s` is a multiple of 8, a GPU
 //! thread's 8 neighbouring elements are one 16-byte access whatever arithmetic produced
-//! the offsets (`codegen/llvm/runs.rs`). The rules follow the arithmetic of the IR: `i32`
-//! offsets wrap, but a run that wrapped would reach a negative offset, outside every
-//! buffer, so the facts hold for every access a kernel may make.
+//! the offsets (`codegen/llvm/runs.rs`); a CPU does the same in blocks that are not one
+//! run over all their rows ([`one_run_blocks`]). The rules follow the arithmetic of the
+//! IR: `i32` offsets wrap, but a run that wrapped would reach a negative offset, outside
+//! every buffer, so the facts hold for every access a kernel may make.
 //!
 //! All quantities are base-2 logarithms, and "divisible by `2^31`" stands for zero.
 

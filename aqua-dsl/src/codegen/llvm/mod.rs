@@ -200,7 +200,8 @@ pub(crate) struct Lowerer<'a, 'ctx> {
     /// takes two instructions and pairs of registers (blocks are at most 2^20 elements,
     /// so every index and byte offset inside one fits).
     pub(crate) idx: IntType<'ctx>,
-    /// GPU targets: runs of consecutive offsets, for addressing by runs (`runs.rs`).
+    /// Runs of consecutive offsets, for addressing by runs (`runs.rs`; on the CPU only in
+    /// blocks that are not [`Self::one_run`]).
     pub(crate) runs: HashMap<ValueId, crate::analysis::Runs>,
     /// CPU: the blocks of offsets that are one run across rows (`analysis::one_run_blocks`).
     pub(crate) one_run: std::collections::HashSet<ValueId>,
