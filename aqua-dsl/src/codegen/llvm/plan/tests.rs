@@ -272,18 +272,18 @@ fn on_the_cpu_a_load_read_by_two_sinks_is_loaded_by_each() {
 #[test]
 fn on_the_cpu_a_tokens_tile_recomputes_its_offsets_in_each_sink() {
     use Place::Lazy;
-    // A KIVI tile: 16 tokens of 64 channels, rows a run-time row length apart, read for a
-    // reduction along the tokens and again for the values over it.
+    // A KIVI tile: 16 tokens of 64 channels of f16, rows a run-time row length apart, read
+    // for a reduction along the tokens and again for the values over it.
     let body = |a: &[Value]| {
         let channels = a[2] / 32 * 32;
         let t = program_id(1) * 16 + arange(16);
         let c = program_id(0) * 64 + arange(64);
         let offs = t.expand_dims(1) * channels + c.expand_dims(0);
-        let v = load(a[0] + offs);
+        let v = load(a[0] + offs).cast::<f32>();
         let m = v.max(0).expand_dims(0).broadcast_to([16, 64]);
         store(a[1] + offs, v - m);
     };
-    let mut params = x_to_y();
+    let mut params = vec![ptr("x", DType::F16, false), ptr("y", DType::F32, true)];
     params.push(Param { name: "n".into(), kind: ParamKind::Scalar(DType::I32) });
     // On the CPU the offsets stay affine in each loop (no buffer of them to gather from).
     let (k, p) = places_for(PlanTarget::default(), body, params);
@@ -299,4 +299,7 @@ fn on_the_cpu_a_tokens_tile_recomputes_its_offsets_in_each_sink() {
         out
     };
     assert_eq!(offsets(&k, &p), vec![Lazy]);
+    // Both sinks load and widen the f16 values again (`reread_by_sinks`): the offsets'
+    // 8 ops, the load and the widening.
+    assert_eq!(place_of(&k, &p, "cast"), vec![Lazy]);
 }
