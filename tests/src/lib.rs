@@ -7,4 +7,5 @@ pub mod harness;
 pub mod random_program;
 pub mod reductions;
 pub mod registry;
+pub mod rng;
 pub mod runtimes;

@@ -5,15 +5,15 @@ use aqua_dsl::ir::{Const, Op, ParamKind};
 use aqua_dsl::{ComptimeValue, DType, Params};
 use aqua_runtime::{Arg, HostBuffer, LaunchMode, Runtime, RuntimeOptions};
 
+use crate::rng::xorshift;
+
 /// Random contents for a buffer of `dtype`: floats about N(0, 2) (so quantizer groups
 /// have spread), integers small (codes, indices).
 fn random_buffer(dtype: DType, len: usize, seed: u64) -> HostBuffer {
     let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     let mut bytes = Vec::with_capacity(len * dtype.size_bytes());
     for _ in 0..len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
+        xorshift(&mut state);
         let c = if dtype.is_float() {
             // Sum of uniforms: roughly normal, no NaN or infinity.
             let u = |s: u64| (s & 0xffff) as f64 / 65536.0 - 0.5;

@@ -20,3 +20,24 @@ pub fn cuda() -> Runtime {
     println!("{}", rt.describe());
     rt
 }
+
+/// A test of `check(&Runtime)` on the SIMT emulation (4 warps), and its twin on a GPU,
+/// ignored (and counted as skipped) without one: `check: simt_name, cuda_name`, each
+/// name with its doc comment.
+#[macro_export]
+macro_rules! simt_and_cuda_tests {
+    ($check:ident: $(#[$simt_doc:meta])* $simt:ident, $(#[$cuda_doc:meta])* $cuda:ident $(,)?) => {
+        $(#[$simt_doc])*
+        #[test]
+        fn $simt() {
+            $check(&$crate::runtimes::simt(4));
+        }
+
+        $(#[$cuda_doc])*
+        #[test]
+        #[ignore = "needs a CUDA device: scripts/test.sh and scripts/gpu-check.sh run it where one is present"]
+        fn $cuda() {
+            $check(&$crate::runtimes::cuda());
+        }
+    };
+}

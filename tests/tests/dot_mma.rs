@@ -23,6 +23,7 @@ use aqua_dsl::ir::{DType, Param, ParamKind};
 use aqua_dsl::Kernel;
 use aqua_runtime::{Arg, HostBuffer, Runtime};
 use aqua_tests::reductions::encode;
+use aqua_tests::rng::xorshift;
 use aqua_tests::runtimes::{cuda, simt};
 
 /// One case: `y = x [m, k] . w [k, n] (+ acc)`, `w` read transposed from `[n, k]`.
@@ -85,9 +86,7 @@ fn values(len: usize, seed: u64) -> Vec<f64> {
     let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     (0..len)
         .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
+            xorshift(&mut s);
             let u = (s >> 11) as f64 / (1u64 << 53) as f64;
             if s.is_multiple_of(11) {
                 0.0

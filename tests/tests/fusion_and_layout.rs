@@ -18,6 +18,7 @@ use aqua_dsl::ir::{Const, DType, Lit, Param, ParamKind};
 use aqua_dsl::Kernel;
 use aqua_runtime::{Arg, HostBuffer, LaunchMode, Runtime, RuntimeOptions};
 use aqua_tests::reductions::{agree, encode, ops, out_dtype, reduce, run_both};
+use aqua_tests::rng::xorshift;
 
 /// Programs per launch (each reads its own block).
 const PROGRAMS: u32 = 3;
@@ -103,12 +104,7 @@ fn pool(dtype: DType) -> Vec<f64> {
 fn input(dtype: DType, n: usize, seed: u64) -> Vec<u8> {
     let pool = pool(dtype);
     let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 8) as usize
-    };
+    let mut next = move || (xorshift(&mut state) >> 8) as usize;
     let mut bytes = Vec::new();
     for i in 0..n {
         let r = next();

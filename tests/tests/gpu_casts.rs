@@ -23,7 +23,7 @@ use aqua_dsl::ir::{DType, Param, ParamKind};
 use aqua_dsl::Kernel;
 use aqua_runtime::{Arg, HostBuffer, Runtime};
 use aqua_tests::floats::{decode, encode};
-use aqua_tests::runtimes::{cuda, simt};
+use aqua_tests::rng::xorshift;
 use half::f16;
 
 /// Elements per program.
@@ -64,9 +64,7 @@ fn inputs() -> Vec<f32> {
     }
     let mut s = 0x243f_6a88_85a3_08d3u64;
     for _ in 0..20_000 {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
+        xorshift(&mut s);
         // Half raw bits, half values of magnitude below 2^40 (where the limits are).
         v.push(f32::from_bits(s as u32));
         v.push(f32::from_bits((s >> 32) as u32 % 0x5400_0000) * if s & 1 == 0 { 1.0 } else { -1.0 });
@@ -123,16 +121,10 @@ fn assert_none_wrong(failures: &[String]) {
     assert!(failures.is_empty(), "{} wrong:\n{}", failures.len(), failures[..failures.len().min(20)].join("\n"));
 }
 
-#[test]
-fn simt_casts_follow_rusts_as() {
-    check_casts(&simt(4));
-}
-
-/// The same on a GPU, where the casts are PTX's own conversions.
-#[test]
-#[ignore = "needs a CUDA device: scripts/test.sh and scripts/gpu-check.sh run it where one is present"]
-fn cuda_casts_follow_rusts_as() {
-    check_casts(&cuda());
+aqua_tests::simt_and_cuda_tests! {
+    check_casts: simt_casts_follow_rusts_as,
+    /// The same on a GPU, where the casts are PTX's own conversions.
+    cuda_casts_follow_rusts_as,
 }
 
 /// Each cast to a type of at most 32 bits is one `cvt.rzi`, with no float clamp
@@ -200,9 +192,7 @@ fn narrowing_inputs() -> Vec<f32> {
     }
     let mut s = 0x1319_8a2e_0370_7344u64;
     for _ in 0..10_000 {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
+        xorshift(&mut s);
         // Magnitudes 2^-30 to 2^20, either sign.
         let exp = (s >> 40) % 50;
         let x = f32::from_bits((((exp + 97) as u32) << 23) | (s as u32 & 0x7f_ffff));
@@ -242,16 +232,10 @@ fn check_narrowing(rt: &Runtime) {
     assert_none_wrong(&failures);
 }
 
-#[test]
-fn simt_saturating_narrowing_to_f16_clamps_and_rounds() {
-    check_narrowing(&simt(4));
-}
-
-/// The same on a GPU, where the narrowing is `cvt.rn.satfinite.f16.f32`.
-#[test]
-#[ignore = "needs a CUDA device: scripts/test.sh and scripts/gpu-check.sh run it where one is present"]
-fn cuda_saturating_narrowing_to_f16_clamps_and_rounds() {
-    check_narrowing(&cuda());
+aqua_tests::simt_and_cuda_tests! {
+    check_narrowing: simt_saturating_narrowing_to_f16_clamps_and_rounds,
+    /// The same on a GPU, where the narrowing is `cvt.rn.satfinite.f16.f32`.
+    cuda_saturating_narrowing_to_f16_clamps_and_rounds,
 }
 
 /// A cast to f16 of a value clamped to f16's finite range is one

@@ -14,7 +14,7 @@ use aqua_dsl::ir::{DType, Param, ParamKind};
 use aqua_dsl::Kernel;
 use aqua_runtime::{Arg, HostBuffer, Runtime};
 use aqua_tests::floats::{decode, encode};
-use aqua_tests::runtimes::{cuda, simt};
+use aqua_tests::rng::xorshift;
 
 /// Elements per program.
 const N: u32 = 1024;
@@ -71,12 +71,7 @@ fn operands() -> Vec<(f32, f32)> {
     }
     // Random bit patterns (a fixed xorshift), and random normal numbers of similar size.
     let mut s = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        s
-    };
+    let mut next = || xorshift(&mut s);
     for _ in 0..30_000 {
         let r = next();
         pairs.push((f32::from_bits(r as u32), f32::from_bits((r >> 32) as u32)));
@@ -102,17 +97,11 @@ fn same(a: f32, b: f32) -> bool {
     a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
 }
 
-#[test]
-fn simt_division_is_correctly_rounded_for_every_operand_pair() {
-    check_division(&simt(4));
-}
-
-/// The same on a GPU, where the reciprocal's first approximation is the hardware's
-/// `rcp.approx.ftz.f64` (whose accuracy the emulation can only assume).
-#[test]
-#[ignore = "needs a CUDA device: scripts/test.sh and scripts/gpu-check.sh run it where one is present"]
-fn cuda_division_is_correctly_rounded_for_every_operand_pair() {
-    check_division(&cuda());
+aqua_tests::simt_and_cuda_tests! {
+    check_division: simt_division_is_correctly_rounded_for_every_operand_pair,
+    /// The same on a GPU, where the reciprocal's first approximation is the hardware's
+    /// `rcp.approx.ftz.f64` (whose accuracy the emulation can only assume).
+    cuda_division_is_correctly_rounded_for_every_operand_pair,
 }
 
 /// Divides every operand pair on `rt` in f32, f16 and bf16, and compares with Rust.

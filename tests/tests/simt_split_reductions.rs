@@ -15,6 +15,7 @@ use aqua_dsl::ir::{DType, Param, ParamKind};
 use aqua_dsl::Kernel;
 use aqua_runtime::{Arg, HostBuffer, Runtime};
 use aqua_tests::reductions::{agree, encode, ops, out_dtype, reduce, run_both};
+use aqua_tests::rng::xorshift;
 use aqua_tests::runtimes::simt;
 
 /// Programs per launch: enough for every input pattern of `input` on a one-line block
@@ -82,12 +83,7 @@ fn input(dtype: DType, lines: usize, n: usize, seed: u64) -> Vec<u8> {
     let mid: Vec<f64> = pool.iter().copied().filter(|&v| v != lo && v != hi).collect();
     let mid = if mid.is_empty() { vec![lo] } else { mid };
     let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 8) as usize
-    };
+    let mut next = move || (xorshift(&mut state) >> 8) as usize;
     let mut bytes = Vec::new();
     for line in 0..lines {
         let mut values: Vec<f64> = (0..n)
@@ -199,9 +195,7 @@ fn sum_input(dtype: DType, lines: usize, n: usize, seed: u64) -> Vec<u8> {
     let mut bytes = Vec::new();
     for line in 0..lines {
         for _ in 0..n {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
+            xorshift(&mut state);
             let r = state >> 11;
             let v = match (line % 9, r % 61) {
                 (0, 0) => f64::NAN,

@@ -13,6 +13,7 @@ use aqua_dsl::ir::{DType, Param, ParamKind};
 use aqua_dsl::Kernel;
 use aqua_runtime::Runtime;
 use aqua_tests::reductions::run_both;
+use aqua_tests::rng::xorshift;
 use aqua_tests::runtimes::{cuda, simt};
 
 const PROGRAMS: u32 = 3;
@@ -104,9 +105,7 @@ fn input(n: usize, seed: u64) -> Vec<u8> {
     let mut s = seed | 1;
     (0..n)
         .flat_map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
+            xorshift(&mut s);
             ((s >> 40) as f32 / (1u64 << 24) as f32 * 8.0 - 4.0).to_le_bytes()
         })
         .collect()
