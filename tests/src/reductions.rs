@@ -18,6 +18,18 @@ pub fn ops(dtype: DType, float_sums: bool) -> Vec<&'static str> {
     }
 }
 
+/// The op sets a suite compiles on `dtype`, one kernel each: every op of [`ops`]
+/// together, where a float max and min of the same lines form a range (no rescans), and
+/// for floats max and min apart, each with its arg twin, so that their lines still at a
+/// starting infinity take the rescan.
+pub fn op_sets(dtype: DType, float_sums: bool) -> Vec<Vec<&'static str>> {
+    let mut sets = vec![ops(dtype, float_sums)];
+    if dtype.is_float() {
+        sets.extend([vec!["max", "argmax"], vec!["min", "argmin"]]);
+    }
+    sets
+}
+
 /// `x` reduced along `axis` by the op named `op` (one of [`ops`]).
 pub fn reduce(x: Value, op: &str, axis: u32) -> Value {
     match op {

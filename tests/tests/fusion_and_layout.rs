@@ -17,7 +17,7 @@ use aqua_dsl::interp::{self, ArgValue};
 use aqua_dsl::ir::{Const, DType, Lit, Param, ParamKind};
 use aqua_dsl::Kernel;
 use aqua_runtime::{Arg, HostBuffer, LaunchMode, Runtime, RuntimeOptions};
-use aqua_tests::reductions::{agree, encode, ops, out_dtype, reduce, run_both};
+use aqua_tests::reductions::{agree, encode, op_sets, out_dtype, reduce, run_both};
 use aqua_tests::rng::xorshift;
 
 /// Programs per launch (each reads its own block).
@@ -27,15 +27,16 @@ fn ptr(name: &str, dtype: DType, mutable: bool) -> Param {
     Param { name: name.into(), kind: ParamKind::Ptr { dtype, mutable } }
 }
 
-/// The ops a suite runs on `dtype`: every op of [`ops`], or (`joint_only`) those whose
-/// lanes may merge in any order (one group, merged jointly along the last axis): integer
-/// sum, max and min, f32 max and min; none on other dtypes.
-fn suite_ops(dtype: DType, joint_only: bool) -> Vec<&'static str> {
+/// The op sets a suite runs on `dtype`, one kernel each: those of [`op_sets`], or
+/// (`joint_only`) ops whose lanes may merge in any order (one group, merged jointly along
+/// the last axis): integer sum, max and min; f32 max and min together (a range, no
+/// rescans) and each alone (rescans); none on other dtypes.
+fn suite_ops(dtype: DType, joint_only: bool) -> Vec<Vec<&'static str>> {
     match joint_only {
-        false => ops(dtype, true),
-        true if dtype == DType::F32 => vec!["max", "min"],
+        false => op_sets(dtype, true),
+        true if dtype == DType::F32 => vec![vec!["max", "min"], vec!["max"], vec!["min"]],
         true if dtype.is_float() || dtype == DType::Bool => vec![],
-        true => vec!["max", "min", "sum"],
+        true => vec![vec!["max", "min", "sum"]],
     }
 }
 
@@ -45,7 +46,7 @@ fn reduce_kernel(dtype: DType, shape: [u32; 3], axis: u32, ops: &[&str]) -> Kern
     params.extend(ops.iter().map(|op| ptr(&format!("o_{op}"), out_dtype(dtype, op), true)));
     let n: u32 = shape.iter().product();
     let m = n / shape[axis as usize];
-    let name = format!("reduce_{dtype}_{}x{}x{}_axis{axis}", shape[0], shape[1], shape[2]);
+    let name = format!("reduce_{dtype}_{}x{}x{}_axis{axis}_{}", shape[0], shape[1], shape[2], ops.join("_"));
     build_kernel(&name, params, |a| {
         let pid = program_id(0);
         let x = load(a[0] + (pid * n + arange(n))).reshape(shape);
@@ -119,6 +120,33 @@ fn input(dtype: DType, n: usize, seed: u64) -> Vec<u8> {
     bytes
 }
 
+/// The blocks `[shape]` of `programs` programs, each line along `axis` one of the
+/// patterns of [`input`] by its index (NaN only, NaN and +inf with the number late in
+/// the line, -inf and NaN, the whole pool), so that lines along any axis meet each.
+fn line_input(dtype: DType, shape: [u32; 3], axis: u32, programs: u32, seed: u64) -> Vec<u8> {
+    let pool = pool(dtype);
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut next = move || (xorshift(&mut state) >> 8) as usize;
+    let [d0, d1, d2] = shape.map(|d| d as usize);
+    let len = shape[axis as usize] as usize;
+    let mut bytes = Vec::new();
+    for i in 0..programs as usize * d0 * d1 * d2 {
+        let (p, c) = (i / (d0 * d1 * d2), [i / (d1 * d2) % d0, i / d2 % d1, i % d2]);
+        let pos = c[axis as usize];
+        let others: Vec<usize> = (0..3).filter(|&a| a != axis as usize).map(|a| c[a]).collect();
+        let line = p * 7 + others[0] * 3 + others[1];
+        let r = next();
+        let v = match line % 5 {
+            0 => pool[0],
+            1 => [pool[0], pool[1 % pool.len()]][usize::from(pos * 8 >= len * 5)],
+            2 => [pool[2 % pool.len()], pool[0]][r % 2],
+            _ => pool[r % pool.len()],
+        };
+        encode(dtype, v, &mut bytes);
+    }
+    bytes
+}
+
 fn runtimes() -> Vec<(&'static str, Runtime)> {
     let options =
         || RuntimeOptions { cache_dir: None, dump_dir: None, mode: LaunchMode::Checked, ..RuntimeOptions::default() };
@@ -129,15 +157,12 @@ fn check_reductions(shapes: &[([u32; 3], u32)], joint_only: bool) {
     let mut failures = Vec::new();
     for (backend, rt) in runtimes() {
         for &(shape, axis) in shapes {
-            for dtype in DType::ALL {
-                let ops = suite_ops(dtype, joint_only);
-                if ops.is_empty() {
-                    continue;
-                }
+            let suites = DType::ALL.into_iter().flat_map(|d| suite_ops(d, joint_only).into_iter().map(move |s| (d, s)));
+            for (dtype, ops) in suites {
                 let k = reduce_kernel(dtype, shape, axis, &ops);
                 let n: u32 = shape.iter().product();
                 let m = (n / shape[axis as usize]) as usize;
-                let x = input(dtype, (PROGRAMS * n) as usize, u64::from(n + axis));
+                let x = line_input(dtype, shape, axis, PROGRAMS, u64::from(n + axis));
                 let outs: Vec<(DType, usize)> =
                     ops.iter().map(|op| (out_dtype(dtype, op), m * PROGRAMS as usize)).collect();
                 let (want, got) = run_both(&rt, &k, PROGRAMS, dtype, &x, &outs);

@@ -14,7 +14,7 @@ use aqua_dsl::codegen::{compile, CodegenOptions, Target};
 use aqua_dsl::ir::{DType, Param, ParamKind};
 use aqua_dsl::Kernel;
 use aqua_runtime::{Arg, HostBuffer, Runtime};
-use aqua_tests::reductions::{agree, encode, ops, out_dtype, reduce, run_both};
+use aqua_tests::reductions::{agree, encode, op_sets, out_dtype, reduce, run_both};
 use aqua_tests::rng::xorshift;
 use aqua_tests::runtimes::simt;
 
@@ -27,16 +27,15 @@ const WIDE: u32 = 256;
 /// A kernel reducing each program's `[lines, n]` block of `dtype` along its lines with
 /// every op of [`ops`], one output buffer each; `lines == 0` reduces a `[n]` block to a
 /// scalar and stores it `WIDE` times.
-fn line_kernel(dtype: DType, lines: u32, n: u32) -> Kernel {
-    let ops = ops(dtype, false);
+fn line_kernel(dtype: DType, ops: &[&str], lines: u32, n: u32) -> Kernel {
     let mut params = vec![Param { name: "x".into(), kind: ParamKind::Ptr { dtype, mutable: false } }];
-    for op in &ops {
+    for op in ops {
         params.push(Param {
             name: format!("o_{op}"),
             kind: ParamKind::Ptr { dtype: out_dtype(dtype, op), mutable: true },
         });
     }
-    let name = format!("split_{dtype}_{lines}x{n}");
+    let name = format!("split_{dtype}_{lines}x{n}_{}", ops.join("_"));
     build_kernel(&name, params, |a| {
         let pid = program_id(0);
         if lines == 0 {
@@ -116,16 +115,16 @@ fn input(dtype: DType, lines: usize, n: usize, seed: u64) -> Vec<u8> {
 /// returns the disagreements.
 fn check(rt: &Runtime, lines: u32, n: u32) -> Vec<String> {
     let mut failures = Vec::new();
-    for dtype in DType::ALL {
-        let k = line_kernel(dtype, lines, n);
+    for (dtype, ops) in DType::ALL.into_iter().flat_map(|d| op_sets(d, false).into_iter().map(move |s| (d, s))) {
+        let k = line_kernel(dtype, &ops, lines, n);
         let total = (PROGRAMS * lines.max(1) * n) as usize;
         let x = input(dtype, (PROGRAMS * lines.max(1)) as usize, n as usize, (lines * 131 + n) as u64);
-        let outs: Vec<DType> = ops(dtype, false).iter().map(|op| out_dtype(dtype, op)).collect();
+        let outs: Vec<DType> = ops.iter().map(|op| out_dtype(dtype, op)).collect();
         let per_program = if lines == 0 { WIDE } else { lines };
         assert_eq!(x.len(), total * dtype.size_bytes());
         let sized: Vec<(DType, usize)> = outs.iter().map(|&d| (d, (PROGRAMS * per_program) as usize)).collect();
         let (want, got) = run_both(rt, &k, PROGRAMS, dtype, &x, &sized);
-        for ((op, &d), (w, g)) in ops(dtype, false).iter().zip(&outs).zip(want.iter().zip(&got)) {
+        for ((op, &d), (w, g)) in ops.iter().zip(&outs).zip(want.iter().zip(&got)) {
             // No float sums here (the last tests): every comparison is exact but for NaN and
             // the sign of a zero.
             if let Err(e) = agree(d, op, n, w, g) {

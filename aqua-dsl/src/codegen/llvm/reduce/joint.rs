@@ -12,10 +12,11 @@
 //! and the group is merged at once: each step combines two vectors into one holding
 //! half-length segments of both, so `lanes` lines cost `2 * (lanes - 1)` two-input shuffles and
 //! `lanes - 1` combines instead of `lanes * log2(lanes)` of each, and the results come
-//! out as one vector in line order. A float max/min line still at its starting infinity
-//! (only infinities and NaN) is then rescanned, as on the per-line path, behind one
-//! vector compare per group. The general form of a split kernel, which runs once per
-//! launch, keeps the tree per line (less code to compile).
+//! out as one vector in line order. A range (a float max and min, `range.rs`) puts NaN
+//! where a line has no number by two vector compares; a lone float max/min line still at
+//! its starting infinity (only infinities and NaN) is rescanned, as on the per-line path,
+//! behind one vector compare per group. The general form of a split kernel, which runs
+//! once per launch, keeps the tree per line (less code to compile).
 
 use inkwell::types::{BasicTypeEnum, VectorType};
 use inkwell::values::{BasicValue, BasicValueEnum, IntValue, VectorValue};
@@ -24,6 +25,7 @@ use inkwell::FloatPredicate;
 use super::super::index::{log2, shape_bits, Term};
 use super::super::loops::{self, Level};
 use super::super::{types, Lowerer};
+use super::range::{range_pair, rescans};
 use super::state::Red;
 use super::Job;
 use crate::codegen::error::{Lower, LowerError};
@@ -70,15 +72,19 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             let first: Vec<Term<IntValue<'ctx>>> =
                 outer_idx.iter().map(|t| Term { var: t.var, lo: t.lo - nb, bits: t.bits }).collect();
             let first = l.linear(&first)?;
-            for j in jobs {
-                let merged = l.merge_group(j, lanes)?;
+            let mut merged = jobs.iter().map(|j| l.merge_group(j, lanes)).collect::<Lower<Vec<_>>>()?;
+            if let Some((max, min)) = range_pair(jobs) {
+                let splat = |v| l.f32_splat(v, lanes);
+                (merged[max], merged[min]) = l.nan_without_numbers(merged[max], merged[min], splat)?;
+            }
+            for (i, (j, merged)) in jobs.iter().zip(merged).enumerate() {
                 let out = j.out.ok_or_else(|| LowerError::Builder("a joint reduction without a buffer".into()))?;
                 // The states are the results (integers, f32): one vector store.
                 // SAFETY (of the generated code): the group's outputs are in the buffer.
                 let p = unsafe { l.b.build_in_bounds_gep(j.st_ty, out, &[first], "out")? };
                 let st = l.b.build_store(p, merged)?;
                 st.set_alignment(types::mem_size(j.out_elem)).map_err(|e| LowerError::Builder(e.to_string()))?;
-                if j.red.needs_rescan() {
+                if rescans(jobs, i) {
                     l.rescan_group(j, arg, merged, (outer_idx, &group), nb)?;
                 }
             }

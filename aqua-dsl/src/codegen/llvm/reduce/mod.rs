@@ -18,13 +18,15 @@
 //! outputs with their states in registers). Reductions along an axis of at most 4
 //! elements are computed element-wise where they are used (`fused.rs`), in the same
 //! order. On the CPU, exact integer reductions of many lines merge the lanes of 16 lines
-//! in one shuffle tree (`joint.rs`). `state.rs` holds the per-op rules.
+//! in one shuffle tree (`joint.rs`). `state.rs` holds the per-op rules; `range.rs` spares
+//! a float max and min of the same lines their rescans.
 
 mod dot;
 mod dot_mma;
 mod fused;
 mod joint;
 mod outer;
+mod range;
 mod split;
 mod state;
 
@@ -199,8 +201,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let mut per_line = |l: &mut Self, out_idx: &[Term<IntValue<'ctx>>]| -> Lower<()> {
             let out_idx = out_idx.to_vec();
             let merged = l.accumulate(jobs, arg, &out_idx, &[], &inner, lanes as u64)?;
-            for (ji, (j, &state)) in jobs.iter().zip(&merged).enumerate() {
-                let r = l.finish_state(j, arg, &out_idx, (0, nb), state)?;
+            let finished = l.finish_states(jobs, arg, &out_idx, (0, nb), &merged)?;
+            for (ji, (j, r)) in jobs.iter().zip(finished).enumerate() {
                 match j.out {
                     Some(p) => {
                         let shifted: Vec<_> =

@@ -19,6 +19,7 @@ use super::super::element::set_align;
 use super::super::index::{self, dim_fields, Field, Term};
 use super::super::loops::{self, Level};
 use super::super::Lowerer;
+use super::range::rescans;
 use super::Job;
 use crate::codegen::error::Lower;
 use crate::ir::ValueId;
@@ -138,9 +139,17 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             let line: Vec<_> = strip_idx.iter().chain(lane_idx).cloned().collect();
             let o = index::remap(&line, &to_out, l)?;
             let o = l.linear(&o)?;
-            for j in jobs.iter().filter(|j| !rescan || j.red.needs_rescan()) {
-                let s = (l.get(j.st_ty, j.st_v, lane)?, l.get_index(j, lane)?);
-                let r = if rescan { l.finish_state(j, arg, &line, (pos, nb), s)? } else { j.red.finish(l, s)? };
+            let states = jobs.iter().map(|j| Ok((l.get(j.st_ty, j.st_v, lane)?, l.get_index(j, lane)?)));
+            let mut states = states.collect::<Lower<Vec<_>>>()?;
+            if !rescan {
+                l.range_nan(jobs, &mut states)?;
+            }
+            for (i, (j, s)) in jobs.iter().zip(states).enumerate() {
+                let r = match rescan {
+                    true if rescans(jobs, i) => l.finish_state(j, arg, &line, (pos, nb), s)?,
+                    true => continue,
+                    false => j.red.finish(l, s)?,
+                };
                 if let Some(out) = j.out {
                     l.store_elem(out, j.out_elem, o, r)?;
                 }
@@ -155,7 +164,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     fn strip_pending(&self, jobs: &[Job<'ctx>], strip: Strip) -> Lower<Option<IntValue<'ctx>>> {
         let width = 1u32 << strip.bits();
         let mut pending: Option<IntValue<'ctx>> = None;
-        for j in jobs.iter().filter(|j| j.red.needs_rescan()) {
+        for j in jobs.iter().enumerate().filter(|&(i, _)| rescans(jobs, i)).map(|(_, j)| j) {
             let f32t = self.cx.f32_type();
             let ty = f32t.vec_type(width);
             let states = self.b.build_load(ty, j.st_v, "states")?;
@@ -200,9 +209,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 l.fold_into_states(jobs, x, a, zero)
             })?;
             let o = l.linear(idx)?;
-            for j in jobs {
-                let s = (l.get(j.st_ty, j.st_v, zero)?, l.get_index(j, zero)?);
-                let r = l.finish_state(j, arg, &base, (pos, nb), s)?;
+            let states = jobs.iter().map(|j| Ok((l.get(j.st_ty, j.st_v, zero)?, l.get_index(j, zero)?)));
+            let states = states.collect::<Lower<Vec<_>>>()?;
+            let finished = l.finish_states(jobs, arg, &base, (pos, nb), &states)?;
+            for (j, r) in jobs.iter().zip(finished) {
                 if let Some(out) = j.out {
                     l.store_elem(out, j.out_elem, o, r)?;
                 }

@@ -113,8 +113,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             self.sync()?;
         } else {
             // One warp reduced the scalar: every thread holds the same state.
-            for (ji, (j, &s)) in jobs.iter().zip(&states).enumerate() {
-                let r = self.finish_state(j, arg, &[], (0, nb), s)?;
+            let finished = self.finish_states(jobs, arg, &[], (0, nb), &states)?;
+            for (ji, (j, r)) in jobs.iter().zip(finished).enumerate() {
                 match j.out {
                     Some(p) => self.store_elem(p, j.out_elem, self.ic(0), r)?,
                     None => results[ji] = Some(r),
@@ -256,8 +256,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         self.memo.clear();
         let line: Vec<Term<IntValue<'ctx>>> =
             if sp.line_bits > 0 { vec![Term { var: sp.line, lo: sp.nb, bits: sp.line_bits }] } else { vec![] };
-        for (j, &s) in jobs.iter().zip(states) {
-            let r = self.finish_state(j, arg, &line, (0, sp.nb), s)?;
+        let finished = self.finish_states(jobs, arg, &line, (0, sp.nb), states)?;
+        for (j, r) in jobs.iter().zip(finished) {
             let out = j.out.ok_or_else(|| LowerError::Builder("split reduction without its output".into()))?;
             self.store_elem(out, j.out_elem, sp.line, r)?;
         }
@@ -307,7 +307,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             let shifted: Vec<_> = out_idx.iter().map(|t| Term { var: t.var, lo: t.lo - nb, bits: t.bits }).collect();
             let o = l.linear(&shifted)?;
             let first = l.b.build_left_shift(o, l.ic(rest_bits as u64), "first")?;
-            for (ji, (j, &(pv, pi))) in jobs.iter().zip(&parts).enumerate() {
+            let mut merged = Vec::with_capacity(jobs.len());
+            for (j, &(pv, pi)) in jobs.iter().zip(&parts) {
                 let read = |l: &Self, k: u64| -> Lower<State<'ctx>> {
                     let at = l.b.build_int_add(first, l.ic(k), "at")?;
                     Ok((l.get(j.st_ty, pv, at)?, l.get(i32t, pi, at)?.into_int_value()))
@@ -316,7 +317,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 for k in 1..1u64 << rest_bits {
                     s = j.red.join(l, s, read(l, k)?, true)?;
                 }
-                let r = l.finish_state(j, arg, out_idx, (0, nb), s)?;
+                merged.push(s);
+            }
+            let finished = l.finish_states(jobs, arg, out_idx, (0, nb), &merged)?;
+            for (ji, (j, r)) in jobs.iter().zip(finished).enumerate() {
                 match j.out {
                     Some(p) => l.store_elem(p, j.out_elem, o, r)?,
                     None => results[ji] = Some(r),
