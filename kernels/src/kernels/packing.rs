@@ -20,18 +20,33 @@ use aqua_dsl::build::*;
 use super::specialize::{load_where, store_where};
 
 /// Packs `q: u32[..]` (codes in row-major order, a multiple of 32 of them, each
-/// `< 2^bits`) and stores unit `u`'s words at `codes + unit_word[u] + w`, `w < bits`, for
-/// the units where `live: bool[units]` holds (`None`: every unit).
+/// `bias + code` with `code < 2^bits`, where `bias` has its low `bits` bits clear) and
+/// stores unit `u`'s words at `codes + unit_word[u] + w`, `w < bits`, for the units where
+/// `live: bool[units]` holds (`None`: every unit).
+///
+/// The bias saves a kernel the op that would clear it from every code: where `bits`
+/// divides 32 the sum of a word's shifted lanes carries it as one constant (sums wrap, so
+/// the constant's bits shifted past 32 are gone from both), subtracted once a word.
 #[track_caller]
-pub fn store_units(codes: Value, unit_word: Value, q: Value, bits: u32, live: Option<Value>) {
+pub fn store_units(
+    codes: Value,
+    unit_word: Value,
+    q: Value,
+    bits: u32,
+    bias: u32,
+    live: Option<Value>,
+) {
     let n_codes: u32 = q.shape().iter().product();
     let units = n_codes / 32;
     if 32 % bits == 0 {
         let per_word = 32 / bits;
         let shifts = arange(per_word).cast::<u32>() * bits;
-        let words = (q.reshape([units * bits, per_word]) << shifts)
-            .sum(1)
-            .reshape([units, bits]);
+        let biases = (0..per_word).fold(0u32, |sum, j| sum.wrapping_add(bias << (bits * j)));
+        let mut words = (q.reshape([units * bits, per_word]) << shifts).sum(1);
+        if biases != 0 {
+            words = words - biases;
+        }
+        let words = words.reshape([units, bits]);
         let idx = unit_word.expand_dims(1) + arange(bits).expand_dims(0);
         store_where(
             codes + idx,
@@ -39,7 +54,7 @@ pub fn store_units(codes: Value, unit_word: Value, q: Value, bits: u32, live: Op
             live.map(|l| l.expand_dims(1).broadcast_to([units, bits])),
         );
     } else {
-        let q = q.reshape([units, 32]);
+        let q = if bias != 0 { q - bias } else { q }.reshape([units, 32]);
         let bit = arange(32).cast::<u32>() * bits;
         for w in 0..bits {
             // Lane j's bits that fall in word w: shifted up when the code starts inside the

@@ -132,7 +132,14 @@ impl Tile {
     /// Packs and stores codes `q: u32[code_shape]`.
     #[track_caller]
     pub fn store_codes(&self, codes: Value, q: Value, bits: u32) {
-        store_units(codes, self.unit_word, q, bits, self.masks.map(|m| m.live_units));
+        self.store_biased_codes(codes, q, bits, 0);
+    }
+
+    /// Packs and stores codes given as `bias + code` (`q: u32[code_shape]`, `bias` with its
+    /// low `bits` bits clear), without clearing the bias from each ([`store_units`]).
+    #[track_caller]
+    pub fn store_biased_codes(&self, codes: Value, q: Value, bits: u32, bias: u32) {
+        store_units(codes, self.unit_word, q, bits, bias, self.masks.map(|m| m.live_units));
     }
 
     /// Loads and unpacks the tile's codes, `u32[code_shape]`.

@@ -83,7 +83,7 @@ pub(super) fn quantize_tiles(tile: Tile, x: Value, codes: Value, scale: Value, z
         let q = quantize_groups(tile.load_or(x, f32::NAN).cast::<f32>(), bits, axis);
         tile.store_params(scale, q.scale);
         tile.store_params(zero, q.zero);
-        tile.store_codes(codes, q.codes, bits);
+        tile.store_biased_codes(codes, q.codes, bits, q.bias);
     });
 }
 

@@ -30,10 +30,16 @@ pub fn params_ok(bits: u32, group: u32, tile_name: &str, tile: u32, min_tile: u3
     false
 }
 
+/// The bits of 2^23 as an f32: `code + 2^23` for a code in `[0, 2^23)` has them above
+/// the code's bits ([`quantize_groups`]).
+const ROUNDING_BIAS: u32 = 0x4B00_0000;
+
 /// Per-group f16 scale and zero, and the codes of a tile of groups.
 pub struct Quantized {
-    /// `u32`, the tile's shape.
+    /// `u32`, the tile's shape: `bias + code` (for [`super::tile::Tile::store_biased_codes`]).
     pub codes: Value,
+    /// What each code carries above its bits.
+    pub bias: u32,
     /// `f16`, the tile's shape without `axis`.
     pub scale: Value,
     /// `f16`, the tile's shape without `axis`.
@@ -66,15 +72,18 @@ pub fn quantize_groups(x: Value, bits: u32, axis: u32) -> Quantized {
     // the least subnormal, a tie that rounds to even: compared in f32, since LLVM turns a
     // compare of a widened f16 into one of f16, which an x86 without AVX512-FP16 runs one
     // lane at a time (about 45 instructions for 4 groups).
-    let inv = where_(gt(step, HALF_LEAST_SUBNORMAL), 1.0f32 / s, 0.0).expand_dims(axis);
-    let z = zero.cast::<f32>().expand_dims(axis);
+    let inv = where_(gt(step, HALF_LEAST_SUBNORMAL), 1.0f32 / s, 0.0);
+    // `x * inv - z * inv` in one rounding, as the reference: `z * inv` is per group.
+    let shift = -(zero.cast::<f32>() * inv);
+    let (inv, shift) = (inv.expand_dims(axis), shift.expand_dims(axis));
     // clamp-then-round equals the reference's round-then-clamp (the bounds are integers).
     // Adding 2^23 rounds a value in [0, 255] to an integer, ties to even (the f32 ulp at
-    // 2^23 is 1), and leaves it in the low mantissa bits: cheaper than round + cast.
+    // 2^23 is 1), and leaves it in the low mantissa bits below the bits of 2^23, which the
+    // packing takes off once a word: cheaper than round + cast, or a mask a value.
     // NaN lanes: the product is NaN, and the clamp makes it 0.
-    let v = clamp((x - z) * inv, 0.0, levels);
-    let codes = (v + 8388608.0).bitcast::<u32>() & low_bits;
-    Quantized { codes, scale, zero }
+    let v = clamp(fma(x, inv, shift), 0.0, levels);
+    let codes = (v + f32::from_bits(ROUNDING_BIAS)).bitcast::<u32>();
+    Quantized { codes, bias: ROUNDING_BIAS, scale, zero }
 }
 
 /// `fma(f32(codes), scale, zero)` for `codes: u32[a, b]` and f16 `scale`, `zero` of the

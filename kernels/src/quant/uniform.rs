@@ -23,9 +23,9 @@
 //! if !(hi >= lo):  scale = zero = 0      a group of NaN only
 //! scale = f16(clamp((hi - lo) / L, 0, M))    f32 division; clamp(NaN) = 0
 //! zero  = f16(clamp(lo, -M, M))
-//! s, z  = f32(scale), f32(zero)          inv = 1 / s  (f32 division)
+//! s, z  = f32(scale), f32(zero)          inv = 1 / s,  c = -(z * inv)  (f32 ops)
 //! q     = 0                                                if s == 0
-//!         min(max(round_half_even((x - z) * inv), 0), L)   otherwise  (NaN gives 0)
+//!         min(max(round_half_even(fma(x, inv, c)), 0), L)  otherwise  (NaN gives 0)
 //! x^    = fma(f32(q), s, z)              one rounding; narrowed by `super::element`'s rule
 //! ```
 //!
@@ -38,8 +38,11 @@
 //!   scale and get code `L` or 0; a group of NaN only dequantizes to 0.
 //!
 //! Multiplying by `inv` rather than dividing by `s` is the kernel's choice (one division
-//! per group); `fma` makes the dequantized value independent of whether a compiler
-//! contracts `q * s + z`. The kernels compute the same codes by an exactly equivalent route
+//! per group), and so is `fma(x, inv, c)` for `(x - z) * inv`: one op a value instead of
+//! two, with one rounding of the exact `x * inv - z * inv` (that of `z * inv`, per group,
+//! aside); a code can differ from the two-op form's only where that form's value was
+//! within a rounding of a half-integer. `fma` in the dequantizer makes its value
+//! independent of whether a compiler contracts `q * s + z`. The kernels compute the same codes by an exactly equivalent route
 //! (see `kernels::uniform_math`).
 
 use half::f16;
@@ -172,7 +175,7 @@ impl Uniform {
             return 0;
         }
         let inv = 1.0 / s;
-        ((x - z) * inv).round_ties_even().max(0.0).min(self.levels() as f32) as u32
+        x.mul_add(inv, -(z * inv)).round_ties_even().max(0.0).min(self.levels() as f32) as u32
     }
 
     /// Quantizes f32 values (a `[tokens, channels]` tensor for [`Grouping::Tokens`]).
