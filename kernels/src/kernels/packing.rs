@@ -44,7 +44,7 @@ pub fn store_units(
         let biases = (0..per_word).fold(0u32, |sum, j| sum.wrapping_add(bias << (bits * j)));
         let mut words = (q.reshape([units * bits, per_word]) << shifts).sum(1);
         if biases != 0 {
-            words = words - biases;
+            words -= biases;
         }
         let words = words.reshape([units, bits]);
         let idx = unit_word.expand_dims(1) + arange(bits).expand_dims(0);
