@@ -85,42 +85,59 @@ fn no_fast_math_flags_change_results() {
     }
 }
 
-/// The fast form of a specialized branch prefetches what the next program reads after
-/// each large contiguous load (`llvm/prefetch.rs`): here the 4 KiB tile of `x`, not the
-/// 64-byte one of `s`, and not in the general form (the last tile). The tile's offset is
-/// a scalar computed inside the fast form: the prefetch comes after it.
-#[test]
-fn fast_forms_prefetch_the_next_tile_of_large_loads() {
-    const T: u32 = 1024;
-    let body: fn(&[Value]) = |a| {
-        let offs = program_id(0) * T + arange(T);
+/// A kernel of tiles of `t` f32 values: the fast form of a specialized branch loads one
+/// tile of `x` at an offset computed inside it, and 16 values of `s`.
+fn prefetching_kernel(t: u32) -> Kernel {
+    let body = move |a: &[Value]| {
+        let offs = program_id(0) * t + arange(t);
         let small = program_id(0) * 16 + arange(16);
-        let full = (program_id(0) * T + T).le(a[3]);
+        let full = (program_id(0) * t + t).le(a[3]);
         specialize(
             full,
             || {
-                let first = program_id(0) * T;
-                let x = load(a[0] + (first + arange(T))).reshape([16, 64]).sum(1) + load(a[1] + small);
+                let first = program_id(0) * t;
+                let x = load(a[0] + (first + arange(t))).reshape([16, t / 16]).sum(1) + load(a[1] + small);
                 store(a[2] + small, x);
                 vec![]
             },
             || {
                 let m = offs.lt(a[3]);
-                let x = load_masked(a[0] + offs, m).reshape([16, 64]).sum(1) + load(a[1] + small);
+                let x = load_masked(a[0] + offs, m).reshape([16, t / 16]).sum(1) + load(a[1] + small);
                 store(a[2] + small, x);
                 vec![]
             },
         );
     };
     let p = params(&[ptr(DType::F32, false), ptr(DType::F32, false), ptr(DType::F32, true), ParamKind::Scalar(DType::I32)]);
-    let k = build_kernel("prefetching", p, body).unwrap();
-    let a = text(&k, false);
-    let prefetches = a.llvm_ir.lines().filter(|l| l.contains("call void @llvm.prefetch")).count();
-    assert_eq!(prefetches, 1, "one prefetch (in a loop over the tile's 64 lines):\n{}", a.llvm_ir);
+    build_kernel("prefetching", p, body).unwrap()
+}
+
+fn prefetch_calls(k: &Kernel) -> usize {
+    text(k, false).llvm_ir.lines().filter(|l| l.contains("call void @llvm.prefetch")).count()
+}
+
+/// The fast form of a specialized branch prefetches what the next program reads after
+/// each large contiguous load (`llvm/prefetch.rs`): here the 2 KiB tile of `x`, not the
+/// 64-byte one of `s`, and not in the general form (the last tile). The tile's offset is
+/// a scalar computed inside the fast form: the prefetch comes after it.
+#[test]
+fn fast_forms_prefetch_the_next_tile_of_large_loads() {
+    let k = prefetching_kernel(512);
+    let ir = text(&k, false).llvm_ir;
+    assert_eq!(prefetch_calls(&k), 1, "one prefetch (in a loop over the tile's 32 lines):\n{ir}");
     // Behind the run-time check that the tile's elements are contiguous.
-    assert!(a.llvm_ir.contains("prefetch.end"), "{}", a.llvm_ir);
+    assert!(ir.contains("prefetch.end"), "{ir}");
     let gpu = compile(&k, &CodegenOptions { target: codegen::Target::nvptx(90), emit_text: true, ..Default::default() });
     assert!(!gpu.unwrap().llvm_ir.contains("llvm.prefetch"));
+}
+
+/// An AMD Zen host (LLVM's `znver*`) prefetches no tile larger than 2 KiB: a burst of
+/// more prefetches stalls its cores; other hosts prefetch a 16 KiB tile too.
+#[test]
+fn zen_hosts_prefetch_no_tile_past_2_kib() {
+    let zen = inkwell::targets::TargetMachine::get_host_cpu_name().to_string().starts_with("znver");
+    let k = prefetching_kernel(4096);
+    assert_eq!(prefetch_calls(&k), usize::from(!zen), "host is Zen: {zen}\n{}", text(&k, false).llvm_ir);
 }
 
 #[test]

@@ -73,6 +73,9 @@ pub(crate) struct TargetInfo {
     /// instruction (x86 AVX-512 `vpermps`): small tables are then looked up in registers
     /// (`table_lookup.rs`).
     pub permute16: bool,
+    /// The largest tile whose next copy a CPU program prefetches (`prefetch.rs`); `None`:
+    /// any.
+    pub prefetch_bytes: Option<u64>,
     /// Set for GPU targets: one program is one CTA of threads.
     pub gpu: Option<GpuInfo>,
 }
@@ -133,6 +136,7 @@ pub(crate) fn lower<'ctx>(
     l.releases = releases;
     l.unit = unit;
     l.permute16 = target.permute16;
+    l.prefetch_bytes = target.prefetch_bytes;
     if target.gpu.is_some() {
         l.idx = cx.i32_type();
     }
@@ -232,6 +236,8 @@ pub(crate) struct Lowerer<'a, 'ctx> {
     general_fn: Option<FunctionValue<'ctx>>,
     /// [`TargetInfo::permute16`].
     permute16: bool,
+    /// [`TargetInfo::prefetch_bytes`].
+    prefetch_bytes: Option<u64>,
     /// The fast form of a specialized branch while it is lowered: its top-level loads
     /// prefetch the next program's tile (`prefetch.rs`).
     prefetch_in: Option<&'a Region>,
@@ -291,6 +297,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             tables: HashMap::new(),
             unit: Unit::Whole,
             permute16: false,
+            prefetch_bytes: None,
             prefetch_in: None,
             general_fn: None,
         }

@@ -12,8 +12,13 @@
 //! request.
 //!
 //! Measured on the 2-bit uniform quantizer from memory (64 MiB, one thread, five
-//! alternating runs): 0.61-0.70 of memcpy without, 0.69-0.76 with; L1 (`prefetcht0`) was
-//! no better than L2, and prefetching two tiles ahead helped less than one.
+//! alternating runs) on a Rocket Lake Xeon: 0.61-0.70 of memcpy without, 0.69-0.76 with;
+//! L1 (`prefetcht0`) was no better than L2, and prefetching two tiles ahead helped less
+//! than one. An AMD Zen 4 stalls on a burst of more prefetches than it keeps misses in
+//! flight: its 8 KiB tiles were 1.6x faster without (medians of 12 alternating runs:
+//! 8.5 against 5.2 GB/s; the first 1 KiB only, 8.2; 2 KiB, 7.6; 4 KiB, 5.6), while the
+//! HIGGS quantizer's 2 KiB tiles were 1.2x faster with (1.61 against 1.32 GB/s). So the
+//! target caps the tiles it prefetches ([`TargetInfo::prefetch_bytes`](super::TargetInfo)).
 
 use inkwell::values::IntValue;
 use inkwell::IntPredicate;
@@ -43,7 +48,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let shape = &self.k.ty(ptr).shape;
         let (numel, bits) = (shape.numel() as u64, shape_bits(shape));
         let size = u64::from(types::mem_size(Elem::Val(self.k.ty(ptr).dtype())));
-        if numel * size < MIN_BYTES {
+        let bytes = numel * size;
+        if bytes < MIN_BYTES || self.prefetch_bytes.is_some_and(|most| bytes > most) {
             return Ok(());
         }
         let at = |l: &mut Self, k: u64| -> Lower<IntValue<'ctx>> {

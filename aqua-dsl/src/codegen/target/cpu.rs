@@ -35,6 +35,19 @@ fn host() -> Result<&'static Host, CodegenError> {
     })
 }
 
+/// The most bytes of the next tile a program prefetches on AMD Zen cores (LLVM's
+/// `znver*`): 32 cache lines.
+const ZEN_PREFETCH_BYTES: u64 = 2048;
+
+/// [`TargetInfo::prefetch_bytes`] for the host CPU `cpu`: AMD Zen cores stall on a burst
+/// of more prefetches than they keep misses in flight, while their hardware prefetchers
+/// follow a quantizer's streams (on a Zen 4, from memory: the uniform quantizer's 8 KiB
+/// tiles 1.6x faster without their prefetch, HIGGS's 2 KiB tiles 1.2x faster with it);
+/// elsewhere any tile (a Rocket Lake Xeon: the uniform quantizer 10% faster with it).
+fn prefetch_bytes(cpu: &str) -> Option<u64> {
+    cpu.starts_with("znver").then_some(ZEN_PREFETCH_BYTES)
+}
+
 /// `triple;cpu;features`: everything about the host that changes generated code.
 pub(crate) fn fingerprint() -> String {
     match host() {
@@ -75,6 +88,7 @@ impl HostCpu {
             fn_attributes: fn_attributes(h),
             native_f16: !h.triple.starts_with("x86_64") || h.features.split(',').any(|f| f == "+f16c"),
             permute16: h.features.split(',').any(|f| f == "+avx512f"),
+            prefetch_bytes: prefetch_bytes(&h.cpu),
             gpu: None,
         };
         Ok(HostCpu { machine, info })
@@ -102,5 +116,18 @@ impl HostCpu {
 
     pub(crate) fn emit(&self, module: &Module, kind: FileType) -> Result<Vec<u8>, String> {
         super::emit(&self.machine, module, kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zen_cores_prefetch_tiles_of_at_most_2_kib() {
+        assert_eq!(prefetch_bytes("znver4"), Some(2048));
+        assert_eq!(prefetch_bytes("znver2"), Some(2048));
+        assert_eq!(prefetch_bytes("rocketlake"), None);
+        assert_eq!(prefetch_bytes("neoverse-v2"), None);
     }
 }

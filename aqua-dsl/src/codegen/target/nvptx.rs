@@ -70,6 +70,7 @@ impl Nvptx {
             fn_attributes: vec![("target-cpu", cpu), ("target-features", PTX_FEATURES.into())],
             native_f16: true,
             permute16: false,
+            prefetch_bytes: None,
             gpu: Some(GpuInfo { threads, simt: false }),
         };
         Ok(Nvptx { machine, info })
