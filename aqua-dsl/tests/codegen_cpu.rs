@@ -108,7 +108,8 @@ fn prefetching_kernel(t: u32) -> Kernel {
             },
         );
     };
-    let p = params(&[ptr(DType::F32, false), ptr(DType::F32, false), ptr(DType::F32, true), ParamKind::Scalar(DType::I32)]);
+    let p =
+        params(&[ptr(DType::F32, false), ptr(DType::F32, false), ptr(DType::F32, true), ParamKind::Scalar(DType::I32)]);
     build_kernel("prefetching", p, body).unwrap()
 }
 
@@ -127,7 +128,8 @@ fn fast_forms_prefetch_the_next_tile_of_large_loads() {
     assert_eq!(prefetch_calls(&k), 1, "one prefetch (in a loop over the tile's 32 lines):\n{ir}");
     // Behind the run-time check that the tile's elements are contiguous.
     assert!(ir.contains("prefetch.end"), "{ir}");
-    let gpu = compile(&k, &CodegenOptions { target: codegen::Target::nvptx(90), emit_text: true, ..Default::default() });
+    let gpu =
+        compile(&k, &CodegenOptions { target: codegen::Target::nvptx(90), emit_text: true, ..Default::default() });
     assert!(!gpu.unwrap().llvm_ir.contains("llvm.prefetch"));
 }
 
@@ -176,4 +178,27 @@ fn versions_and_fingerprints_are_stable() {
     assert_eq!(f, codegen::host_target_fingerprint());
     assert!(f.starts_with(std::env::consts::ARCH), "{f}");
     assert_eq!(f.split(';').count(), 3, "{f}");
+}
+
+/// A quantizer's codes of a straddling width (an f16 load widened under a few more ops,
+/// read by three sinks) fill a buffer, its loop forced to 16 lanes: LLVM's cost model
+/// took 4 for it.
+#[test]
+fn buffers_computed_from_widened_half_values_fill_16_lanes_at_a_time() {
+    let body = |a: &[Value]| {
+        let offs = program_id(0) * 1024 + arange(1024);
+        let mut y = load(a[0] + offs).cast::<f32>();
+        for k in 0..4 {
+            y = clamp(fma(y, 1.5f32, k as f32), 0.0f32, 7.0f32);
+        }
+        let v = ((y + 8388608.0f32).bitcast::<u32>() - 0x4B00_0000u32).reshape([16, 64]);
+        store(a[1] + (program_id(0) * 16 + arange(16)), v.sum(1));
+        store(a[2] + (program_id(0) * 64 + arange(64)), v.sum(0));
+        store(a[3] + (program_id(0) * 16 + arange(16)), (v << 1u32).sum(1));
+    };
+    let p = params(&[ptr(DType::F16, false), ptr(DType::U32, true), ptr(DType::U32, true), ptr(DType::U32, true)]);
+    let ir = text(&build_kernel("widened", p, body).unwrap(), false).llvm_ir;
+    assert!(ir.contains("alloca [1024 x i32]"), "the codes get a buffer:\n{ir}");
+    assert!(ir.contains("fpext <16 x half>"), "{ir}");
+    assert!(!ir.contains("fpext <4 x half>") && !ir.contains("fpext <8 x half>"), "{ir}");
 }

@@ -99,3 +99,24 @@ pub fn load_units(codes: Value, unit_word: Value, bits: u32, live: Option<Value>
         ((lo >> shift) | (hi << (32u32 - shift))) & low_bits
     }
 }
+
+/// [`load_units`] in the interior form of a specialized tile, which only the CPU runs
+/// (`specialize.rs`). Where codes straddle words, each of a unit's `bits` words is
+/// broadcast over its 32 lanes and shifted into place by per-lane constants (the
+/// mirror of [`store_units`]' shifts), which vectorize: the two words a lane would read
+/// were two gathers a vector, 16 loads each.
+#[track_caller]
+pub fn load_interior_units(codes: Value, unit_word: Value, bits: u32) -> Value {
+    if 32 % bits == 0 {
+        return load_units(codes, unit_word, bits, None);
+    }
+    let bit = arange(32).cast::<u32>() * bits;
+    let code = (0..bits)
+        .map(|w| {
+            let word = load(codes + (unit_word + w as i32)).expand_dims(1);
+            (word >> (bit - 32 * w)) | (word << (32 * w - bit))
+        })
+        .reduce(|code, part| code | part)
+        .expect("bits >= 1");
+    code & ((1u32 << bits) - 1)
+}

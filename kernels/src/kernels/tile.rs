@@ -5,7 +5,7 @@
 
 use aqua_dsl::build::*;
 
-use super::packing::{load_units, store_units};
+use super::packing::{load_interior_units, load_units, store_units};
 use super::specialize::{load_where, load_where_or, specialize, store_where};
 
 /// A program's values `[rows, cols]`, one f16 parameter per group (a scale, a zero), and
@@ -145,7 +145,10 @@ impl Tile {
     /// Loads and unpacks the tile's codes, `u32[code_shape]`.
     #[track_caller]
     pub fn load_codes(&self, codes: Value, bits: u32) -> Value {
-        let words = self.masks.map_or(self.unit_word, |m| m.unit_word_in);
-        load_units(codes, words, bits, None).reshape(self.code_shape)
+        match self.masks {
+            Some(m) => load_units(codes, m.unit_word_in, bits, None),
+            None => load_interior_units(codes, self.unit_word, bits),
+        }
+        .reshape(self.code_shape)
     }
 }
