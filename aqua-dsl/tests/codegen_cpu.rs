@@ -202,3 +202,19 @@ fn buffers_computed_from_widened_half_values_fill_16_lanes_at_a_time() {
     assert!(ir.contains("fpext <16 x half>"), "{ir}");
     assert!(!ir.contains("fpext <4 x half>") && !ir.contains("fpext <8 x half>"), "{ir}");
 }
+
+/// An f16 store whose innermost loop is the 8 codes of a 4-bit word (a dequantizer's
+/// output) runs 8 lanes at a time: LLVM's cost model took 4 for the narrowing.
+#[test]
+fn narrowing_stores_of_short_inner_loops_take_all_their_lanes() {
+    let body = |a: &[Value]| {
+        let words = load(a[0] + (program_id(0) * 64 + arange(64)));
+        let codes = (words.expand_dims(1) >> (arange(8).cast::<u32>() * 4u32)) & 15u32;
+        let x = codes.cast::<f32>() * 0.5f32 + 1.0f32;
+        store(a[1] + (program_id(0) * 512 + arange(512)).reshape([64, 8]), x.cast::<half::f16>());
+    };
+    let p = params(&[ptr(DType::U32, false), ptr(DType::F16, true)]);
+    let ir = text(&build_kernel("narrowed", p, body).unwrap(), false).llvm_ir;
+    assert!(ir.contains("fptrunc <8 x float>"), "{ir}");
+    assert!(!ir.contains("fptrunc <4 x float>"), "{ir}");
+}
