@@ -218,3 +218,19 @@ fn narrowing_stores_of_short_inner_loops_take_all_their_lanes() {
     assert!(ir.contains("fptrunc <8 x float>"), "{ir}");
     assert!(!ir.contains("fptrunc <4 x float>"), "{ir}");
 }
+
+/// A store of values computed from a widened f16 load through a fused reduction (8-bit
+/// codes packed four to a word in the store's loop) takes 16 lanes: LLVM stored one word
+/// at a time.
+#[test]
+fn stores_computed_from_widened_half_values_take_all_their_lanes() {
+    let body = |a: &[Value]| {
+        let x = load(a[0] + (program_id(0) * 1024 + arange(1024))).cast::<f32>();
+        let codes = (clamp(fma(x, 16.0f32, 128.0f32), 0.0f32, 255.0f32) + 8388608.0f32).bitcast::<u32>() & 255u32;
+        let words = (codes.reshape([32, 8, 4]) << (arange(4).cast::<u32>() * 8u32)).sum(2);
+        store(a[1] + (program_id(0) * 256 + arange(256)).reshape([32, 8]), words);
+    };
+    let p = params(&[ptr(DType::F16, false), ptr(DType::U32, true)]);
+    let ir = text(&build_kernel("packed_bytes", p, body).unwrap(), false).llvm_ir;
+    assert!(ir.contains("store <16 x i32>"), "{ir}");
+}

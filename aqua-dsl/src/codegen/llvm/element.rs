@@ -212,8 +212,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// offsets or pointers and no transpose on the way): affine in the loop variables.
     /// Whether `op`, computed element by element in a sink, widens an f16 or bf16 load at
     /// computed addresses ([`Self::computed_address_load`]) itself or through the ops
-    /// computed with it (not through buffers, shape moves or reductions).
-    fn widens_narrow_load(&self, op: &Op) -> bool {
+    /// computed with it, fused reductions included (not through buffers or shape moves).
+    pub(crate) fn widens_narrow_load(&self, op: &Op) -> bool {
         let mut stack = vec![op];
         let mut seen = HashSet::new();
         while let Some(op) = stack.pop() {
@@ -223,7 +223,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                         return true;
                     }
                 }
-                Op::Trans { .. } | Op::XorPermute { .. } | Op::Broadcast { .. } | Op::Reduce { .. } => {}
+                Op::Trans { .. } | Op::XorPermute { .. } | Op::Broadcast { .. } => {}
                 _ => {
                     for v in op.operands() {
                         if self.place(v) == Place::Lazy && seen.insert(v) {

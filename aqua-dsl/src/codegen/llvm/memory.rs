@@ -94,10 +94,14 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         // An f16/bf16 store on the CPU whose innermost loop is at least 8 contiguous
         // elements: 8 or 16 lanes, where LLVM's cost model took 4 for the narrowing (4-bit
         // uniform dequantize, whose loop is the 8 codes of a word, 1.8x faster; HIGGS's
-        // EDEN2-16, rows of 64, 1.25x).
+        // EDEN2-16, rows of 64, 1.25x). So does a store of values computed from a widened
+        // f16/bf16 load, as a buffer of them (`element.rs`): 8-bit codes packed in the
+        // store's loop were one word at a time (8-bit quantize 2.4 to 2.9 GB/s).
         if let (None, true, None, Some(inner)) = (self.threads, masks.is_empty(), mask, levels.last_mut()) {
             let narrow = matches!(self.k.ty(ptr).dtype(), DType::F16 | DType::BF16);
-            if narrow && inner.lo == 0 && inner.bits >= 3 {
+            let widens =
+                || self.place(value) == Place::Lazy && self.def(value).is_ok_and(|d| self.widens_narrow_load(&d.op));
+            if inner.lo == 0 && inner.bits >= 3 && (narrow || widens()) {
                 inner.vectorize = Some(1 << inner.bits.min(4));
             }
         }
