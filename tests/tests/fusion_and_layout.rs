@@ -99,19 +99,20 @@ fn pool(dtype: DType) -> Vec<f64> {
         _ => vec![i64::MIN as f64, i64::MAX as f64, 0.0, -1.0, 1.0, 4294967297.0],
     }
 }
-/// `n` elements: runs of 8 cycle through patterns (NaN only, NaN and +inf (the first
-/// number late in the run), -inf and NaN, the whole pool at random) so that lines along
-/// any axis meet each.
-fn input(dtype: DType, n: usize, seed: u64) -> Vec<u8> {
+/// `n` elements of `dtype`; `pattern(i)` gives element `i`'s pattern, one of NaN only, NaN
+/// then +inf (the first number late: `true` from there on), -inf and NaN, and the whole
+/// pool at random (taken modulo 5, the last two patterns alike).
+fn patterned(dtype: DType, n: usize, seed: u64, pattern: impl Fn(usize) -> (usize, bool)) -> Vec<u8> {
     let pool = pool(dtype);
     let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     let mut next = move || (xorshift(&mut state) >> 8) as usize;
     let mut bytes = Vec::new();
     for i in 0..n {
         let r = next();
-        let v = match (i / 8) % 5 {
+        let (k, late) = pattern(i);
+        let v = match k % 5 {
             0 => pool[0],
-            1 => [pool[0], pool[1 % pool.len()]][usize::from(i % 8 >= 5)],
+            1 => [pool[0], pool[1 % pool.len()]][usize::from(late)],
             2 => [pool[2 % pool.len()], pool[0]][r % 2],
             _ => pool[r % pool.len()],
         };
@@ -120,31 +121,22 @@ fn input(dtype: DType, n: usize, seed: u64) -> Vec<u8> {
     bytes
 }
 
+/// `n` elements: runs of 8 cycle through the patterns of [`patterned`].
+fn input(dtype: DType, n: usize, seed: u64) -> Vec<u8> {
+    patterned(dtype, n, seed, |i| (i / 8, i % 8 >= 5))
+}
+
 /// The blocks `[shape]` of `programs` programs, each line along `axis` one of the
-/// patterns of [`input`] by its index (NaN only, NaN and +inf with the number late in
-/// the line, -inf and NaN, the whole pool), so that lines along any axis meet each.
+/// patterns of [`patterned`] by its index (+inf in the last 3/8 of the line), so that
+/// lines along any axis meet each.
 fn line_input(dtype: DType, shape: [u32; 3], axis: u32, programs: u32, seed: u64) -> Vec<u8> {
-    let pool = pool(dtype);
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut next = move || (xorshift(&mut state) >> 8) as usize;
     let [d0, d1, d2] = shape.map(|d| d as usize);
     let len = shape[axis as usize] as usize;
-    let mut bytes = Vec::new();
-    for i in 0..programs as usize * d0 * d1 * d2 {
+    patterned(dtype, programs as usize * d0 * d1 * d2, seed, |i| {
         let (p, c) = (i / (d0 * d1 * d2), [i / (d1 * d2) % d0, i / d2 % d1, i % d2]);
-        let pos = c[axis as usize];
         let others: Vec<usize> = (0..3).filter(|&a| a != axis as usize).map(|a| c[a]).collect();
-        let line = p * 7 + others[0] * 3 + others[1];
-        let r = next();
-        let v = match line % 5 {
-            0 => pool[0],
-            1 => [pool[0], pool[1 % pool.len()]][usize::from(pos * 8 >= len * 5)],
-            2 => [pool[2 % pool.len()], pool[0]][r % 2],
-            _ => pool[r % pool.len()],
-        };
-        encode(dtype, v, &mut bytes);
-    }
-    bytes
+        (p * 7 + others[0] * 3 + others[1], c[axis as usize] * 8 >= len * 5)
+    })
 }
 
 fn runtimes() -> Vec<(&'static str, Runtime)> {

@@ -208,8 +208,6 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         Ok(())
     }
 
-    /// Whether `v` is a lazy load whose addresses are computed in the loop (no buffer of
-    /// offsets or pointers and no transpose on the way): affine in the loop variables.
     /// Whether `op`, computed element by element in a sink, widens an f16 or bf16 load at
     /// computed addresses ([`Self::computed_address_load`]) itself or through the ops
     /// computed with it, fused reductions included (not through buffers or shape moves).
@@ -238,6 +236,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         false
     }
 
+    /// Whether `v` is a lazy load whose addresses are computed in the loop (no buffer of
+    /// offsets or pointers and no transpose on the way): affine in the loop variables.
     fn computed_address_load(&self, v: ValueId) -> bool {
         let Ok(inst) = self.def(v) else { return false };
         let Op::Load { ptr, .. } = inst.op else { return false };
