@@ -234,3 +234,30 @@ fn stores_computed_from_widened_half_values_take_all_their_lanes() {
     let ir = text(&build_kernel("packed_bytes", p, body).unwrap(), false).llvm_ir;
     assert!(ir.contains("store <16 x i32>"), "{ir}");
 }
+
+/// An f16 store whose innermost loop is the 32 codes of a 3-bit unit (three words, each
+/// code put together from the words by per-lane shifts, as `packing::load_interior_units`
+/// does) runs 16 lanes at a time, and its two vectors are unrolled after the vectorizer:
+/// the shifts fold into constants. A loop of two vectors computed every lane's shift and
+/// its range checks from the induction vector, twice the instructions per value.
+#[test]
+fn short_forced_vector_loops_unroll_so_lane_constants_fold() {
+    let body = |a: &[Value]| {
+        let unit = (program_id(0) * 64 + arange(64)) * 3;
+        let bit = arange(32).cast::<u32>() * 3u32;
+        let code = (0..3)
+            .map(|w| {
+                let word = load(a[0] + (unit + w)).expand_dims(1);
+                (word >> (bit - 32 * w)) | (word << (32 * w - bit))
+            })
+            .reduce(|code, part| code | part)
+            .unwrap();
+        let x = (code & 7u32).cast::<f32>() * 0.5f32 + 1.0f32;
+        store(a[1] + (program_id(0) * 2048 + arange(2048)).reshape([64, 32]), x.cast::<half::f16>());
+    };
+    let p = params(&[ptr(DType::U32, false), ptr(DType::F16, true)]);
+    let ir = text(&build_kernel("straddling", p, body).unwrap(), false).llvm_ir;
+    assert!(ir.contains("fptrunc <16 x float>"), "{ir}");
+    let checked = ir.lines().filter(|l| l.contains("icmp") && l.contains("<16 x i32>")).count();
+    assert_eq!(checked, 0, "lane shifts range-checked at run time:\n{ir}");
+}

@@ -39,6 +39,22 @@ fn small_block(block: inkwell::basic_block::BasicBlock) -> bool {
     block.get_instructions().take(UNROLL_BODY + 1).count() <= UNROLL_BODY
 }
 
+/// A forced-vectorized loop of at most this many vectors is fully unrolled after the
+/// vectorizer, so lane-dependent values (a straddling code's word and shifts) fold into
+/// constants as they did when LLVM fully unrolled the scalar loop itself.
+const UNROLL_VECTORS: u64 = 4;
+
+/// A loop property's value in `llvm.loop` metadata.
+#[derive(Clone, Copy)]
+enum Prop {
+    /// The name alone.
+    Flag,
+    /// An integer of the given bit width.
+    Int(u32, u64),
+    /// Followup attributes (names alone) of a transformed loop.
+    Followup(&'static [&'static str]),
+}
+
 /// Loops over `[lo, hi)`, cut at `cuts`, outermost first.
 pub(crate) fn levels(lo: u32, hi: u32, cuts: &BTreeSet<u32>) -> Vec<Level> {
     index::split_range(lo, hi, cuts).into_iter().map(|(lo, bits)| Level { lo, bits, vectorize: None }).collect()
@@ -96,7 +112,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let br = self.b.build_conditional_branch(more, head, exit)?;
         let latch = self.current_block()?;
         if let Some(width) = vectorize {
-            self.vectorize_hint(br, width);
+            self.vectorize_hint(br, width, n);
         } else if self.threads.is_some() && n <= UNROLL_TRIPS && latch == head && small_block(head) {
             self.unroll_hint(br);
         }
@@ -110,31 +126,33 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// Attaches `llvm.loop` metadata asking for a full unroll: the only unrolling the GPU
     /// pipeline does (`target/nvptx.rs` turns the unroller off but for such requests).
     fn unroll_hint(&self, branch: InstructionValue<'ctx>) {
-        self.loop_hint(branch, &[("llvm.loop.unroll.full", None)]);
+        self.loop_hint(branch, &[("llvm.loop.unroll.full", Prop::Flag)]);
     }
 
     /// Attaches `llvm.loop` metadata asking for vectorization at `width` and no unrolling
-    /// before it (the full unroller would otherwise scalarize small loops first).
+    /// before it (the full unroller would otherwise scalarize small loops first). A loop
+    /// of `trips` iterations that makes at most [`UNROLL_VECTORS`] vectors is fully
+    /// unrolled after the vectorizer (its followup attributes).
     /// On a GPU (no vector registers) the same request becomes a full unroll, which
     /// keeps the lanes' states in registers instead of local memory.
-    fn vectorize_hint(&self, branch: InstructionValue<'ctx>, width: u32) {
+    fn vectorize_hint(&self, branch: InstructionValue<'ctx>, width: u32, trips: u64) {
         if self.threads.is_some() {
             return self.unroll_hint(branch);
         }
-        self.loop_hint(
-            branch,
-            &[
-                ("llvm.loop.vectorize.width", Some((32, width as u64))),
-                ("llvm.loop.vectorize.enable", Some((1, 1))),
-                ("llvm.loop.unroll.disable", None),
-            ],
-        );
+        let mut properties = vec![
+            ("llvm.loop.vectorize.width", Prop::Int(32, width as u64)),
+            ("llvm.loop.vectorize.enable", Prop::Int(1, 1)),
+            ("llvm.loop.unroll.disable", Prop::Flag),
+        ];
+        if trips > width as u64 && trips <= UNROLL_VECTORS * width as u64 {
+            properties.push(("llvm.loop.vectorize.followup_vectorized", Prop::Followup(&["llvm.loop.unroll.full"])));
+        }
+        self.loop_hint(branch, &properties);
     }
 
     /// Attaches a loop's `llvm.loop` metadata to its latch `branch`: a distinct node
-    /// (its first operand itself) holding each property, a name and an optional integer
-    /// of the given bit width.
-    fn loop_hint(&self, branch: InstructionValue<'ctx>, properties: &[(&str, Option<(u32, u64)>)]) {
+    /// (its first operand itself) holding each property: a name and its [`Prop`].
+    fn loop_hint(&self, branch: InstructionValue<'ctx>, properties: &[(&str, Prop)]) {
         use llvm_sys::core::*;
         use llvm_sys::debuginfo::{LLVMMetadataReplaceAllUsesWith, LLVMTemporaryMDNode};
         let cx = self.cx.raw();
@@ -143,10 +161,18 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         unsafe {
             let tmp = LLVMTemporaryMDNode(cx, std::ptr::null_mut(), 0);
             let mut ops = vec![tmp];
+            let string = |s: &str| LLVMMDStringInContext2(cx, s.as_ptr().cast(), s.len());
             for &(name, value) in properties {
-                let mut prop = vec![LLVMMDStringInContext2(cx, name.as_ptr().cast(), name.len())];
-                if let Some((bits, v)) = value {
-                    prop.push(LLVMValueAsMetadata(LLVMConstInt(LLVMIntTypeInContext(cx, bits), v, 0)));
+                let mut prop = vec![string(name)];
+                match value {
+                    Prop::Flag => {}
+                    Prop::Int(bits, v) => {
+                        prop.push(LLVMValueAsMetadata(LLVMConstInt(LLVMIntTypeInContext(cx, bits), v, 0)))
+                    }
+                    Prop::Followup(flags) => prop.extend(flags.iter().map(|&flag| {
+                        let mut attribute = [string(flag)];
+                        LLVMMDNodeInContext2(cx, attribute.as_mut_ptr(), 1)
+                    })),
                 }
                 ops.push(LLVMMDNodeInContext2(cx, prop.as_mut_ptr(), prop.len()));
             }
