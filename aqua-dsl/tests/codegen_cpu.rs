@@ -235,6 +235,21 @@ fn stores_computed_from_widened_half_values_take_all_their_lanes() {
     assert!(ir.contains("store <16 x i32>"), "{ir}");
 }
 
+/// The 32 codes `u32[64, 32]` (unmasked) of the program's 64 units of `bits` words at
+/// `words`, each put together from all the unit's words by per-lane shifts, as
+/// `packing::load_interior_units` does in the kernels crate.
+fn unit_codes(words: Value, bits: u32) -> Value {
+    let unit = (program_id(0) * 64 + arange(64)) * bits;
+    let bit = arange(32).cast::<u32>() * bits;
+    (0..bits)
+        .map(|w| {
+            let word = load(words + (unit + w)).expand_dims(1);
+            (word >> (bit - 32 * w)) | (word << (32 * w - bit))
+        })
+        .reduce(|code, part| code | part)
+        .unwrap()
+}
+
 /// An f16 store whose innermost loop is the 32 codes of a 3-bit unit (three words, each
 /// code put together from the words by per-lane shifts, as `packing::load_interior_units`
 /// does) runs 16 lanes at a time, and its two vectors are unrolled after the vectorizer:
@@ -243,21 +258,32 @@ fn stores_computed_from_widened_half_values_take_all_their_lanes() {
 #[test]
 fn short_forced_vector_loops_unroll_so_lane_constants_fold() {
     let body = |a: &[Value]| {
-        let unit = (program_id(0) * 64 + arange(64)) * 3;
-        let bit = arange(32).cast::<u32>() * 3u32;
-        let code = (0..3)
-            .map(|w| {
-                let word = load(a[0] + (unit + w)).expand_dims(1);
-                (word >> (bit - 32 * w)) | (word << (32 * w - bit))
-            })
-            .reduce(|code, part| code | part)
-            .unwrap();
-        let x = (code & 7u32).cast::<f32>() * 0.5f32 + 1.0f32;
+        let x = (unit_codes(a[0], 3) & 7u32).cast::<f32>() * 0.5f32 + 1.0f32;
         store(a[1] + (program_id(0) * 2048 + arange(2048)).reshape([64, 32]), x.cast::<half::f16>());
     };
     let p = params(&[ptr(DType::U32, false), ptr(DType::F16, true)]);
     let ir = text(&build_kernel("straddling", p, body).unwrap(), false).llvm_ir;
     assert!(ir.contains("fptrunc <16 x float>"), "{ir}");
     let checked = ir.lines().filter(|l| l.contains("icmp") && l.contains("<16 x i32>")).count();
+    assert_eq!(checked, 0, "lane shifts range-checked at run time:\n{ir}");
+}
+
+/// Codes of a 6-bit unit put together as in the test above, but into a buffer (the
+/// indices of a 64-entry table looked up in registers, as the HIGGS EDEN2-64 dequantizer
+/// does): the buffer's loop of 32 codes is forced to 16 lanes too, and unrolled. LLVM
+/// picked 16 lanes itself and kept the loop of two vectors.
+#[test]
+fn short_buffer_fills_unroll_so_lane_constants_fold() {
+    let body = |a: &[Value]| {
+        let code = unit_codes(a[0], 6);
+        let points: Vec<f32> = (0..64).map(|i| i as f32 * 0.25 - 8.0).collect();
+        let x = const_table::<f32, f32>(&points).gather(code & 63u32);
+        store(a[1] + (program_id(0) * 2048 + arange(2048)).reshape([64, 32]), x);
+    };
+    let p = params(&[ptr(DType::U32, false), ptr(DType::F32, true)]);
+    let ir = text(&build_kernel("straddling_lookup", p, body).unwrap(), false).llvm_ir;
+    assert!(ir.contains("alloca [2048 x i32]"), "the codes get a buffer:\n{ir}");
+    // The lookup's own compare (`%high`, an index's bit 5) stays.
+    let checked = ir.lines().filter(|l| l.contains("icmp") && l.contains("<16 x i32>") && !l.contains("%high")).count();
     assert_eq!(checked, 0, "lane shifts range-checked at run time:\n{ir}");
 }

@@ -25,7 +25,13 @@ fn ptr(name: &str, dtype: DType, mutable: bool) -> Param {
 /// Two tables of `len` elements of `table` read at the transposed index block (a buffer);
 /// each lookup is used twice (a sum and a difference), so the lookups fill buffers.
 fn lookup_kernel(table: DType, index: DType, len: usize) -> Kernel {
-    let name = format!("lookup_{table}_by_{index}_{len}");
+    lookup_kernel_with(table, index, len, "", |x| x.reshape([16, 16]).trans().reshape([N]))
+}
+
+/// [`lookup_kernel`] with the indices `indices(x)` of the loaded block `x`, under a name
+/// that ends with `suffix`.
+fn lookup_kernel_with(table: DType, index: DType, len: usize, suffix: &str, indices: fn(Value) -> Value) -> Kernel {
+    let name = format!("lookup_{table}_by_{index}_{len}{suffix}");
     let params = vec![ptr("i", index, false), ptr("sum", table, true), ptr("diff", table, true)];
     let a_data: Vec<f64> = (0..len).map(|k| k as f64 * 3.0 - 7.0).collect();
     let b_data: Vec<f64> = (0..len).map(|k| (k * k % 11) as f64 + 0.5).collect();
@@ -36,7 +42,7 @@ fn lookup_kernel(table: DType, index: DType, len: usize) -> Kernel {
             _ => (const_table::<u32, f64>(&b_data), const_table::<u32, f64>(&b_data)),
         };
         let offs = program_id(0) * N + arange(N);
-        let i = load(a[0] + offs).reshape([16, 16]).trans().reshape([N]);
+        let i = indices(load(a[0] + offs));
         let (x, y) = (ta.gather(i), tb.gather(i));
         store(a[1] + offs, x + y);
         store(a[2] + offs, x - y);
@@ -87,4 +93,29 @@ fn small_table_lookups_match_the_interpreter() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(!avx512() || in_registers == 36, "{in_registers} kernels looked up in registers");
+}
+
+/// Indices computed from the loaded block by a shift and a mask (as the HIGGS search takes
+/// a candidate's index out of a packed word) get a buffer of their own so that the lookups
+/// are made in registers: computed in each lookup's loop, they made every lookup a load
+/// per element.
+#[test]
+fn computed_indices_get_a_buffer_for_register_lookups() {
+    let rt = Runtime::cpu_with(RuntimeOptions { cache_dir: None, mode: LaunchMode::Checked, ..Default::default() });
+    for index in [DType::I32, DType::U32] {
+        let k = lookup_kernel_with(DType::F32, index, 64, "_computed", |x| (x >> 1) & 63);
+        let ir = compile(&k, &CodegenOptions { emit_text: true, ..Default::default() }).unwrap().llvm_ir;
+        let permuted = ir.contains("@llvm.x86.avx512.vpermi2var");
+        assert_eq!(permuted, avx512(), "{}: register lookup {permuted}:\n{ir}", k.name);
+        let mut x = Vec::new();
+        for e in 0..PROGRAMS * N {
+            encode(index, (e * 37 % 300) as f64, &mut x);
+        }
+        let n = (PROGRAMS * N) as usize;
+        let (want, got) = run_both(&rt, &k, PROGRAMS, index, &x, &[(DType::F32, n), (DType::F32, n)]);
+        assert!(want == got, "{}: the CPU differs from the interpreter", k.name);
+    }
+    if !avx512() {
+        println!("skipped: register lookups (the host has no AVX-512); loads per element were compared");
+    }
 }

@@ -186,8 +186,9 @@ const CELL_BOX: f32 = 5.0;
 /// [`nearest`] over a cell's candidates, for tuples inside the box: the same scores,
 /// taken in increasing index order with a strict `<` from an infinite start, as
 /// [`Grid::nearest`] does over every point ([`Cells`] says why that is the same answer).
-/// A candidate costs its index (a 4-wide cell's indices are one 32-bit load on a GPU), its
-/// terms ([`Candidates`]), two multiply-adds, a compare and two selects.
+/// A candidate costs its index (a 4-wide cell's indices are one 32-bit load: on a GPU
+/// as LLVM merges the byte loads, on a CPU from [`Cells::packed`], then a shift and a
+/// mask), its terms ([`Candidates`]), two multiply-adds, a compare and two selects.
 #[track_caller]
 fn in_cells(ys: &[Value], grid: &Grid, cells: &Cells, from: Candidates) -> Value {
     let per_axis = cells.per_axis;
@@ -201,8 +202,24 @@ fn in_cells(ys: &[Value], grid: &Grid, cells: &Cells, from: Candidates) -> Value
             .cast::<u32>()
             .minimum(per_axis - 1)
     };
-    let first = (axis(ys[1]) * per_axis + axis(ys[0])) * cells.width;
-    let lists = const_table::<u8, i32>(&cells.candidates);
+    let cell = axis(ys[1]) * per_axis + axis(ys[0]);
+    // A candidate's index by its place `k` in the cell's list.
+    let index: Box<dyn Fn(u32) -> Value> = match from {
+        // Byte loads: LLVM merges a 4-wide cell's into one 32-bit load on a GPU.
+        Candidates::Rows => {
+            let lists = const_table::<u8, i32>(&cells.candidates);
+            let first = cell * cells.width;
+            Box::new(move |k| lists.gather(first + k).cast::<i32>())
+        }
+        // On a CPU a byte load is a load per lane: four at once from packed words.
+        Candidates::Coordinates => {
+            let per_cell = cells.words_per_cell();
+            let lists = const_table::<u32, u32>(&cells.packed());
+            let first = cell * per_cell;
+            let words: Vec<Value> = (0..per_cell).map(|w| lists.gather(first + w)).collect();
+            Box::new(move |k| ((words[k as usize / 4] >> (8 * (k % 4))) & 255u32).cast::<i32>())
+        }
+    };
     // A candidate point's negated coordinates and half norm, by its index.
     let terms: Box<dyn Fn(Value) -> (Vec<Value>, Value)> = match from {
         Candidates::Rows => {
@@ -226,7 +243,7 @@ fn in_cells(ys: &[Value], grid: &Grid, cells: &Cells, from: Candidates) -> Value
         }
     };
     let candidate = |k: u32| {
-        let i = lists.gather(first + k).cast::<i32>();
+        let i = index(k);
         let (q, h) = terms(i);
         (i, score(ys, &q, h))
     };

@@ -22,7 +22,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "aqua",
     version,
-    about = "aqua kernels: list, compile, demo, bench, tune, quant-eval, grid"
+    about = "aqua: compile, run, benchmark and tune the AQUA-KV quantizer kernels on the CPU or a CUDA GPU"
 )]
 struct Cli {
     #[command(subcommand)]

@@ -179,6 +179,19 @@ pub(crate) fn tiled_trans(k: &Kernel, op: &Op) -> bool {
     matches!(ty.shape.dims(), &[r, c] if r >= TILE && c >= TILE) && !ty.is_ptr()
 }
 
+/// The indices of a gather looked up in registers (`table_lookup.rs`): the lookup reads
+/// them from a buffer, 16 at a time, and fills a buffer of its own. An index computed in
+/// each sink (a grid point's index in the HIGGS search, a shift and a mask of a packed
+/// word) made every lookup a hardware gather.
+fn register_lookup_index(target: PlanTarget, k: &Kernel, op: &Op) -> Option<ValueId> {
+    match *op {
+        Op::Gather { table, index } if target.register_lookups && table_lookup::fits_registers(k, table, index) => {
+            Some(index)
+        }
+        _ => None,
+    }
+}
+
 /// Ops whose block result can be computed element by element where it is used.
 fn is_elementwise(k: &Kernel, op: &Op) -> bool {
     if tiled_trans(k, op) {
@@ -397,13 +410,13 @@ fn decide(
             continue;
         }
         let mut set = BTreeSet::new();
-        let mut needs_buffer = match site.inst.op {
-            Op::Gather { table, index } => target.register_lookups && table_lookup::fits_registers(k, table, index),
-            _ => false,
-        };
+        let mut needs_buffer = register_lookup_index(target, k, &site.inst.op).is_some();
         for &u in &w.uses[vi] {
             let user = w.sites[u].inst;
-            if matches!(user.op, Op::Dot { .. }) || tiled_trans(k, &user.op) {
+            if matches!(user.op, Op::Dot { .. })
+                || tiled_trans(k, &user.op)
+                || register_lookup_index(target, k, &user.op) == Some(v)
+            {
                 needs_buffer = true;
             }
             // A fused reduction reads `fan` elements of its operand per element; a
