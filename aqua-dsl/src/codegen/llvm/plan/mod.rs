@@ -327,6 +327,9 @@ fn costs(k: &Kernel, w: &Walk, free: &[bool], prior: Option<&[Place]>, target: P
             Op::Binary { op: BinOp::Div | BinOp::Rem, .. } => (DIVISION, 1),
             // Its operand at two indices, unless the partner comes for free (`decide`).
             Op::XorPermute { .. } => (1, 2),
+            // An address costs what its offsets cost: recomputed, it folds into the
+            // access, where a buffer of pointers is 8 bytes an element to fill.
+            Op::PtrAdd { .. } => (0, 1),
             op => fused_reduce(k, op).map_or((1, 1), |n| (n, n)),
         };
         literal[vi] = match op {
