@@ -287,3 +287,24 @@ fn short_buffer_fills_unroll_so_lane_constants_fold() {
     let checked = ir.lines().filter(|l| l.contains("icmp") && l.contains("<16 x i32>") && !l.contains("%high")).count();
     assert_eq!(checked, 0, "lane shifts range-checked at run time:\n{ir}");
 }
+
+/// A block that is one run over all its rows (a quantizer's tile of 16 groups of 64) is
+/// addressed from its first element by its linear index: the 8-bit packing reads its f16
+/// values at stride 4 (four codes a word), which LLVM then loads as an interleaved group.
+/// Through `sext(offset)` per element it loaded every value on its own.
+#[test]
+fn one_run_blocks_are_addressed_from_one_start() {
+    let body = |a: &[Value]| {
+        let rows = program_id(0) * 16 + arange(16);
+        let offs = rows.expand_dims(1) * 64 + arange(64).expand_dims(0);
+        let x = load(a[0] + offs).cast::<f32>();
+        let codes = (clamp(fma(x, 16.0f32, 128.0f32), 0.0f32, 255.0f32) + 8388608.0f32).bitcast::<u32>() & 255u32;
+        let words = (codes.reshape([256, 4]) << (arange(4).cast::<u32>() * 8u32)).sum(1).reshape([32, 8]);
+        let units = program_id(0) * 32 + arange(32);
+        store(a[1] + (units.expand_dims(1) * 8 + arange(8).expand_dims(0)), words);
+    };
+    let p = params(&[ptr(DType::F16, false), ptr(DType::U32, true)]);
+    let ir = text(&build_kernel("packed_tile", p, body).unwrap(), false).llvm_ir;
+    let scalar = ir.lines().filter(|l| l.contains("= load half")).count();
+    assert_eq!(scalar, 0, "f16 values loaded one by one:\n{ir}");
+}

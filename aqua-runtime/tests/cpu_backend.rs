@@ -400,18 +400,25 @@ fn dot_matches_the_interpreter() {
 #[test]
 fn masked_loads_stores_and_gathers() {
     // y[i] = table[x[i]] for i < n, with indices outside the table (clamped), lanes past
-    // n untouched, and a masked load whose masked lanes would be far out of bounds.
-    let k = kernel("gather", vec![ptr(DType::I32), ptr_mut(DType::F32), ptr_mut(DType::I8), scalar(DType::I32)], |a| {
-        let (offs, m) = lanes(a[3]);
+    // n untouched, a masked load whose masked lanes would be far out of bounds, and one
+    // of x[i - 1], whose first element (masked off) is before the buffer: a block that is
+    // one run is addressed from its first element (`llvm/runs.rs`).
+    let params =
+        vec![ptr(DType::I32), ptr_mut(DType::F32), ptr_mut(DType::I8), ptr_mut(DType::I32), scalar(DType::I32)];
+    let k = kernel("gather", params, |a| {
+        let (offs, m) = lanes(a[4]);
         let t = const_table::<f32, f32>(&[0.5, -1.0, 2.0, f32::NAN]);
         let i = load_masked_or(a[0] + offs, m, 0);
         store_masked(a[1] + offs, t.gather(i), m);
         let far = load_masked_or(a[0] + (offs * 1000), offs.lt(1), 7);
         store_masked(a[2] + offs, far.cast::<i8>(), m);
+        let before = load_masked_or(a[0] + (offs - 1), logical_and(m, offs.ge(1)), 5);
+        store_masked(a[3] + offs, before, m);
     });
     let x: Vec<i32> = (0..N as i32).map(|i| i % 7 - 2).collect();
     let y = vec![9.0f32; N + 10];
-    let out = check_exact(&k, GRID, &[buf(&x), buf(&y), empty(DType::I8, N), int(DType::I32, N as i64)]);
+    let args = [buf(&x), buf(&y), empty(DType::I8, N), empty(DType::I32, N), int(DType::I32, N as i64)];
+    let out = check_exact(&k, GRID, &args);
     let got = read::<f32>(&out[1]);
     let table = [0.5, -1.0, 2.0, f32::NAN];
     for (i, &v) in got.iter().enumerate() {
@@ -420,6 +427,8 @@ fn masked_loads_stores_and_gathers() {
     }
     let far = read::<i8>(&out[2]);
     assert_eq!((far[0], far[1], far[64]), (-2, 7, 7));
+    let before = read::<i32>(&out[3]);
+    assert_eq!((before[0], before[1], before[N - 1]), (5, x[0], x[N - 2]));
 }
 
 #[test]

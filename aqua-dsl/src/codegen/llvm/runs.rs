@@ -14,8 +14,12 @@
 //! tile's rows, a tensor's run-time row length apart. There the per-element
 //! `sext(offset)` kept LLVM's loop vectorizer off the dequantizer's store loop (its
 //! 4-bit form scalar, the 2-bit one through a buffer of offsets). A block that is one
-//! run is left as it is: the vectorizer sees through its offsets, and runs from a start
-//! per row made it choose 4 lanes instead of 16 for the uniform dequantizer's store.
+//! run over all its rows is addressed from one start, its first element, by its linear
+//! index: runs from a start per row made the vectorizer choose 4 lanes instead of 16 for
+//! the uniform dequantizer's store, and `sext(offset)` per element hid the stride of the
+//! 8-bit quantizer's packing (four codes a word, its f16 values read at stride 4), which
+//! LLVM then loaded one by one instead of as an interleaved group (one-core 8-bit
+//! quantize 2.8 to 8.5-8.9 GB/s).
 
 use inkwell::attributes::Attribute;
 use inkwell::context::Context;
@@ -57,16 +61,19 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let size = types::mem_size(elem);
         let gpu = self.threads.is_some();
         let axis = self.runs.get(&ptr).map(|r| r.last());
+        let whole = idx.iter().map(|t| t.lo + t.bits).max().unwrap_or(0);
+        let whole_block = !gpu && self.one_run(ptr);
         let bits = match axis {
             Some(a) if gpu => a.contig.min(RUN_BITS),
-            Some(a) if a.contig >= CPU_MIN_RUN_BITS && !self.one_run(ptr) => a.contig.min(CPU_RUN_BITS),
+            _ if whole_block => whole,
+            Some(a) if a.contig >= CPU_MIN_RUN_BITS => a.contig.min(CPU_RUN_BITS),
             _ => 0,
         };
         if bits == 0 {
             let off = self.elem(ptr, idx)?.into_int_value();
             return Ok((self.address(base, elem, off)?, size));
         }
-        let total = idx.iter().map(|t| t.lo + t.bits).max().unwrap_or(0).max(bits);
+        let total = whole.max(bits);
         let above = [Field { src: bits, len: total - bits, dst: bits }];
         let start_idx = index::remap(idx, &above, self)?;
         let step_idx = index::remap(idx, &[Field { src: 0, len: bits, dst: 0 }], self)?;
@@ -83,15 +90,24 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             let low = u64::from(start_align / size) - 1;
             off = self.b.build_and(off, off.get_type().const_int(!low, false), "aligned")?;
         }
-        let start = self.address(base, elem, off)?;
+        let ty = types::mem(self.cx, elem);
+        // The first element of a whole block may be masked off and outside the buffer (a
+        // block at `i - 1`), so its address, and each element's from it, is a plain one.
+        // SAFETY (of the generated code): `gep` without `inbounds` only computes.
+        let start = match whole_block {
+            true => unsafe { self.b.build_gep(ty, base, &[off], "start")? },
+            false => self.address(base, elem, off)?,
+        };
         if start_align > size {
             self.assume_aligned(start, start_align)?;
         }
         let step = self.linear(&step_idx)?;
-        let ty = types::mem(self.cx, elem);
         // SAFETY (of the generated code): the run's elements are `start + k`, which the
         // access reaches only where the element `offset(start + k)` is in the buffer.
-        let at = unsafe { self.b.build_in_bounds_gep(ty, start, &[step], "run")? };
+        let at = match whole_block {
+            true => unsafe { self.b.build_gep(ty, start, &[step], "run")? },
+            false => unsafe { self.b.build_in_bounds_gep(ty, start, &[step], "run")? },
+        };
         let align = match step.get_zero_extended_constant() {
             Some(0) => start_align,
             Some(k) => start_align.min(1 << (k * u64::from(size)).trailing_zeros().min(4)),
@@ -101,8 +117,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     }
 
     /// CPU: whether the offsets of the pointer block `ptr` are one run over the whole
-    /// block (`analysis::one_run_blocks`), which LLVM's loop vectorizer sees through as
-    /// they are.
+    /// block (`analysis::one_run_blocks`), addressed from one start.
     fn one_run(&self, ptr: ValueId) -> bool {
         self.one_run.contains(&ptr)
     }
