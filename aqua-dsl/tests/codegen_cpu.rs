@@ -308,3 +308,20 @@ fn one_run_blocks_are_addressed_from_one_start() {
     let scalar = ir.lines().filter(|l| l.contains("= load half")).count();
     assert_eq!(scalar, 0, "f16 values loaded one by one:\n{ir}");
 }
+
+/// Rows of 8 words a run-time row length apart (a KIVI tile's packed 8-bit codes) are
+/// addressed by runs from each row's start, so the row loads as a vector: through
+/// `sext(offset)` per element each word was a load of its own.
+#[test]
+fn short_rows_at_a_run_time_stride_load_as_vectors() {
+    let body = |a: &[Value]| {
+        let rows = program_id(0) * 128 + arange(128);
+        let words = load(a[0] + (rows.expand_dims(1) * (a[2] / 8 * 8) + arange(8).expand_dims(0)));
+        let out = (program_id(0) * 1024 + arange(1024)).reshape([128, 8]);
+        store(a[1] + out, (words >> 4u32) & 15u32);
+    };
+    let mut p = params(&[ptr(DType::U32, false), ptr(DType::U32, true)]);
+    p.push(aqua_dsl::ir::Param { name: "row".into(), kind: ParamKind::Scalar(DType::I32) });
+    let ir = text(&build_kernel("short_rows", p, body).unwrap(), false).llvm_ir;
+    assert!(ir.contains("load <8 x i32>"), "words loaded one by one:\n{ir}");
+}
