@@ -120,19 +120,21 @@ impl Cells {
     /// candidates, where each was a load of its own (one per lane on a CPU).
     pub fn packed(&self) -> Vec<u32> {
         let per_cell = self.words_per_cell() as usize * 4;
-        self.candidates
+        let bytes: Vec<u32> = self
+            .candidates
             .chunks_exact(self.width as usize)
             .flat_map(|list| {
                 let last = *list.last().expect("a cell has candidates");
-                let padded = list.iter().copied().chain(std::iter::repeat(last)).take(per_cell);
-                let bytes: Vec<u32> = padded
-                    .map(|i| u8::try_from(i).expect("packed cells hold grids of at most 256 points") as u32)
-                    .collect();
-                bytes
-                    .chunks_exact(4)
-                    .map(|b| b[0] | b[1] << 8 | b[2] << 16 | b[3] << 24)
-                    .collect::<Vec<u32>>()
+                list.iter()
+                    .copied()
+                    .chain(std::iter::repeat(last))
+                    .take(per_cell)
             })
+            .map(|i| u8::try_from(i).expect("packed cells hold grids of at most 256 points") as u32)
+            .collect();
+        bytes
+            .chunks_exact(4)
+            .map(|b| b[0] | b[1] << 8 | b[2] << 16 | b[3] << 24)
             .collect()
     }
 
@@ -237,14 +239,23 @@ mod tests {
             // The packed words hold each cell's list, padded with its last index.
             let packed = cells.packed();
             let per_cell = cells.words_per_cell() as usize;
-            assert_eq!(packed.len(), cells.candidates.len() / cells.width as usize * per_cell);
-            for (c, list) in cells.candidates.chunks_exact(cells.width as usize).enumerate() {
+            assert_eq!(
+                packed.len(),
+                cells.candidates.len() / cells.width as usize * per_cell
+            );
+            for (c, list) in cells
+                .candidates
+                .chunks_exact(cells.width as usize)
+                .enumerate()
+            {
                 let bytes: Vec<i32> = packed[c * per_cell..][..per_cell]
                     .iter()
                     .flat_map(|w| (0..4).map(move |k| (w >> (8 * k) & 255) as i32))
                     .collect();
                 assert_eq!(&bytes[..list.len()], list, "EDEN2-{n}, cell {c}");
-                assert!(bytes[list.len()..].iter().all(|&i| i == *list.last().unwrap()));
+                assert!(bytes[list.len()..]
+                    .iter()
+                    .all(|&i| i == *list.last().unwrap()));
             }
         }
     }

@@ -152,18 +152,15 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         // the uniform quantizer about 35% faster, its 3-bit codes' buffer 2x. Only for
         // unmasked loads with addresses computed in the loop (a gather through an offset
         // buffer measured slower when forced).
-        if let Some(inner) = levels.last_mut() {
-            let contiguous = inner.lo == 0 && inner.bits >= 4;
-            if self.threads.is_none() && masks.is_empty() && contiguous && self.widens_narrow_load(&inst.op) {
-                inner.vectorize = Some(WIDEN_LANES);
-            }
-            // A buffer of 32-bit elements filled by an unmasked innermost loop of 32 or 64
-            // contiguous elements: 16 lanes, which unrolls the loop's two to four vectors
-            // after the vectorizer (`loops.rs`). LLVM picked 16 lanes itself but kept the
-            // loop, so a straddling width's codes computed each lane's word shifts from
-            // the induction vector (HIGGS EDEN2-64 dequantize, 6-bit codes, 1.35x).
-            let short = inner.lo == 0 && (5..=6).contains(&inner.bits) && self.k.ty(v).dtype().bits() == 32;
-            if self.threads.is_none() && masks.is_empty() && short && inner.vectorize.is_none() {
+        // So does a buffer of 32-bit elements filled by an unmasked innermost loop of 32 or
+        // 64 contiguous elements, which unrolls the loop's two to four vectors after the
+        // vectorizer (`loops.rs`). LLVM picked 16 lanes itself but kept the loop, so a
+        // straddling width's codes computed each lane's word shifts from the induction
+        // vector (HIGGS EDEN2-64 dequantize, 6-bit codes, 1.35x).
+        if let Some(inner) = levels.last_mut().filter(|i| i.lo == 0 && self.threads.is_none() && masks.is_empty()) {
+            let widens = inner.bits >= 4 && self.widens_narrow_load(&inst.op);
+            let short = (5..=6).contains(&inner.bits) && self.k.ty(v).dtype().bits() == 32;
+            if widens || short {
                 inner.vectorize = Some(WIDEN_LANES);
             }
         }

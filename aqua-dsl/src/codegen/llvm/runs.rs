@@ -64,10 +64,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let gpu = self.threads.is_some();
         let axis = self.runs.get(&ptr).map(|r| r.last());
         let whole = idx.iter().map(|t| t.lo + t.bits).max().unwrap_or(0);
-        let whole_block = !gpu && self.one_run(ptr);
         let bits = match axis {
             Some(a) if gpu => a.contig.min(RUN_BITS),
-            _ if whole_block => whole,
+            _ if self.one_run(ptr) => whole,
             Some(a) if a.contig >= CPU_MIN_RUN_BITS => a.contig.min(CPU_RUN_BITS),
             _ => 0,
         };
@@ -93,23 +92,18 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             off = self.b.build_and(off, off.get_type().const_int(!low, false), "aligned")?;
         }
         let ty = types::mem(self.cx, elem);
-        // The first element of a whole block may be masked off and outside the buffer (a
-        // block at `i - 1`), so its address, and each element's from it, is a plain one.
+        // A run's first element may be masked off and outside the buffer (a block at
+        // `i - 1`), so its address, and each element's from it, is a plain one: `inbounds`
+        // would make them poison there (the code LLVM makes is the same either way).
         // SAFETY (of the generated code): `gep` without `inbounds` only computes.
-        let start = match whole_block {
-            true => unsafe { self.b.build_gep(ty, base, &[off], "start")? },
-            false => self.address(base, elem, off)?,
-        };
+        let start = unsafe { self.b.build_gep(ty, base, &[off], "start")? };
         if start_align > size {
             self.assume_aligned(start, start_align)?;
         }
         let step = self.linear(&step_idx)?;
         // SAFETY (of the generated code): the run's elements are `start + k`, which the
         // access reaches only where the element `offset(start + k)` is in the buffer.
-        let at = match whole_block {
-            true => unsafe { self.b.build_gep(ty, start, &[step], "run")? },
-            false => unsafe { self.b.build_in_bounds_gep(ty, start, &[step], "run")? },
-        };
+        let at = unsafe { self.b.build_gep(ty, start, &[step], "run")? };
         let align = match step.get_zero_extended_constant() {
             Some(0) => start_align,
             Some(k) => start_align.min(1 << (k * u64::from(size)).trailing_zeros().min(4)),
