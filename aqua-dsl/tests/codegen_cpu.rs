@@ -298,6 +298,30 @@ fn short_buffer_fills_unroll_so_lane_constants_fold() {
     assert_eq!(checked, 0, "lane shifts range-checked at run time:\n{ir}");
 }
 
+/// Integer sums over lines of 8 (packed words of 8 codes, each shifted by an amount
+/// broadcast over the words): the codes of two lines are computed in one 16-lane vector
+/// and 16 lines merge in vectors of 16 states; the amounts, split from the loop variable
+/// (`i & 7`), fold into constants in the unrolled loop, so the shifts by 32 and more
+/// (which give 0, as the 5-bit packing's pieces that miss a word do) need no run-time
+/// compare. Before, lines of 8 were computed and merged in 8-lane vectors.
+#[test]
+fn lines_of_eight_reduce_two_to_a_vector() {
+    let body = |a: &[Value]| {
+        let x = load(a[0] + (program_id(0) * 1024 + arange(1024))).cast::<f32>();
+        let codes = (clamp(fma(x, 4.0f32, 8.0f32), 0.0f32, 31.0f32) + 8388608.0f32).bitcast::<u32>() & 31u32;
+        let words = (codes.reshape([128, 8]) << (arange(8).cast::<u32>() * 5u32)).sum(1);
+        store(a[1] + (program_id(0) * 128 + arange(128)), words);
+    };
+    let p = params(&[ptr(DType::F16, false), ptr(DType::U32, true)]);
+    let ir = text(&build_kernel("words_of_eight", p, body).unwrap(), false).llvm_ir;
+    let wide = ir.lines().any(|l| l.contains("= shl") && l.contains("<16 x i32>"));
+    assert!(wide, "codes not shifted 16 lanes at a time:\n{ir}");
+    let narrow = ir.lines().filter(|l| l.contains("<8 x i32>")).count();
+    assert_eq!(narrow, 0, "8-lane vectors of codes or states:\n{ir}");
+    let checked = ir.lines().filter(|l| l.contains("icmp") && l.contains("<16 x i32>")).count();
+    assert_eq!(checked, 0, "lane shifts range-checked at run time:\n{ir}");
+}
+
 /// A block that is one run over all its rows (a quantizer's tile of 16 groups of 64) is
 /// addressed from its first element by its linear index: the 8-bit packing reads its f16
 /// values at stride 4 (four codes a word), which LLVM then loads as an interleaved group.

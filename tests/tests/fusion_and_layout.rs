@@ -40,16 +40,32 @@ fn suite_ops(dtype: DType, joint_only: bool) -> Vec<Vec<&'static str>> {
     }
 }
 
-/// Reduces each program's block `x: [shape]` along `axis` with every op of `ops`.
-fn reduce_kernel(dtype: DType, shape: [u32; 3], axis: u32, ops: &[&str]) -> Kernel {
+/// What a reduction kernel reduces.
+#[derive(Clone, Copy, PartialEq)]
+enum Operand {
+    /// The loaded block.
+    Loaded,
+    /// The loaded block plus its index along the last axis, broadcast over the others
+    /// (as a packing's shift amounts are): a loop over more than a line must split its
+    /// variable to index it.
+    PlusLane,
+}
+
+/// Reduces each program's block `x: [shape]` (or `operand` of it) along `axis` with every
+/// op of `ops`.
+fn reduce_kernel(dtype: DType, shape: [u32; 3], axis: u32, ops: &[&str], operand: Operand) -> Kernel {
     let mut params = vec![ptr("x", dtype, false)];
     params.extend(ops.iter().map(|op| ptr(&format!("o_{op}"), out_dtype(dtype, op), true)));
     let n: u32 = shape.iter().product();
     let m = n / shape[axis as usize];
-    let name = format!("reduce_{dtype}_{}x{}x{}_axis{axis}_{}", shape[0], shape[1], shape[2], ops.join("_"));
+    let lane = if operand == Operand::PlusLane { "_plus_lane" } else { "" };
+    let name = format!("reduce_{dtype}_{}x{}x{}_axis{axis}{lane}_{}", shape[0], shape[1], shape[2], ops.join("_"));
     build_kernel(&name, params, |a| {
         let pid = program_id(0);
-        let x = load(a[0] + (pid * n + arange(n))).reshape(shape);
+        let mut x = load(a[0] + (pid * n + arange(n))).reshape(shape);
+        if operand == Operand::PlusLane {
+            x = x + arange(shape[2]).cast_to(dtype).reshape([1, 1, shape[2]]).broadcast_to(shape);
+        }
         for (k, op) in ops.iter().enumerate() {
             let r = reduce(x, op, axis);
             let r = r.reshape([m]);
@@ -145,13 +161,13 @@ fn runtimes() -> Vec<(&'static str, Runtime)> {
     vec![("cpu", Runtime::cpu_with(options())), ("simt", Runtime::simt_with(options(), 2))]
 }
 
-fn check_reductions(shapes: &[([u32; 3], u32)], joint_only: bool) {
+fn check_reductions(shapes: &[([u32; 3], u32)], joint_only: bool, operand: Operand) {
     let mut failures = Vec::new();
     for (backend, rt) in runtimes() {
         for &(shape, axis) in shapes {
             let suites = DType::ALL.into_iter().flat_map(|d| suite_ops(d, joint_only).into_iter().map(move |s| (d, s)));
             for (dtype, ops) in suites {
-                let k = reduce_kernel(dtype, shape, axis, &ops);
+                let k = reduce_kernel(dtype, shape, axis, &ops, operand);
                 let n: u32 = shape.iter().product();
                 let m = (n / shape[axis as usize]) as usize;
                 let x = line_input(dtype, shape, axis, PROGRAMS, u64::from(n + axis));
@@ -173,26 +189,40 @@ fn check_reductions(shapes: &[([u32; 3], u32)], joint_only: bool) {
 #[test]
 fn fused_short_axis_reductions_match_the_interpreter() {
     let shapes = [([2, 8, 16], 0), ([4, 4, 8], 0), ([8, 2, 16], 1), ([4, 4, 16], 1), ([16, 8, 2], 2), ([8, 16, 4], 2)];
-    check_reductions(&shapes, false);
+    check_reductions(&shapes, false, Operand::Loaded);
 }
 
 /// Outer axes of 8 to 128 elements over 16 to 256 outputs: strips of up to 64 outputs
 /// (four vectors of 16), narrower where the outputs below the axis are fewer.
 #[test]
 fn strip_reductions_along_outer_axes_match_the_interpreter() {
-    check_reductions(&[([16, 16, 16], 0), ([128, 2, 4], 0), ([8, 32, 8], 1), ([2, 8, 64], 1), ([64, 4, 1], 0)], false);
+    check_reductions(
+        &[([16, 16, 16], 0), ([128, 2, 4], 0), ([8, 32, 8], 1), ([2, 8, 64], 1), ([64, 4, 1], 0)],
+        false,
+        Operand::Loaded,
+    );
 }
 
-/// Integer sums, max and min, and f32 max and min, along the last axis over at least as
-/// many lines as lanes: groups of 16 (or 8) lines merged in one shuffle tree; lines of
-/// exactly the lanes and of more; a group spread over two dims (its loop cut inside the
-/// group); and too few lines (the tree per line). The inputs' runs of NaN and infinities
-/// give f32 lines that are NaN only or whose one number is an infinity: the group's
-/// rescans.
+/// Integer sums, max and min, and f32 max and min, along the last axis over at least 16
+/// lines: groups of 16 lines merged in one shuffle tree (lines of 8 two to a vector);
+/// lines of exactly the lanes and of more; a group spread over two dims (its loop cut
+/// inside the group); and too few lines (the tree per line). The inputs' runs of NaN and
+/// infinities give f32 lines that are NaN only or whose one number is an infinity: the
+/// group's rescans.
 #[test]
 fn jointly_merged_line_reductions_match_the_interpreter() {
-    let last_axis = [[1, 16, 16], [4, 16, 16], [2, 32, 8], [1, 16, 64], [4, 4, 16], [2, 2, 32], [1, 8, 16]];
-    check_reductions(&last_axis.map(|shape| (shape, 2)), true);
+    let last_axis = [[1, 16, 16], [4, 16, 16], [2, 32, 8], [1, 16, 64], [4, 4, 16], [2, 2, 32], [1, 8, 16], [2, 8, 8]];
+    check_reductions(&last_axis.map(|shape| (shape, 2)), true, Operand::Loaded);
+}
+
+/// Lines of 8 merged jointly when the operand takes a per-lane value broadcast over the
+/// lines: the loop over a group's whole lines runs 16 lanes wide, over two lines, and
+/// indexes the broadcast by splitting its variable (`i & 7`); a group in one dim, over
+/// two, and a block of many groups.
+#[test]
+fn jointly_merged_lines_of_eight_with_a_lane_operand_match_the_interpreter() {
+    let last_axis = [[1, 16, 8], [4, 4, 8], [2, 64, 8], [1, 32, 16]];
+    check_reductions(&last_axis.map(|shape| (shape, 2)), true, Operand::PlusLane);
 }
 
 /// Lines of exactly the lanes give each state slot one element: an integer sum's state
@@ -202,7 +232,7 @@ fn jointly_merged_line_reductions_match_the_interpreter() {
 #[test]
 fn lines_of_one_element_a_lane_store_no_identity_first() {
     for (shape, joint) in [([1, 16, 16], true), ([1, 8, 16], false)] {
-        let k = reduce_kernel(DType::U32, shape, 2, &["sum", "max"]);
+        let k = reduce_kernel(DType::U32, shape, 2, &["sum", "max"], Operand::Loaded);
         let ir = compile(&k, &CodegenOptions { emit_text: true, ..Default::default() }).unwrap().llvm_ir;
         let identities = ir.matches("store <16 x i32> zeroinitializer").count();
         assert_eq!(identities, 0, "{} ({}): identity stores\n{ir}", k.name, if joint { "joint" } else { "per line" });

@@ -42,7 +42,7 @@ fn small_block(block: inkwell::basic_block::BasicBlock) -> bool {
 /// A forced-vectorized loop of at most this many vectors is fully unrolled after the
 /// vectorizer, so lane-dependent values (a straddling code's word and shifts) fold into
 /// constants as they did when LLVM fully unrolled the scalar loop itself.
-const UNROLL_VECTORS: u64 = 4;
+pub(crate) const UNROLL_VECTORS: u64 = 4;
 
 /// A loop property's value in `llvm.loop` metadata.
 #[derive(Clone, Copy)]

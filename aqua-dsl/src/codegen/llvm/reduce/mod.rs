@@ -124,8 +124,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         // The general form of a split kernel runs once per launch: not worth the code.
         let general = matches!(self.unit, Unit::General { .. });
         let joint = last && !general && joint::merges_jointly(&reds, lanes as u32, line_bits, gpu, all_buffers);
-        // A joint merge keeps the states of `lanes` lines side by side.
-        let slots = if joint { lanes * lanes } else { lanes };
+        // A joint merge keeps the states of a group's lines side by side.
+        let slots = if joint { u64::from(joint::LINES) * lanes } else { lanes };
         let mut jobs = Vec::with_capacity(group.len());
         for (inst, red) in group.iter().zip(reds) {
             if red.d == DType::Bool && !matches!(red.op, ReduceOp::ArgMax | ReduceOp::ArgMin) {
@@ -265,7 +265,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
 
     /// The loop of [`Self::accumulate`] without the merge: the `lanes` states of each job
     /// start from its identity at slots `base..base + lanes`, and take the line's elements
-    /// (`inner`'s last level picks the slot).
+    /// (the loop bits from `inner`'s last level's up to `lanes`' pick the slot: that level
+    /// alone, or a joint group's levels over whole lines).
     #[allow(clippy::too_many_arguments)]
     fn accumulate_lanes(
         &mut self,
@@ -278,7 +279,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         base: IntValue<'ctx>,
     ) -> Lower<()> {
         let lane_bits = log2(lanes as u32);
-        // The lane level is `inner`'s last: its bits pick the state slot.
+        // The lane level is `inner`'s last: its bits start the state slot's.
         let lane_lo = inner.last().map_or(0, |level| level.lo);
         // Positions only matter to arg reductions.
         let any_arg = jobs.iter().any(|j| j.red.is_arg());
@@ -298,7 +299,14 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         self.nest(inner, &mut |l, in_idx| {
             let idx: Vec<Term<IntValue<'ctx>>> = fixed.iter().chain(part).chain(in_idx).cloned().collect();
             let x = l.elem(arg, &idx)?;
-            let lane = in_idx.iter().find(|t| t.lo == lane_lo && lane_bits > 0).map_or(l.ic(0), |t| t.var);
+            // The slot: the loop bits of the lanes (one lane level, or the levels of a
+            // joint group's whole lines).
+            let lane: Vec<_> = in_idx
+                .iter()
+                .filter(|t| (lane_lo..lane_lo + lane_bits).contains(&t.lo))
+                .map(|t| Term { var: t.var, lo: t.lo - lane_lo, bits: t.bits })
+                .collect();
+            let lane = l.linear(&lane)?;
             let at = l.b.build_int_nuw_add(base, lane, "slot")?;
             let pos = if any_arg {
                 let in_line: Vec<_> = part.iter().chain(in_idx).cloned().collect();
