@@ -64,7 +64,7 @@ fn reduce_kernel(dtype: DType, shape: [u32; 3], axis: u32, ops: &[&str], operand
         let pid = program_id(0);
         let mut x = load(a[0] + (pid * n + arange(n))).reshape(shape);
         if operand == Operand::PlusLane {
-            x = x + arange(shape[2]).cast_to(dtype).reshape([1, 1, shape[2]]).broadcast_to(shape);
+            x += arange(shape[2]).cast_to(dtype).reshape([1, 1, shape[2]]).broadcast_to(shape);
         }
         for (k, op) in ops.iter().enumerate() {
             let r = reduce(x, op, axis);
