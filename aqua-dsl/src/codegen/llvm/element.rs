@@ -273,8 +273,19 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
 
     /// Where the roots' shape ops would split a loop variable of a sink over their shape.
     pub(crate) fn sink_cuts(&self, roots: &[ValueId]) -> Lower<BTreeSet<u32>> {
+        self.walk_cuts(roots, false)
+    }
+
+    /// [`Self::sink_cuts`] without those of [`Self::index_math`] operands: the cuts where
+    /// a split variable would index data (a buffer or a load), not only compute a value.
+    pub(crate) fn sink_data_cuts(&self, roots: &[ValueId]) -> Lower<BTreeSet<u32>> {
+        self.walk_cuts(roots, true)
+    }
+
+    fn walk_cuts(&self, roots: &[ValueId], data_only: bool) -> Lower<BTreeSet<u32>> {
         // Only a materialization runs pairs as copies on a GPU.
         let mut walk = CutWalk::with_run_top(if self.threads.is_none() { u32::MAX } else { 0 });
+        walk.data_only = data_only;
         let total = roots.first().map_or(0, |&r| index::shape_bits(&self.k.ty(r).shape));
         for &r in roots {
             self.cuts_of(r, &index::symbolic(total), &mut walk)?;
@@ -282,8 +293,35 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         Ok(walk.cuts)
     }
 
+    /// Whether `v` is computed from indices and scalars alone (aranges, constants and
+    /// splats, through element-wise and shape ops): a loop variable split to index it
+    /// costs integer ops, which fold into constants where the loop is unrolled, and no
+    /// memory access.
+    pub(crate) fn index_math(&self, v: ValueId) -> bool {
+        match self.place(v) {
+            Place::Scalar => true,
+            Place::Buffer => false,
+            Place::Lazy => self.def(v).is_ok_and(|d| match &d.op {
+                Op::Arange { .. } | Op::Const(_) | Op::Splat { .. } => true,
+                Op::Binary { .. }
+                | Op::Unary { .. }
+                | Op::Cmp { .. }
+                | Op::Select { .. }
+                | Op::Cast { .. }
+                | Op::Bitcast { .. }
+                | Op::Broadcast { .. }
+                | Op::ExpandDims { .. }
+                | Op::Reshape { .. } => d.op.operands().into_iter().all(|o| self.index_math(o)),
+                _ => false,
+            }),
+        }
+    }
+
     fn cuts_of(&self, v: ValueId, idx: &[Term<u32>], walk: &mut CutWalk) -> Lower<()> {
         if self.place(v) != Place::Lazy || !walk.seen.insert((v, idx.to_vec())) {
+            return Ok(());
+        }
+        if walk.data_only && self.index_math(v) {
             return Ok(());
         }
         let inst = self.def(v)?;
@@ -433,13 +471,22 @@ struct CutWalk {
     flips: BTreeSet<u32>,
     /// GPU: the bits from here up are not the thread's own run, so make no copies.
     run_top: u32,
+    /// Skip [`Lowerer::index_math`] values (`sink_data_cuts`).
+    data_only: bool,
     /// Values already walked at an index.
     seen: HashSet<(ValueId, Vec<Term<u32>>)>,
 }
 
 impl CutWalk {
     fn with_run_top(run_top: u32) -> CutWalk {
-        CutWalk { cuts: BTreeSet::new(), pairs: BTreeSet::new(), flips: BTreeSet::new(), run_top, seen: HashSet::new() }
+        CutWalk {
+            cuts: BTreeSet::new(),
+            pairs: BTreeSet::new(),
+            flips: BTreeSet::new(),
+            run_top,
+            data_only: false,
+            seen: HashSet::new(),
+        }
     }
 
     /// The sink's bit behind bit `local` of a symbolic index.

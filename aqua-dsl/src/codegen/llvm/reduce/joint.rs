@@ -63,18 +63,23 @@ pub(super) fn merges_jointly(reds: &[Red], lanes: u32, line_bits: u32, gpu: bool
 /// vectorized at [`LINES`], so two lines of 8 take one vector. Those cuts split a loop
 /// variable with a shift and a mask instead (a line's shift amounts, broadcast over the
 /// lines: `i & 7`), which fold into constants when the vector loop is unrolled: so the
-/// lowest level then holds at most [`loops::UNROLL_VECTORS`] vectors.
-fn whole_lines(bits: u32, cuts: &BTreeSet<u32>) -> Vec<Level> {
+/// lowest level then holds at most [`loops::UNROLL_VECTORS`] vectors. `None` where a cut
+/// below the lanes is in `data_cuts`: a split index there would read memory (a buffer
+/// broadcast over lines), by gathers or one element at a time.
+fn whole_lines(bits: u32, cuts: &BTreeSet<u32>, data_cuts: &BTreeSet<u32>) -> Option<Vec<Level>> {
     let vector = log2(LINES);
+    if data_cuts.range(1..vector).next().is_some() {
+        return None;
+    }
     let mut kept: BTreeSet<u32> = cuts.iter().copied().filter(|&c| c >= vector).collect();
-    if cuts.iter().any(|&c| c < vector) {
+    if cuts.range(1..vector).next().is_some() {
         kept.insert(vector + log2(loops::UNROLL_VECTORS as u32));
     }
     let mut levels = loops::levels(0, bits, &kept);
     if let Some(lowest) = levels.last_mut() {
         lowest.vectorize = Some(LINES);
     }
-    levels
+    Some(levels)
 }
 
 impl<'a, 'ctx> Lowerer<'a, 'ctx> {
@@ -92,7 +97,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         cuts.insert(nb + log2(LINES));
         let (group, outer): (Vec<Level>, Vec<Level>) =
             loops::levels(nb, total, &cuts).into_iter().partition(|level| level.lo < nb + log2(LINES));
-        let whole = (nb == gb && lanes < LINES).then(|| whole_lines(nb + log2(LINES), &cuts));
+        let whole = match nb == gb && lanes < LINES {
+            true => whole_lines(nb + log2(LINES), &cuts, &self.sink_data_cuts(&[arg])?),
+            false => None,
+        };
         self.memo.clear();
         self.nest(&outer, &mut |l, outer_idx| {
             if let Some(whole) = &whole {
