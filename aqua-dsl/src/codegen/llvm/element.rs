@@ -307,6 +307,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 | Op::Unary { .. }
                 | Op::Cmp { .. }
                 | Op::Select { .. }
+                | Op::Fma { .. }
                 | Op::Cast { .. }
                 | Op::Bitcast { .. }
                 | Op::Broadcast { .. }
