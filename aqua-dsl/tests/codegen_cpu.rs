@@ -344,6 +344,30 @@ fn lines_of_eight_over_a_broadcast_buffer_merge_per_line() {
     assert_eq!(scalar, 0, "shifts one element at a time:\n{ir}");
 }
 
+/// A straddling width's words, word `w` of every unit at a stride of 3 (a 3-bit
+/// dequantizer's reads), each broadcast over the unit's 32 lanes: the three loads fill
+/// their buffers in one loop, which LLVM reads as one interleaved group of vector loads.
+/// One loop a word read each at a stride of 3, by hardware gathers.
+#[test]
+fn sibling_word_loads_fill_their_buffers_in_one_loop() {
+    let body = |a: &[Value]| {
+        let unit = program_id(0) * 128 + arange(128);
+        let bit = arange(32).cast::<u32>() * 3u32;
+        let code = (0..3u32)
+            .map(|w| {
+                let word = load(a[0] + (unit * 3 + w as i32)).expand_dims(1);
+                (word >> (bit - 32 * w)) | (word << (32 * w - bit))
+            })
+            .reduce(|code, part| code | part)
+            .unwrap();
+        store(a[1] + (unit.expand_dims(1) * 32 + arange(32).expand_dims(0)), (code & 7u32).cast::<f32>());
+    };
+    let p = params(&[ptr(DType::U32, false), ptr(DType::F32, true)]);
+    let ir = text(&build_kernel("unit_words", p, body).unwrap(), false).llvm_ir;
+    assert!(!ir.contains("masked.gather"), "words gathered:\n{ir}");
+    assert!(ir.contains("load <48 x i32>") || ir.contains("load <96 x i32>"), "no interleaved load:\n{ir}");
+}
+
 /// A block that is one run over all its rows (a quantizer's tile of 16 groups of 64) is
 /// addressed from its first element by its linear index: the 8-bit packing reads its f16
 /// values at stride 4 (four codes a word), which LLVM then loads as an interleaved group.

@@ -5,6 +5,8 @@
 
 #[path = "cpu_backend/harness.rs"]
 mod harness;
+#[path = "cpu_backend/loads.rs"]
+mod loads;
 #[path = "cpu_backend/perf.rs"]
 mod perf;
 

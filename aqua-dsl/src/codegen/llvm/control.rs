@@ -79,11 +79,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                             self.set(v, Lowered::Scalar(x));
                         }
                         Place::Lazy => {}
-                        Place::Buffer => {
-                            let p = self.alloc(self.elem_of(v), self.k.ty(v).shape.numel() as u64)?;
-                            self.materialize(inst, p)?;
-                            self.set(v, Lowered::Buffer(p));
-                        }
+                        Place::Buffer => self.emit_fill(r, pos, &mut grouped)?,
                     }
                 }
             }
@@ -257,7 +253,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     }
 
     /// Whether computing `v` reads any of `bufs` (values held in buffers).
-    fn reads_any(&self, v: ValueId, bufs: &[ValueId]) -> Lower<bool> {
+    pub(crate) fn reads_any(&self, v: ValueId, bufs: &[ValueId]) -> Lower<bool> {
         let mut seen = std::collections::HashSet::new();
         let mut todo = vec![v];
         while let Some(v) = todo.pop() {
@@ -281,7 +277,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         for &r in &inst.results {
             outs.push(match self.place(r) {
                 Place::Scalar => None,
-                _ => Some(self.alloc(self.elem_of(r), self.k.ty(r).shape.numel() as u64)?),
+                _ => Some(self.alloc_for(r)?),
             });
         }
         match form {

@@ -134,19 +134,31 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 return self.lookup_table(table, index, dst);
             }
         }
-        let elem = self.elem_of(v);
-        let total = index::shape_bits(&self.k.ty(v).shape);
+        self.fill(&[(inst, dst)])
+    }
+
+    /// Fills each buffer with its instruction's result (all of one shape) in one loop nest:
+    /// one instruction as [`Self::materialize`] does, or sibling loads
+    /// (`sibling_loads.rs`), whose addresses then interleave in one loop body.
+    pub(crate) fn fill(&mut self, fills: &[(&'a Inst, PointerValue<'ctx>)]) -> Lower<()> {
+        let Some(&(first, _)) = fills.first() else { return Ok(()) };
+        let total = index::shape_bits(&self.k.ty(first.results[0]).shape);
         let run_top = super::xor_permute::run_bits(total, self.threads.map(|th| th.log2));
         let mut walk = CutWalk::with_run_top(run_top);
-        self.cuts_of_inst(inst, &index::symbolic(total), &mut walk)?;
+        for (inst, _) in fills {
+            self.cuts_of_inst(inst, &index::symbolic(total), &mut walk)?;
+        }
         let mut levels = loops::levels(0, total, &walk.cuts);
-        let own_mask = match inst.op {
-            Op::Load { mask, .. } => mask,
+        // Only a lone load has its own mask (sibling loads are unmasked).
+        let own_mask = match (fills, &first.op) {
+            ([_], Op::Load { mask, .. }) => *mask,
             _ => None,
         };
-        let moves =
-            matches!(inst.op, Op::Trans { .. } | Op::XorPermute { .. } | Op::Broadcast { .. } | Op::Reduce { .. });
-        let masks = self.sink_masks(&inst.op.operands(), own_mask, moves);
+        let moves = fills.iter().any(|(inst, _)| {
+            matches!(inst.op, Op::Trans { .. } | Op::XorPermute { .. } | Op::Broadcast { .. } | Op::Reduce { .. })
+        });
+        let operands: Vec<ValueId> = fills.iter().flat_map(|(inst, _)| inst.op.operands()).collect();
+        let masks = self.sink_masks(&operands, own_mask, moves);
         // LLVM's cost model picks 4 lanes for a contiguous f16/bf16 load widened into a
         // buffer (on AVX-512 hosts), alone or under more ops (a quantizer's codes); 16 made
         // the uniform quantizer about 35% faster, its 3-bit codes' buffer 2x. Only for
@@ -158,15 +170,17 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         // straddling width's codes computed each lane's word shifts from the induction
         // vector (HIGGS EDEN2-64 dequantize, 6-bit codes, 1.35x).
         if let Some(inner) = levels.last_mut().filter(|i| i.lo == 0 && self.threads.is_none() && masks.is_empty()) {
-            let widens = inner.bits >= 4 && self.widens_narrow_load(&inst.op);
-            let short = (5..=6).contains(&inner.bits) && self.k.ty(v).dtype().bits() == 32;
+            let widens = inner.bits >= 4 && fills.iter().all(|(inst, _)| self.widens_narrow_load(&inst.op));
+            let short = (5..=6).contains(&inner.bits)
+                && fills.iter().all(|(inst, _)| self.k.ty(inst.results[0]).dtype().bits() == 32);
             if widens || short {
                 inner.vectorize = Some(WIDEN_LANES);
             }
         }
         // An unmasked load filling a buffer on the GPU: groups of 8 unrolled, so a
         // thread's run moves as 16-byte vectors, as on the versioned paths (`vector.rs`).
-        if self.threads.is_some() && masks.is_empty() && matches!(inst.op, Op::Load { mask: None, .. }) {
+        let unmasked_loads = fills.iter().all(|(inst, _)| matches!(inst.op, Op::Load { mask: None, .. }));
+        if self.threads.is_some() && masks.is_empty() && unmasked_loads {
             levels = super::vector::unroll_groups(&levels);
         }
         // Two-iteration levels outside the innermost loop run as copies inside it: the
@@ -189,9 +203,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 if let Some(lanes) = l.sink_lanes.as_mut() {
                     lanes.enter(&idx, jammed.len());
                 }
-                let x = l.compute(inst, &idx)?;
-                let lin = l.linear(&idx)?;
-                l.store_elem(dst, elem, lin, x)?;
+                for &(inst, dst) in fills {
+                    let x = l.compute(inst, &idx)?;
+                    let lin = l.linear(&idx)?;
+                    l.store_elem(dst, l.elem_of(inst.results[0]), lin, x)?;
+                }
             }
             Ok(())
         })?;
@@ -248,9 +264,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     fn computed_address_load(&self, v: ValueId) -> bool {
         let Ok(inst) = self.def(v) else { return false };
         let Op::Load { ptr, .. } = inst.op else { return false };
-        if self.place(v) == Place::Buffer {
-            return false;
-        }
+        self.place(v) != Place::Buffer && self.computed_addresses(ptr)
+    }
+
+    /// Whether the pointers `ptr` are computed in the loop: no buffer of offsets or
+    /// pointers and no transpose on the way.
+    pub(crate) fn computed_addresses(&self, ptr: ValueId) -> bool {
         let mut stack = vec![ptr];
         while let Some(x) = stack.pop() {
             match self.place(x) {

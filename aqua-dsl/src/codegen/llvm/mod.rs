@@ -33,6 +33,7 @@ mod runs;
 mod satfinite;
 mod shape;
 mod shuffle;
+mod sibling_loads;
 mod smem;
 mod specialized;
 mod table_lookup;
@@ -371,6 +372,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             return self.shared_alloc(n * types::mem_size(elem) as u64);
         }
         self.alloc_raw(types::mem(self.cx, elem), n)
+    }
+
+    /// A buffer for the block value `v`.
+    pub(crate) fn alloc_for(&mut self, v: ValueId) -> Lower<PointerValue<'ctx>> {
+        self.alloc(self.elem_of(v), self.k.ty(v).shape.numel() as u64)
     }
 
     /// A stack buffer of `n` values of an LLVM type (integers or floats), private to the

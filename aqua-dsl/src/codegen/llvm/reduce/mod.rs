@@ -89,7 +89,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         for inst in fused {
             let v = inst.results[0];
             if self.place(v) == Place::Buffer {
-                let p = self.alloc(self.elem_of(v), self.k.ty(v).shape.numel() as u64)?;
+                let p = self.alloc_for(v)?;
                 self.materialize(inst, p)?;
                 self.set(v, Lowered::Buffer(p));
             }
@@ -133,7 +133,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             }
             let v = inst.results[0];
             let out = match self.place(v) {
-                Place::Buffer => Some(self.alloc(self.elem_of(v), self.k.ty(v).shape.numel() as u64)?),
+                Place::Buffer => Some(self.alloc_for(v)?),
                 _ if last => None,
                 _ => return Err(self.op_error(inst, "reduces a block to a scalar along an inner axis")),
             };
