@@ -368,6 +368,27 @@ fn sibling_word_loads_fill_their_buffers_in_one_loop() {
     assert!(ir.contains("load <48 x i32>") || ir.contains("load <96 x i32>"), "no interleaved load:\n{ir}");
 }
 
+/// Codes unpacked from words by lane (HIGGS's 2-bit dequantizer: 16 groups' words side
+/// by side, 8 codes a word) into a buffer: the 8 shifts of a word run as copies of the
+/// one-vector loop over the groups, each by a constant. Left a loop of 8, LLVM shifted by
+/// its counter, behind a range check.
+#[test]
+fn short_levels_around_one_vector_unroll_so_shift_amounts_fold() {
+    let body = |a: &[Value]| {
+        let words = load(a[0] + (program_id(0) * 64 + arange(64))).reshape([4, 1, 16]);
+        let shifts = (arange(8).cast::<u32>() * 4u32).reshape([1, 8, 1]);
+        let codes = ((words >> shifts) & 15u32).reshape([32, 16]);
+        // The transpose reads the codes from a buffer.
+        store(a[1] + (program_id(0) * 512 + arange(512)).reshape([16, 32]), codes.trans());
+    };
+    let p = params(&[ptr(DType::U32, false), ptr(DType::U32, true)]);
+    let ir = text(&build_kernel("codes_by_lane", p, body).unwrap(), false).llvm_ir;
+    let by_variable = |l: &&str| l.contains("= lshr <16 x i32>") && !l.trim_end().ends_with('>');
+    let variable = ir.lines().filter(by_variable).count();
+    assert_eq!(variable, 0, "codes shifted by a loop counter:\n{ir}");
+    assert!(ir.contains("= lshr <16 x i32>"), "no vector shifts:\n{ir}");
+}
+
 /// A block that is one run over all its rows (a quantizer's tile of 16 groups of 64) is
 /// addressed from its first element by its linear index: the 8-bit packing reads its f16
 /// values at stride 4 (four codes a word), which LLVM then loads as an interleaved group.

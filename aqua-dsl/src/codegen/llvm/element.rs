@@ -12,6 +12,7 @@ use inkwell::values::{AsValueRef, BasicValue, BasicValueEnum, IntValue, PointerV
 use inkwell::IntPredicate;
 
 use super::index::{self, Cuts, Term};
+use super::jam::{jam_all, jam_levels, jam_short_level, jams_whole_run};
 use super::loops::{self, Level};
 use super::plan::{self, Place};
 use super::{types, Lowerer};
@@ -183,22 +184,28 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         if self.threads.is_some() && masks.is_empty() && unmasked_loads {
             levels = super::vector::unroll_groups(&levels);
         }
-        // Two-iteration levels outside the innermost loop run as copies inside it: the
-        // copies share what they read in common (both outputs of a butterfly pair read the
-        // same two inputs), and a buffer's elements may be written in any order. On the
-        // CPU any such levels, pairs first; on a GPU only the pairs of an `xor_permute`
+        // Levels outside the innermost loop run as copies inside it (`jam.rs`): on the
+        // CPU a short level around a one-vector loop, where no pairs are, else up to two
+        // two-iteration levels, pairs first; on a GPU only the pairs of an `xor_permute`
         // inside a thread's run, which then need no shared memory.
         let jammed = match self.threads {
+            // Pairs first: their copies share reads.
+            None if masks.is_empty() && walk.pairs.is_empty() => {
+                jam_short_level(&mut levels).unwrap_or_else(|| jam_levels(&mut levels, &walk.pairs, true))
+            }
             None => jam_levels(&mut levels, &walk.pairs, true),
             Some(_) if jams_whole_run(run_top) => jam_all(&mut levels, &walk.flips),
             Some(_) => jam_levels(&mut levels, &walk.flips, false),
         };
+        let copies: u32 = jammed.iter().map(|level| level.bits).sum();
         self.memo.clear();
         self.dist_nest_masked(&levels, &masks, &mut |l, idx| {
-            for copy in 0..1u64 << jammed.len() {
+            for copy in 0..1u64 << copies {
                 let mut idx = idx.to_vec();
-                for (k, level) in jammed.iter().enumerate() {
-                    idx.push(Term { var: l.ic(copy >> k & 1), lo: level.lo, bits: 1 });
+                let mut rest = copy;
+                for level in &jammed {
+                    idx.push(Term { var: l.ic(rest & ((1 << level.bits) - 1)), lo: level.lo, bits: level.bits });
+                    rest >>= level.bits;
                 }
                 if let Some(lanes) = l.sink_lanes.as_mut() {
                     lanes.enter(&idx, jammed.len());
@@ -514,45 +521,4 @@ impl CutWalk {
         let t = idx.iter().find(|t| t.lo <= local && local < t.lo + t.bits)?;
         Some(t.var + local - t.lo)
     }
-}
-
-/// The most two-iteration levels a materialization runs as copies of its inner loop body.
-pub(crate) const JAMMED_LEVELS: usize = 2;
-
-/// The most bits of a thread's run (GPU) whose every butterfly partner a materialization
-/// runs as a copy of its body, the innermost level included: a run of up to 8 elements is
-/// unrolled anyway (`loops.rs`), so the copies cost no code, and a chain of in-run stages
-/// (a HIGGS group's strides 4, 2 and 1 at 8 values a thread) stays in registers.
-const GPU_JAMMED_RUN_BITS: u32 = 3;
-
-/// Whether a GPU materialization whose threads run `run_bits` bits of its index jams every
-/// partner inside the run ([`GPU_JAMMED_RUN_BITS`]).
-pub(crate) fn jams_whole_run(run_bits: u32) -> bool {
-    run_bits <= GPU_JAMMED_RUN_BITS
-}
-
-/// Takes every one-bit level of `flips` out of `levels` (the innermost too).
-fn jam_all(levels: &mut Vec<Level>, flips: &BTreeSet<u32>) -> Vec<Level> {
-    let (jammed, rest) = levels.drain(..).partition(|l| l.bits == 1 && flips.contains(&l.lo));
-    *levels = rest;
-    jammed
-}
-
-/// Takes up to [`JAMMED_LEVELS`] one-bit levels other than the innermost out of `levels`:
-/// the `pairs` first, whose copies share their reads; then, with `fill`, any.
-fn jam_levels(levels: &mut Vec<Level>, pairs: &BTreeSet<u32>, fill: bool) -> Vec<Level> {
-    let Some(inner) = levels.len().checked_sub(1) else { return Vec::new() };
-    let mut jammed = Vec::new();
-    let passes: &[bool] = if fill { &[true, false] } else { &[true] };
-    for &wanted in passes {
-        let mut i = 0;
-        while i < inner - jammed.len() && jammed.len() < JAMMED_LEVELS {
-            if levels[i].bits == 1 && pairs.contains(&levels[i].lo) == wanted {
-                jammed.push(levels.remove(i));
-            } else {
-                i += 1;
-            }
-        }
-    }
-    jammed
 }

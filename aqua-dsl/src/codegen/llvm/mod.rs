@@ -23,6 +23,7 @@ mod gpu;
 mod gpu_div;
 mod gpu_math;
 mod index;
+mod jam;
 mod loops;
 mod memory;
 mod mma;

@@ -4,7 +4,7 @@
 //! emits the op (`llvm/xor_permute.rs`, `llvm/element.rs`).
 
 use super::{is_elementwise, Place, Walk};
-use crate::codegen::llvm::{element, xor_permute};
+use crate::codegen::llvm::{jam, xor_permute};
 use crate::ir::{Kernel, Op};
 
 /// How an `xor_permute` gets the partner of the element it is evaluated at.
@@ -48,7 +48,7 @@ pub(super) fn xor_partner(
     let at_own_index = (!lazy || direct[ri]) && own_sinks.iter().all(|&s| materializes(k, w, place, s, numel));
     let run_bits = xor_permute::run_bits(log2(numel), threads.map(|t| log2(t as u64)));
     // A GPU thread's short run jams all its partners (`element.rs`).
-    let whole_run = threads.is_some() && element::jams_whole_run(run_bits);
+    let whole_run = threads.is_some() && jam::jams_whole_run(run_bits);
     let partner = match threads {
         Some(t) if at_own_index && xor_permute::lane_mask(flat, log2(numel), log2(t as u64)).is_some() => {
             Partner::Shuffle
