@@ -329,16 +329,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             Place::Buffer => false,
             Place::Lazy => self.def(v).is_ok_and(|d| match &d.op {
                 Op::Arange { .. } | Op::Const(_) | Op::Splat { .. } => true,
-                Op::Binary { .. }
-                | Op::Unary { .. }
-                | Op::Cmp { .. }
-                | Op::Select { .. }
-                | Op::Fma { .. }
-                | Op::Cast { .. }
-                | Op::Bitcast { .. }
-                | Op::Broadcast { .. }
-                | Op::ExpandDims { .. }
-                | Op::Reshape { .. } => d.op.operands().into_iter().all(|o| self.index_math(o)),
+                Op::Broadcast { .. } | Op::ExpandDims { .. } | Op::Reshape { .. } => {
+                    d.op.operands().into_iter().all(|o| self.index_math(o))
+                }
+                op if op.is_arithmetic() => op.operands().into_iter().all(|o| self.index_math(o)),
                 _ => false,
             }),
         }

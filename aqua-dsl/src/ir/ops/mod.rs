@@ -178,6 +178,21 @@ impl Op {
         }
     }
 
+    /// Whether the op computes each element from its operands' elements at the same
+    /// index alone: arithmetic, compares, selects and casts (no memory, no data moved).
+    pub fn is_arithmetic(&self) -> bool {
+        matches!(
+            self,
+            Op::Binary { .. }
+                | Op::Unary { .. }
+                | Op::Cmp { .. }
+                | Op::Select { .. }
+                | Op::Fma { .. }
+                | Op::Cast { .. }
+                | Op::Bitcast { .. }
+        )
+    }
+
     /// Whether the op writes memory (and so must not be removed or reordered).
     pub fn has_side_effects(&self) -> bool {
         matches!(self, Op::Store { .. } | Op::For { .. } | Op::If { .. } | Op::Yield(_))

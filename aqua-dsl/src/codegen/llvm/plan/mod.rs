@@ -197,26 +197,21 @@ fn is_elementwise(k: &Kernel, op: &Op) -> bool {
     if tiled_trans(k, op) {
         return false;
     }
-    fused_reduce(k, op).is_some() || matches!(
-        op,
-        Op::Splat { .. }
-            | Op::Arange { .. }
-            | Op::Binary { .. }
-            | Op::Unary { .. }
-            | Op::Cmp { .. }
-            | Op::Select { .. }
-            | Op::Fma { .. }
-            | Op::Cast { .. }
-            | Op::Bitcast { .. }
-            | Op::Broadcast { .. }
-            | Op::ExpandDims { .. }
-            | Op::Reshape { .. }
-            | Op::Trans { .. }
-            | Op::XorPermute { .. }
-            | Op::PtrAdd { .. }
-            | Op::Load { .. }
-            | Op::Gather { .. }
-    )
+    fused_reduce(k, op).is_some()
+        || op.is_arithmetic()
+        || matches!(
+            op,
+            Op::Splat { .. }
+                | Op::Arange { .. }
+                | Op::Broadcast { .. }
+                | Op::ExpandDims { .. }
+                | Op::Reshape { .. }
+                | Op::Trans { .. }
+                | Op::XorPermute { .. }
+                | Op::PtrAdd { .. }
+                | Op::Load { .. }
+                | Op::Gather { .. }
+        )
 }
 
 /// Placement rounds at most (see the module docs); they stop when one changes nothing.
@@ -334,9 +329,7 @@ fn costs(k: &Kernel, w: &Walk, free: &[bool], prior: Option<&[Place]>, target: P
         };
         literal[vi] = match op {
             Op::Const(_) | Op::Arange { .. } => true,
-            _ => {
-                op_cost == 1 && is_elementwise(k, op) && op.operands().iter().all(|o| literal[o.0 as usize])
-            }
+            _ => op_cost == 1 && is_elementwise(k, op) && op.operands().iter().all(|o| literal[o.0 as usize]),
         };
         if k.ty(v).is_scalar() || free[vi] || !is_elementwise(k, op) {
             continue;
