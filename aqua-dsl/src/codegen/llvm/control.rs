@@ -111,7 +111,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 bufs.push(None);
                 continue;
             }
-            let p = self.alloc(self.elem_of(arg), self.k.ty(arg).shape.numel() as u64)?;
+            let p = self.alloc_for(arg)?;
             self.write_value(v, p)?;
             bufs.push(Some(p));
         }
@@ -221,7 +221,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             }
             if self.reads_any(y, args)? {
                 // Reads the current state: stage it, and copy after every stage is read.
-                let tmp = self.alloc(self.elem_of(y), self.k.ty(y).shape.numel() as u64)?;
+                let tmp = self.alloc_for(y)?;
                 self.write_value(y, tmp)?;
                 staged.push((tmp, dst, y));
             } else {

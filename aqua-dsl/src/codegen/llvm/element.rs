@@ -324,18 +324,27 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// costs integer ops, which fold into constants where the loop is unrolled, and no
     /// memory access.
     pub(crate) fn index_math(&self, v: ValueId) -> bool {
-        match self.place(v) {
-            Place::Scalar => true,
-            Place::Buffer => false,
-            Place::Lazy => self.def(v).is_ok_and(|d| match &d.op {
-                Op::Arange { .. } | Op::Const(_) | Op::Splat { .. } => true,
-                Op::Broadcast { .. } | Op::ExpandDims { .. } | Op::Reshape { .. } => {
-                    d.op.operands().into_iter().all(|o| self.index_math(o))
+        // Each value once: shared subexpressions are walked a single time.
+        let mut seen = HashSet::from([v]);
+        let mut todo = vec![v];
+        while let Some(v) = todo.pop() {
+            match self.place(v) {
+                Place::Scalar => {}
+                Place::Buffer => return false,
+                Place::Lazy => {
+                    let Ok(d) = self.def(v) else { return false };
+                    let view = matches!(d.op, Op::Broadcast { .. } | Op::ExpandDims { .. } | Op::Reshape { .. });
+                    match &d.op {
+                        Op::Arange { .. } | Op::Const(_) | Op::Splat { .. } => {}
+                        op if view || op.is_arithmetic() => {
+                            todo.extend(op.operands().into_iter().filter(|&o| seen.insert(o)));
+                        }
+                        _ => return false,
+                    }
                 }
-                op if op.is_arithmetic() => op.operands().into_iter().all(|o| self.index_math(o)),
-                _ => false,
-            }),
+            }
         }
+        true
     }
 
     fn cuts_of(&self, v: ValueId, idx: &[Term<u32>], walk: &mut CutWalk) -> Lower<()> {
