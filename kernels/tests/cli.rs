@@ -136,7 +136,7 @@ fn compile_for_a_gpu_emits_sass_and_counts_its_loops() {
 #[test]
 fn bad_inputs_exit_2_with_a_message() {
     let cache = tempfile::tempdir().unwrap();
-    let cases: [(&[&str], &str); 12] = [
+    let cases: [(&[&str], &str); 16] = [
         (&["compile", "nope"], "unknown kernel `nope`"),
         (
             &["compile", "quantize_uniform", "--set", "bits=2,colour=3"],
@@ -158,6 +158,10 @@ fn bad_inputs_exit_2_with_a_message() {
         (&["compile", "axpy", "--target", "sm_90", "--warps", "3"], "--warps 3: a power of two from 1 to 32"),
         (&["tune", "--mib", "0"], "--mib 0: give a size from above 0"),
         (&["tune", "--backend", "tpu"], "invalid value 'tpu'"),
+        (&["demo", "--methods", "higgs", "--bits", "8"], "no variant to run"),
+        (&["demo", "--methods", "higgs", "--groups", "16"], "Hadamard group 16 is outside 32..=1024"),
+        (&["demo", "--methods", "uniform", "--bits", "9"], "bit width 9"),
+        (&["demo", "--methods", "uniform", "--bits", "2", "--tile", "100"], "--tile 100"),
     ];
     for (args, message) in cases {
         let o = aqua(args, cache.path());
@@ -175,31 +179,45 @@ fn demo_prints_a_sane_row_per_variant() {
     let rows: Vec<Vec<&str>> = out
         .lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>())
-        .filter(|w| w.len() > 5 && w[0].parse::<u32>().is_ok())
+        .filter(|w| w.len() > 5 && ["uniform", "kivi", "higgs"].contains(&w[0]))
         .collect();
-    assert_eq!(rows.len(), 12, "bits 2,3,4,8 x groups 32,64,128:\n{out}");
-    let mut last_err = std::collections::HashMap::new();
+    assert_eq!(rows.len(), 8 + 8 + 6, "uniform and kivi at bits 2,3,4,8, higgs at 2,3,4, groups 64,128:\n{out}");
+    // (method, bits, group) -> (K error, V error)
+    let mut errors = std::collections::HashMap::new();
     for w in &rows {
-        let (bits, group): (f64, f64) = (w[0].parse().unwrap(), w[1].parse().unwrap());
-        let bpv: f64 = w[2].parse().unwrap();
-        // The slice's tensors hold whole groups: exactly b + 32 / G bits per value.
-        assert!((bpv - (bits + 32.0 / group)).abs() < 1e-9, "{w:?}");
-        let (ek, ev): (f64, f64) = (w[3].parse().unwrap(), w[4].parse().unwrap());
-        // Relative squared error of a uniform quantizer: below the signal even at 2 bits
-        // (keys have outlier channels, so 2-bit groups of 128 come close), and each step
-        // of 4x finer quantization cuts it by about 16x, so 8 bits is tiny.
+        let (bits, group): (u32, f64) = (w[1].parse().unwrap(), w[2].parse().unwrap());
+        let bpv: f64 = w[3].parse().unwrap();
+        // The slice's tensors hold whole groups: exactly b + 32 / G bits per value with an
+        // f16 scale and zero per group, b + 16 / G with HIGGS's scale alone.
+        let params = if w[0] == "higgs" { 16.0 } else { 32.0 };
+        assert!((bpv - (bits as f64 + params / group)).abs() < 1e-9, "{w:?}");
+        let (ek, ev): (f64, f64) = (w[4].parse().unwrap(), w[5].parse().unwrap());
+        // Relative squared error: below the signal even at 2 bits (keys have outlier
+        // channels, so 2-bit uniform groups of 128 come close), tiny at 8 bits.
         assert!(ek > 0.0 && ek < 1.0 && ev > 0.0 && ev < 1.0, "{w:?}");
-        if bits == 8.0 {
+        if bits == 8 {
             assert!(ek < 1e-3 && ev < 1e-3, "{w:?}");
         }
-        if let Some(&(prev_bits, prev_ek, prev_ev)) = last_err.get(w[1]) {
-            assert!(
-                bits > prev_bits && ek < prev_ek && ev < prev_ev,
-                "error must fall with more bits: {w:?}"
-            );
-        }
-        last_err.insert(w[1], (bits, ek, ev));
         assert_eq!(*w.last().unwrap(), "yes", "kernels must match the reference: {w:?}");
+        errors.insert((w[0], bits, w[2]), (ek, ev, w[5]));
+    }
+    for (&(method, bits, group), &(ek, ev, ev_text)) in &errors {
+        // Each step of more bits cuts the error of every method and group.
+        for fewer in (1..bits).rev() {
+            if let Some(&(fk, fv, _)) = errors.get(&(method, fewer, group)) {
+                assert!(ek < fk && ev < fv, "{method} group {group}: {bits} bits no better than {fewer}");
+                break;
+            }
+        }
+        let uniform = errors[&("uniform", bits, group)];
+        match method {
+            // KIVI quantizes values as uniform does, and keys per channel, which their
+            // outlier channels favour.
+            "kivi" => assert!(ev_text == uniform.2 && ek < uniform.0 / 2.0, "kivi {bits} bits group {group}"),
+            // Rotated groups lose their outliers: HIGGS beats uniform at fewer bits per value.
+            "higgs" => assert!(ek < uniform.0 && ev < uniform.1, "higgs {bits} bits group {group}"),
+            _ => {}
+        }
     }
 }
 

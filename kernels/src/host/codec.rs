@@ -3,13 +3,14 @@
 //! buffers, dequantize, and say what the result stores.
 
 use aqua_dsl::DType;
-use aqua_runtime::{Arg, HostBuffer, Runtime};
+use aqua_runtime::{Arg, CompileReport, HostBuffer, Runtime};
 
 use super::buffers::LaunchBuffers;
 use super::higgs::{HiggsBuffers, HiggsKernels};
 use super::uniform::{QuantizedBuffers, UniformKernels};
 use super::{HostError, Values};
-use crate::quant::higgs::HiggsConfig;
+use crate::quant::element::Element;
+use crate::quant::higgs::{Higgs, HiggsConfig};
 use crate::quant::{Grouping, Storage, Uniform};
 
 /// A quantizer and how it groups values: what to compile.
@@ -83,6 +84,14 @@ impl Codec {
         }
     }
 
+    /// How the quantize and the dequantize kernel were obtained, and what each took.
+    pub fn reports(&self) -> &[CompileReport; 2] {
+        match self {
+            Codec::Uniform(k) => k.reports(),
+            Codec::Higgs(k) => k.reports(),
+        }
+    }
+
     pub fn method(&self) -> Method {
         match self {
             Codec::Uniform(k) => Method::Uniform(k.quantizer(), k.grouping()),
@@ -143,6 +152,25 @@ impl Codec {
             Codec::Uniform(k) => k.storage(n),
             Codec::Higgs(k) => k.storage(n),
         }
+    }
+}
+
+impl Encoded {
+    /// Whether this quantized form of `x`, and `restored` (its dequantized values), equal
+    /// the plain-Rust reference's bit for bit: codes, scales, zeros, values.
+    pub fn matches_reference<E: Element>(&self, x: &[E], restored: &[E]) -> Result<bool, HostError> {
+        Ok(match self {
+            Encoded::Uniform(b) => {
+                let want = b.q.quantize_as(x, b.grouping)?;
+                b.to_quantized()? == want && want.dequantize_as::<E>()? == restored
+            }
+            Encoded::Higgs(b) => {
+                let c = b.config;
+                let reference = Higgs::new(c.group, c.dim, c.points)?;
+                let want = reference.quantize_as(x);
+                b.to_quantized()? == want && reference.dequantize_as::<E>(&want)? == restored
+            }
+        })
     }
 }
 

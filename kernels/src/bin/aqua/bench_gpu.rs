@@ -22,7 +22,8 @@ use aqua_kernels::quant::bits_per_value;
 use aqua_runtime::{Arg, DeviceBuffer, HostBuffer, LaunchMode, Runtime, RuntimeOptions};
 
 use crate::agreement::compare_with_cpu;
-use crate::bench_quant::{tiled_input, Variant};
+use crate::bench_quant::tiled_input;
+use crate::methods::Variant;
 use crate::error::CliError;
 
 /// The H200's HBM3e bandwidth, the issues' reference for "fraction of peak".
@@ -172,7 +173,7 @@ fn throughput(rt: &Runtime, variants: &[Variant], mib: usize) -> Result<(), CliE
         "target"
     );
     for v in variants {
-        let method = v.method(channels).map_err(CliError::usage)?;
+        let method = v.key_method(channels).map_err(CliError::usage)?;
         let codec = Codec::compile(rt, method, DType::F16).map_err(fail)?;
         let mut encoded = alloc_encoded(rt, method, n)?;
         let t_q = time_gpu(rt, || {
@@ -192,7 +193,7 @@ fn throughput(rt: &Runtime, variants: &[Variant], mib: usize) -> Result<(), CliE
             let peak = gbs(t) / H200_PEAK_BYTES_PER_S;
             println!(
                 "  {:<8} {:>4} {:>5} {:>6.3}  {op:<10} {:>9.1} {:>11.1} {:>8.3} {:>6.3}  {:<26} {}",
-                format!("{:?}", v.method).to_lowercase(),
+                v.method.name(),
                 v.bits,
                 v.group,
                 bits_per_value(&codec.storage(n)),

@@ -11,27 +11,15 @@ use std::time::Duration;
 
 use aqua_dsl::DType;
 use aqua_kernels::data::KvSlice;
-use aqua_kernels::host::codec::{Codec, Method};
-use aqua_kernels::quant::grids::Grid;
-use aqua_kernels::quant::higgs::HiggsConfig;
-use aqua_kernels::quant::{bits_per_value, Grouping, Uniform};
+use aqua_kernels::host::codec::Codec;
+use aqua_kernels::quant::bits_per_value;
 use aqua_runtime::{HostBuffer, Runtime};
 use half::f16;
 use rayon::prelude::*;
 
 use crate::error::CliError;
+use crate::methods::{variants, MethodName, Variant};
 use crate::timing::best_time;
-
-/// Which method a row measures.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum BenchMethod {
-    /// Uniform, groups along channels.
-    Uniform,
-    /// Uniform, groups along tokens (KIVI's keys).
-    Kivi,
-    /// HIGGS with the EDEN2 grid of `bits` bits per value.
-    Higgs,
-}
 
 /// Which variants to measure: every (method, bits, group) of the lists.
 #[derive(clap::Args)]
@@ -43,57 +31,23 @@ pub struct VariantArgs {
     #[arg(long, value_delimiter = ',', default_values_t = [64usize])]
     pub groups: Vec<usize>,
     /// Methods.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [BenchMethod::Uniform, BenchMethod::Kivi, BenchMethod::Higgs])]
-    pub methods: Vec<BenchMethod>,
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [MethodName::Uniform, MethodName::Kivi, MethodName::Higgs])]
+    pub methods: Vec<MethodName>,
 }
 
 impl VariantArgs {
     /// Every (method, bits, group) of the lists.
     pub fn variants(&self) -> Vec<Variant> {
-        self.methods
-            .iter()
-            .flat_map(|&method| {
-                let bits = self.bits.iter().filter(move |&&b| method != BenchMethod::Higgs || (2..=4).contains(&b));
-                bits.flat_map(move |&bits| self.groups.iter().map(move |&group| Variant { method, bits, group }))
-            })
-            .collect()
+        variants(&self.methods, &self.bits, &self.groups)
     }
 }
 
-/// One measured variant.
-pub struct Variant {
-    pub method: BenchMethod,
-    pub bits: u32,
-    pub group: usize,
-}
-
-impl Variant {
-    /// The quantizer this row measures, for tokens of `channels` values.
-    pub fn method(&self, channels: usize) -> Result<Method, String> {
-        let bad = |e: &dyn std::fmt::Display| format!("{:?} bits={} group={}: {e}", self.method, self.bits, self.group);
-        Ok(match self.method {
-            BenchMethod::Uniform | BenchMethod::Kivi => {
-                let q = Uniform::new(self.bits, self.group).map_err(|e| bad(&e))?;
-                let g = match self.method {
-                    BenchMethod::Kivi => Grouping::Tokens { channels },
-                    _ => Grouping::Channels,
-                };
-                Method::Uniform(q, g)
-            }
-            BenchMethod::Higgs => {
-                let grid = Grid::for_bits(2, self.bits).map_err(|e| bad(&e))?;
-                Method::Higgs(HiggsConfig::new(self.group, 2, grid.len()).map_err(|e| bad(&e))?)
-            }
-        })
-    }
-
-    /// The one-core targets as fractions of memcpy (quantize, dequantize).
-    fn target(&self) -> Option<(f64, f64)> {
-        match (self.method, self.bits, self.group) {
-            (BenchMethod::Uniform, 2, 64) => Some((0.5, 0.7)),
-            (BenchMethod::Higgs, 2, 64) => Some((0.1, 0.3)),
-            _ => None,
-        }
+/// The one-core targets as fractions of memcpy (quantize, dequantize).
+fn target(v: &Variant) -> Option<(f64, f64)> {
+    match (v.method, v.bits, v.group) {
+        (MethodName::Uniform, 2, 64) => Some((0.5, 0.7)),
+        (MethodName::Higgs, 2, 64) => Some((0.1, 0.3)),
+        _ => None,
     }
 }
 
@@ -103,10 +57,7 @@ pub fn tiled_input(mib: f64) -> Result<(Vec<f16>, usize), CliError> {
     let slice = KvSlice::bundled().map_err(|e| CliError::failed(e.to_string()))?;
     let real = slice.all_values();
     let tokens = ((mib * (1 << 20) as f64 / 2.0) as usize / slice.channels).max(1);
-    Ok((
-        real.iter().copied().cycle().take(tokens * slice.channels).collect(),
-        slice.channels,
-    ))
+    Ok((real.iter().copied().cycle().take(tokens * slice.channels).collect(), slice.channels))
 }
 
 /// Measures every variant on `threads` (1 and all cores) and prints the table.
@@ -136,7 +87,7 @@ pub fn run(rts: &[(usize, Runtime)], variants: &[Variant], mib: usize) -> Result
         "method", "bits", "group", "b/val", "threads", "quantize", "dequantize"
     );
     for v in variants {
-        let method = v.method(channels).map_err(CliError::usage)?;
+        let method = v.key_method(channels).map_err(CliError::usage)?;
         for ((threads, rt), t_copy) in rts.iter().zip(&memcpy) {
             let codec = Codec::compile(rt, method, DType::F16).map_err(|e| CliError::failed(e.to_string()))?;
             let fail = |e: aqua_kernels::host::HostError| CliError::failed(e.to_string());
@@ -146,7 +97,7 @@ pub fn run(rts: &[(usize, Runtime)], variants: &[Variant], mib: usize) -> Result
             let t_d = best_of(|| codec.dequantize_into(rt, &q, &mut out).map_err(fail))?;
             let ratio = |t: Duration| t_copy.as_secs_f64() / t.as_secs_f64();
             let cell = |t: Duration| format!("{:.2} GB/s = {:.3} x memcpy", gbs(t), ratio(t));
-            let target = match (v.target(), *threads) {
+            let target = match (target(v), *threads) {
                 (Some((tq, td)), 1) => format!(
                     "q >= {tq} ({}), dq >= {td} ({})",
                     if ratio(t_q) >= tq { "met" } else { "MISSED" },
@@ -156,7 +107,7 @@ pub fn run(rts: &[(usize, Runtime)], variants: &[Variant], mib: usize) -> Result
             };
             println!(
                 "  {:<8} {:>4} {:>5} {:>6.3} {:>7}  {:<30} {:<30} {target}",
-                format!("{:?}", v.method).to_lowercase(),
+                v.method.name(),
                 v.bits,
                 v.group,
                 bits_per_value(&codec.storage(input.len())),
@@ -176,9 +127,7 @@ fn copy(dst: &mut [f16], src: &[f16], threads: usize) {
         return;
     }
     let chunk = src.len().div_ceil(threads);
-    dst.par_chunks_mut(chunk)
-        .zip(src.par_chunks(chunk))
-        .for_each(|(d, s)| d.copy_from_slice(s));
+    dst.par_chunks_mut(chunk).zip(src.par_chunks(chunk)).for_each(|(d, s)| d.copy_from_slice(s));
 }
 
 /// Best of at least 5 runs and 200 ms.

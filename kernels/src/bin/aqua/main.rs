@@ -9,6 +9,7 @@ mod demo;
 mod error;
 mod grid;
 mod list;
+mod methods;
 mod quant_eval;
 mod slice_kv;
 mod timing;
@@ -35,7 +36,7 @@ enum Command {
     List,
     /// Specialize and compile a kernel; print its IR, LLVM IR or assembly.
     Compile(compile::Args),
-    /// Run the uniform quantizer variants on the bundled real KV slice.
+    /// Run the quantizers (uniform, KIVI, HIGGS) on the bundled real KV slice, checked against their references.
     Demo(demo::Args),
     /// Measure compile, cache, launch and throughput costs.
     Bench(bench::Args),

@@ -13,21 +13,13 @@ use std::path::PathBuf;
 use aqua_dsl::DType;
 use aqua_kernels::data::kv_file::{read_kv_layers, KvLayer, Tensor2, Values};
 use aqua_kernels::host::codec::{Codec, Method};
-use aqua_kernels::quant::grids::Grid;
-use aqua_kernels::quant::higgs::HiggsConfig;
-use aqua_kernels::quant::{bits_per_value, relative_error, Grouping, Storage, Uniform};
+use aqua_kernels::quant::{bits_per_value, relative_error, Storage};
 use aqua_runtime::{HostBuffer, Runtime};
 use half::f16;
 use serde_json::json;
 
 use crate::error::CliError;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum MethodName {
-    Uniform,
-    Kivi,
-    Higgs,
-}
+use crate::methods::{describe, MethodName, Variant};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -50,37 +42,6 @@ pub struct Args {
     json: bool,
 }
 
-/// The methods for keys and for values.
-fn methods(args: &Args, channels: usize) -> Result<(Method, Method), CliError> {
-    let method = format!("{:?}", args.method).to_lowercase();
-    let usage = |e: &dyn std::fmt::Display| CliError::usage(format!("--method {method}: {e}"));
-    Ok(match args.method {
-        MethodName::Uniform | MethodName::Kivi => {
-            let q = Uniform::new(args.bits, args.group).map_err(|e| usage(&e))?;
-            let keys = match args.method {
-                MethodName::Kivi => {
-                    if !channels.is_multiple_of(32) {
-                        return Err(CliError::usage(format!(
-                            "--method kivi groups keys along tokens, which needs a multiple of 32 channels; the file has {channels}"
-                        )));
-                    }
-                    Grouping::Tokens { channels }
-                }
-                _ => Grouping::Channels,
-            };
-            (Method::Uniform(q, keys), Method::Uniform(q, Grouping::Channels))
-        }
-        MethodName::Higgs => {
-            let grid = Grid::for_bits(args.dim, args.bits).map_err(|e| usage(&e))?;
-            if !(32..=1024).contains(&args.group) {
-                return Err(usage(&format!("Hadamard group {} is outside 32..=1024", args.group)));
-            }
-            let config = HiggsConfig::new(args.group, args.dim, grid.len()).map_err(|e| usage(&e))?;
-            (Method::Higgs(config), Method::Higgs(config))
-        }
-    })
-}
-
 /// One layer's errors.
 struct Row {
     layer: usize,
@@ -89,13 +50,11 @@ struct Row {
 }
 
 pub fn run(args: &Args) -> Result<(), CliError> {
-    if args.method != MethodName::Higgs && args.dim != 2 {
-        return Err(CliError::usage("--dim applies to --method higgs only"));
-    }
     let bytes = std::fs::read(&args.kv).map_err(|e| CliError::usage(format!("{}: {e}", args.kv.display())))?;
     let layers = read_kv_layers(&bytes).map_err(|e| CliError::usage(format!("{}: {e}", args.kv.display())))?;
     let (tokens, channels) = (layers[0].k.rows, layers[0].k.cols);
-    let (key_method, value_method) = methods(args, channels)?;
+    let variant = Variant { method: args.method, bits: args.bits, group: args.group };
+    let (key_method, value_method) = variant.methods(channels, args.dim).map_err(CliError::usage)?;
     let rt = Runtime::cpu();
     let mut codecs: Vec<(DType, Codec, Codec)> = Vec::new();
     let mut rows = Vec::with_capacity(layers.len());
@@ -110,22 +69,16 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         let (k, ks) = evaluate(&rt, kc, layer, &layer.k, "k")?;
         let (v, vs) = evaluate(&rt, vc, layer, &layer.v, "v")?;
         storage = storage.plus(ks).plus(vs);
-        rows.push(Row {
-            layer: layer.layer,
-            k,
-            v,
-        });
+        rows.push(Row { layer: layer.layer, k, v });
     }
     let mean = |f: fn(&Row) -> f64| rows.iter().map(f).sum::<f64>() / rows.len() as f64;
     let (mean_k, mean_v) = (mean(|r| r.k), mean(|r| r.v));
     let bpv = bits_per_value(&storage);
     if args.json {
-        let layers: Vec<_> = rows
-            .iter()
-            .map(|r| json!({"layer": r.layer, "k_rel_mse": r.k, "v_rel_mse": r.v}))
-            .collect();
+        let layers: Vec<_> =
+            rows.iter().map(|r| json!({"layer": r.layer, "k_rel_mse": r.k, "v_rel_mse": r.v})).collect();
         let out = json!({
-            "method": format!("{:?}", args.method).to_lowercase(),
+            "method": args.method.name(),
             "bits": args.bits,
             "group": args.group,
             "bits_per_value": bpv,
@@ -136,12 +89,8 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         println!("{out}");
         return Ok(());
     }
-    println!("aqua quant-eval: {}", describe(key_method, value_method));
-    println!(
-        "  file    {}: {} layers, {tokens} tokens x {channels} channels",
-        args.kv.display(),
-        layers.len()
-    );
+    println!("aqua quant-eval: {}", describe_pair(key_method, value_method));
+    println!("  file    {}: {} layers, {tokens} tokens x {channels} channels", args.kv.display(), layers.len());
     println!("  backend {}", rt.describe());
     println!("  error   ||x^ - x||^2 / ||x||^2 per tensor, x^ from the kernels (quantize, dequantize)");
     println!();
@@ -166,10 +115,7 @@ fn dtype_of(t: &Tensor2) -> DType {
 fn evaluate(rt: &Runtime, codec: &Codec, layer: &KvLayer, t: &Tensor2, kind: &str) -> Result<(f64, Storage), CliError> {
     let fail = |e: &dyn std::fmt::Display| CliError::failed(format!("layers.{}.{kind}: {e}", layer.layer));
     if dtype_of(t) != dtype_of(&layer.k) {
-        return Err(CliError::usage(format!(
-            "layers.{}.{kind}: K and V of a layer must have one dtype",
-            layer.layer
-        )));
+        return Err(CliError::usage(format!("layers.{}.{kind}: K and V of a layer must have one dtype", layer.layer)));
     }
     let buffer = match &t.values {
         Values::F16(v) => HostBuffer::from_slice(v),
@@ -177,33 +123,16 @@ fn evaluate(rt: &Runtime, codec: &Codec, layer: &KvLayer, t: &Tensor2, kind: &st
     };
     let restored = codec.roundtrip(rt, &buffer).map_err(|e| fail(&e))?;
     let x_hat: Vec<f32> = match t.values {
-        Values::F16(_) => restored
-            .to_vec::<f16>()
-            .map_err(|e| fail(&e))?
-            .iter()
-            .map(|v| v.to_f32())
-            .collect(),
+        Values::F16(_) => restored.to_vec::<f16>().map_err(|e| fail(&e))?.iter().map(|v| v.to_f32()).collect(),
         Values::F32(_) => restored.to_vec::<f32>().map_err(|e| fail(&e))?,
     };
-    Ok((
-        relative_error(&t.values.to_f32(), &x_hat),
-        codec.storage(t.values.len()),
-    ))
+    Ok((relative_error(&t.values.to_f32(), &x_hat), codec.storage(t.values.len())))
 }
 
-fn describe(k: Method, v: Method) -> String {
-    let one = |m: Method| match m {
-        Method::Uniform(q, Grouping::Channels) => {
-            format!("uniform {} bits, groups of {} along channels", q.bits(), q.group())
-        }
-        Method::Uniform(q, Grouping::Tokens { .. }) => {
-            format!("uniform {} bits, groups of {} tokens per channel", q.bits(), q.group())
-        }
-        Method::Higgs(c) => format!("HIGGS EDEN{}-{}, Hadamard groups of {}", c.dim, c.points, c.group),
-    };
+fn describe_pair(k: Method, v: Method) -> String {
     if k == v {
-        one(k)
+        describe(k)
     } else {
-        format!("keys {}; values {}", one(k), one(v))
+        format!("keys {}; values {}", describe(k), describe(v))
     }
 }

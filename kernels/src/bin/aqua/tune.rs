@@ -108,7 +108,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     }
     let mut reports = Vec::new();
     for v in args.variants.variants() {
-        let method = v.method(channels).map_err(CliError::usage)?;
+        let method = v.key_method(channels).map_err(CliError::usage)?;
         let candidates = tilings(&rt, method);
         let tuned = TunedCodec::tune_among(&rt, &tuners, method, DType::F16, &sample, &candidates).map_err(fail)?;
         let codecs = [tuned.quantize_codec(), tuned.dequantize_codec()];
@@ -118,7 +118,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
             false => None,
         };
         let report = VariantReport {
-            name: format!("{:?}", v.method).to_lowercase(),
+            name: v.method.name().to_string(),
             bits: v.bits,
             group: v.group,
             bits_per_value: bits_per_value(&tuned.storage(n)),
