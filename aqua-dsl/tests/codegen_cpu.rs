@@ -142,6 +142,47 @@ fn zen_hosts_prefetch_no_tile_past_2_kib() {
     assert_eq!(prefetch_calls(&k), usize::from(!zen), "host is Zen: {zen}\n{}", text(&k, false).llvm_ir);
 }
 
+/// A tile whose rows are a run-time stride apart (a KIVI tile: 64 tokens of 64 f16
+/// channels, 8 KiB) prefetches the bytes after each of its rows, what the next program
+/// along axis 0 reads, with no run-time contiguity check and on every host (past Zen's
+/// cap for contiguous tiles); its 64-byte loads of `s` prefetch nothing, nor does a GPU.
+#[test]
+fn tiles_of_strided_rows_prefetch_after_each_row() {
+    let body = |a: &[Value]| {
+        let t = program_id(1) * 64 + arange(64);
+        let c = program_id(0) * 64 + arange(64);
+        let offs = t.expand_dims(1) * a[3] + c.expand_dims(0);
+        let full = ((program_id(1) + 1) * 64).le(a[4]);
+        let tile_sum = move |x: Value| x.cast::<f32>().sum(0) + load(a[1] + c);
+        specialize(
+            full,
+            || {
+                store(a[2] + c, tile_sum(load(a[0] + offs)));
+                vec![]
+            },
+            || {
+                let m = t.lt(a[4]).expand_dims(1).broadcast_to([64, 64]);
+                store(a[2] + c, tile_sum(load_masked(a[0] + offs, m)));
+                vec![]
+            },
+        );
+    };
+    let p = params(&[
+        ptr(DType::F16, false),
+        ptr(DType::F32, false),
+        ptr(DType::F32, true),
+        ParamKind::Scalar(DType::I32),
+        ParamKind::Scalar(DType::I32),
+    ]);
+    let k = build_kernel("rows", p, body).unwrap();
+    let ir = text(&k, false).llvm_ir;
+    assert!(prefetch_calls(&k) >= 1, "prefetches in a loop over the rows (of a row's two lines):\n{ir}");
+    assert!(!ir.contains("prefetch.end"), "rows need no contiguity check:\n{ir}");
+    let gpu =
+        compile(&k, &CodegenOptions { target: codegen::Target::nvptx(90), emit_text: true, ..Default::default() });
+    assert!(!gpu.unwrap().llvm_ir.contains("llvm.prefetch"));
+}
+
 #[test]
 fn only_checked_code_has_bounds_checks() {
     // The lowering names its bounds comparisons `oob`; optimization keeps value names.
