@@ -395,3 +395,33 @@ fn mismatched_buffers_are_errors() {
         .expect("ragged");
     assert!(e.to_string().contains("not whole tokens"), "{e}");
 }
+
+/// The interior form of the KIVI dequantizer (widths dividing 32) loads each token row's
+/// code words as one run of offsets, `[rows, words]`, which the CPU reads as vectors; unit
+/// by unit (`[units, bits]`, two units a row) they were read one word at a time. The masked
+/// form, which GPUs run for every tile, keeps loading by unit.
+#[test]
+fn kivi_interior_tiles_load_each_rows_code_words_as_one_run() {
+    use aqua_dsl::ir::{Inst, Op};
+    use aqua_dsl::Params;
+    use aqua_kernels::kernels::dequantize_uniform_tokens;
+    for (bits, cols) in [(2u32, 64u32), (4, 64), (8, 64), (1, 128)] {
+        let p = Params::new().with("bits", bits).with("cols", cols);
+        let k = dequantize_uniform_tokens.build(&p).unwrap();
+        let runs = aqua_dsl::analysis::runs(&k);
+        let words = cols / 32 * bits;
+        let mut code_loads = Vec::new();
+        k.walk(&mut |inst: &Inst| {
+            if let Op::Load { ptr, mask, .. } = &inst.op {
+                if k.ty(*ptr).dtype() == DType::U32 {
+                    let shape = k.ty(*ptr).shape.dims().to_vec();
+                    code_loads.push((shape, mask.is_some(), runs.get(ptr).map(|r| r.last())));
+                }
+            }
+        });
+        let rows = code_loads.iter().filter(|(shape, masked, run)| {
+            !masked && shape == &[64, words] && run.is_some_and(|r| 1 << r.contig == words)
+        });
+        assert_eq!(rows.count(), 1, "bits={bits} cols={cols}: {code_loads:?}");
+    }
+}

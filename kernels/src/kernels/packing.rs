@@ -44,14 +44,7 @@ pub fn store_units(
     let n_codes: u32 = q.shape().iter().product();
     let units = n_codes / 32;
     if 32 % bits == 0 {
-        let per_word = 32 / bits;
-        let shifts = arange(per_word).cast::<u32>() * bits;
-        let biases = (0..per_word).fold(0u32, |sum, j| sum.wrapping_add(bias << (bits * j)));
-        let mut words = (q.reshape([units * bits, per_word]) << shifts).sum(1);
-        if biases != 0 {
-            words -= biases;
-        }
-        let words = words.reshape([units, bits]);
+        let words = pack_words(q, bits, bias);
         let idx = unit_word.expand_dims(1) + arange(bits).expand_dims(0);
         store_where(
             codes + idx,
@@ -81,6 +74,44 @@ pub fn store_units(
     }
 }
 
+/// The words of codes `q` (`bias + code`, see [`store_units`]) at a width dividing 32,
+/// `u32[units, bits]`: a reshape to `[words, 32 / bits]`, a shift per column and a sum
+/// along the row, less the bias's sum once a word.
+#[track_caller]
+fn pack_words(q: Value, bits: u32, bias: u32) -> Value {
+    let units = q.shape().iter().product::<u32>() / 32;
+    let per_word = 32 / bits;
+    let shifts = arange(per_word).cast::<u32>() * bits;
+    let biases = (0..per_word).fold(0u32, |sum, j| sum.wrapping_add(bias << (bits * j)));
+    let mut words = (q.reshape([units * bits, per_word]) << shifts).sum(1);
+    if biases != 0 {
+        words -= biases;
+    }
+    words.reshape([units, bits])
+}
+
+/// [`store_units`] of units that lie in rows, in the interior form of a specialized tile
+/// (which only the CPU runs), at widths dividing 32: row `r` holds `units` consecutive
+/// units from word `first_word[r]` (`i32[rows]`), each row's words one run of offsets, as
+/// [`load_interior_rows`] reads them.
+#[track_caller]
+pub fn store_interior_rows(
+    codes: Value,
+    first_word: Value,
+    units: u32,
+    q: Value,
+    bits: u32,
+    bias: u32,
+) {
+    let rows = first_word.shape()[0];
+    let words = units * bits;
+    let idx = first_word.expand_dims(1) + arange(words).expand_dims(0);
+    store(
+        codes + idx,
+        pack_words(q, bits, bias).reshape([rows, words]),
+    );
+}
+
 /// Loads the units whose first words are at `unit_word: i32[units]` and unpacks them to
 /// `u32[units, 32]`; units where `live` is false (when given) read as zero codes.
 #[track_caller]
@@ -88,12 +119,10 @@ pub fn load_units(codes: Value, unit_word: Value, bits: u32, live: Option<Value>
     let units = unit_word.shape()[0];
     let low_bits = (1u32 << bits) - 1;
     if 32 % bits == 0 {
-        let per_word = 32 / bits;
         let idx = unit_word.expand_dims(1) + arange(bits).expand_dims(0);
         let mask = live.map(|l| l.expand_dims(1).broadcast_to([units, bits]));
         let packed = load_where(codes + idx, mask).reshape([units * bits]);
-        let shifts = arange(per_word).cast::<u32>() * bits;
-        ((packed.expand_dims(1) >> shifts) & low_bits).reshape([units, 32])
+        unpack_words(packed, bits)
     } else {
         let bit = arange(32) * bits as i32;
         let word = bit >> 5;
@@ -111,6 +140,28 @@ pub fn load_units(codes: Value, unit_word: Value, bits: u32, live: Option<Value>
         let hi = load_where(codes + (first + hi_word), live);
         ((lo >> shift) | (hi << (32u32 - shift))) & low_bits
     }
+}
+
+/// The codes of whole words `u32[words]` at a width dividing 32: `u32[words * bits / 32, 32]`.
+#[track_caller]
+fn unpack_words(packed: Value, bits: u32) -> Value {
+    let per_word = 32 / bits;
+    let units = packed.shape()[0] / bits;
+    let shifts = arange(per_word).cast::<u32>() * bits;
+    ((packed.expand_dims(1) >> shifts) & ((1u32 << bits) - 1)).reshape([units, 32])
+}
+
+/// [`load_units`] of units that lie in rows, in the interior form of a specialized tile
+/// (which only the CPU runs), at widths dividing 32: row `r` holds `units` consecutive
+/// units from word `first_word[r]` (`i32[rows]`). A row's words are one run of offsets,
+/// which the CPU loads as a vector; unit by unit they were loaded one word at a time
+/// (a KIVI tile's rows are a tensor's channels apart).
+#[track_caller]
+pub fn load_interior_rows(codes: Value, first_word: Value, units: u32, bits: u32) -> Value {
+    let rows = first_word.shape()[0];
+    let words = units * bits;
+    let idx = first_word.expand_dims(1) + arange(words).expand_dims(0);
+    unpack_words(load(codes + idx).reshape([rows * words]), bits)
 }
 
 /// [`load_units`] in the interior form of a specialized tile, which only the CPU runs

@@ -5,7 +5,7 @@
 
 use aqua_dsl::build::*;
 
-use super::packing::{load_interior_units, load_units, store_units};
+use super::packing::{load_interior_rows, load_interior_units, load_units, store_interior_rows, store_units};
 use super::specialize::{load_where, load_where_or, specialize, store_where};
 
 /// A program's values `[rows, cols]`, one f16 parameter per group (a scale, a zero), and
@@ -24,6 +24,9 @@ pub struct Tile {
     pub(super) params: Value,
     /// `i32[units]`: the first code word of each of the tile's packing units.
     pub(super) unit_word: Value,
+    /// Units that lie in rows (a token tile): `i32[rows]`, the first word of each row's
+    /// units, and the units a row holds, consecutive from there.
+    pub(super) unit_rows: Option<(Value, u32)>,
     /// Bool scalar: every value of the tile lies inside the tensor.
     pub(super) full: Value,
     pub(super) masks: Option<Masks>,
@@ -77,6 +80,7 @@ impl Tile {
             offs,
             params: groups,
             unit_word,
+            unit_rows: None,
             full: le((first + rows as i32) * group as i32, n),
             masks,
         }
@@ -139,7 +143,10 @@ impl Tile {
     /// low `bits` bits clear), without clearing the bias from each ([`store_units`]).
     #[track_caller]
     pub fn store_biased_codes(&self, codes: Value, q: Value, bits: u32, bias: u32) {
-        store_units(codes, self.unit_word, q, bits, bias, self.masks.map(|m| m.live_units));
+        match (self.masks, self.unit_rows) {
+            (None, Some((first, units))) if 32 % bits == 0 => store_interior_rows(codes, first, units, q, bits, bias),
+            (masks, _) => store_units(codes, self.unit_word, q, bits, bias, masks.map(|m| m.live_units)),
+        }
     }
 
     /// Loads and unpacks the tile's codes, `u32[code_shape]`.
@@ -147,7 +154,10 @@ impl Tile {
     pub fn load_codes(&self, codes: Value, bits: u32) -> Value {
         match self.masks {
             Some(m) => load_units(codes, m.unit_word_in, bits, None),
-            None => load_interior_units(codes, self.unit_word, bits),
+            None => match self.unit_rows {
+                Some((first, units)) if 32 % bits == 0 => load_interior_rows(codes, first, units, bits),
+                _ => load_interior_units(codes, self.unit_word, bits),
+            },
         }
         .reshape(self.code_shape)
     }

@@ -34,6 +34,7 @@ impl Tile {
         let live_rows = lt(t, tokens).expand_dims(1);
         let params = program_id(1) * channels + c;
         let unit_word = (unit * bits as i32).reshape([group * units]);
+        let row_first_word = (t * row_units + program_id(0) * units as i32) * bits as i32;
         // Clamped into the tensor (the tile runs only with a token and a channel in it), so
         // the parameter and code loads need no mask.
         let (last_col, last_unit_col) = (channels - 1, row_units - 1);
@@ -53,6 +54,7 @@ impl Tile {
             offs,
             params,
             unit_word,
+            unit_rows: Some((row_first_word, units)),
             full: logical_and(le(end_token, tokens), le(first_col + cols as i32, channels)),
             masks,
         }
