@@ -129,7 +129,8 @@ pub(crate) fn lower<'ctx>(
         threads: target.gpu.map(|g| g.threads),
         register_lookups: target.permute16 && target.gpu.is_none(),
     };
-    let plan = plan::plan(kernel, &bases, plan_target);
+    let skipped = specialized::skipped_forms(kernel, unit, target.gpu.is_some());
+    let plan = plan::plan(kernel, &bases, plan_target, &skipped);
     let program = entry::declare_program(cx, module, kernel, checked, target, unit)
         .map_err(|e| e.into_codegen(&kernel.name))?;
     let func = program.func;

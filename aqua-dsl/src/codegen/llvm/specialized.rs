@@ -17,7 +17,7 @@
 use inkwell::values::FunctionValue;
 
 use super::Lowerer;
-use crate::ir::{Inst, Kernel, Op};
+use crate::ir::{Inst, Kernel, Op, Region};
 
 /// The symbol of the outlined general form (hidden: only the kernel's own object calls it).
 pub(crate) const GENERAL_SYMBOL: &str = "aqua_program_general";
@@ -45,6 +45,32 @@ pub(crate) fn split_point(k: &Kernel) -> Option<usize> {
         }
     }
     None
+}
+
+/// The forms of specialized `if`s that a module does not lower, which placement leaves
+/// out, so that the values both forms read are placed for the one form the module runs
+/// (read by both, they looked shared and got buffers): on GPU targets every fast form; on
+/// the host, of the split `if`, the general form in the main module (which calls it) and
+/// the fast form in the general one.
+pub(crate) fn skipped_forms(k: &Kernel, unit: Unit, gpu: bool) -> Vec<&Region> {
+    let mut skipped = Vec::new();
+    if gpu {
+        k.walk(&mut |i| {
+            if let Op::If { then_body, specialized: true, .. } = &i.op {
+                skipped.push(then_body);
+            }
+        });
+        return skipped;
+    }
+    let (at, fast) = match unit {
+        Unit::Whole => return skipped,
+        Unit::Fast { at } => (at, false),
+        Unit::General { at } => (at, true),
+    };
+    if let Some(Op::If { then_body, else_body, specialized: true, .. }) = k.body.insts.get(at).map(|i| &i.op) {
+        skipped.push(if fast { then_body } else { else_body });
+    }
+    skipped
 }
 
 /// How one specialized `if` is lowered.

@@ -106,6 +106,7 @@ impl<'k> Walk<'k> {
         parent: Option<usize>,
         is_loop_body: bool,
         bases: &PointerBases,
+        skipped: &[&Region],
     ) -> BTreeSet<usize> {
         let id = self.regions.len();
         self.regions.push(RegionInfo { parent, is_loop_body });
@@ -128,10 +129,13 @@ impl<'k> Walk<'k> {
                         w.insert(b);
                     }
                 }
-                Op::For { body, .. } => w = self.region(body, Some(id), true, bases),
+                Op::For { body, .. } => w = self.region(body, Some(id), true, bases, skipped),
                 Op::If { then_body, else_body, .. } => {
-                    w = self.region(then_body, Some(id), false, bases);
-                    w.extend(self.region(else_body, Some(id), false, bases));
+                    for body in [then_body, else_body] {
+                        if !skipped.iter().any(|s| std::ptr::eq(*s, body)) {
+                            w.extend(self.region(body, Some(id), false, bases, skipped));
+                        }
+                    }
                 }
                 _ => {}
             }
@@ -228,9 +232,11 @@ pub(crate) struct PlanTarget {
     pub register_lookups: bool,
 }
 
-/// Places every value of `k` for `target`.
-pub(crate) fn plan(k: &Kernel, bases: &PointerBases, target: PlanTarget) -> Plan {
-    let w = Walk::of(k, bases);
+/// Places every value of `k` for `target`, in a module that lowers none of the regions
+/// in `skipped` (a specialized `if`'s form that lives in the other module): their uses
+/// would only make the values they read look shared.
+pub(crate) fn plan(k: &Kernel, bases: &PointerBases, target: PlanTarget, skipped: &[&Region]) -> Plan {
+    let w = Walk::of(k, bases, skipped);
     let free = views_of_buffers(k, &w);
     let mut place: Vec<Place> =
         k.values.iter().map(|t| if t.is_scalar() { Place::Scalar } else { Place::Buffer }).collect();
@@ -250,7 +256,7 @@ pub(crate) fn plan(k: &Kernel, bases: &PointerBases, target: PlanTarget) -> Plan
 }
 
 impl<'k> Walk<'k> {
-    fn of(k: &'k Kernel, bases: &PointerBases) -> Walk<'k> {
+    fn of(k: &'k Kernel, bases: &PointerBases, skipped: &[&Region]) -> Walk<'k> {
         let n = k.values.len();
         let mut w = Walk {
             sites: Vec::new(),
@@ -260,7 +266,7 @@ impl<'k> Walk<'k> {
             writes: Vec::new(),
             region_args: Vec::new(),
         };
-        w.region(&k.body, None, false, bases);
+        w.region(&k.body, None, false, bases, skipped);
         w
     }
 }

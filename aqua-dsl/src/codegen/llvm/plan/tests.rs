@@ -3,6 +3,7 @@
 use super::*;
 use crate::analysis::pointer_bases;
 use crate::build::*;
+use crate::codegen::llvm::specialized::{skipped_forms, Unit};
 use crate::ir::{DType, Param, ParamKind};
 
 fn ptr(name: &str, dtype: DType, mutable: bool) -> Param {
@@ -21,7 +22,7 @@ fn places(body: fn(&[Value]), params: Vec<Param>) -> (Kernel, Plan) {
 fn places_for(target: PlanTarget, body: fn(&[Value]), params: Vec<Param>) -> (Kernel, Plan) {
     let k = build_kernel("plan_test", params, body).unwrap();
     let bases = pointer_bases(&k).unwrap();
-    let p = plan(&k, &bases, target);
+    let p = plan(&k, &bases, target, &[]);
     (k, p)
 }
 
@@ -305,4 +306,51 @@ fn on_the_cpu_a_tokens_tile_recomputes_its_offsets_in_each_sink() {
     // Both sinks load and widen the f16 values again (`reread_by_sinks`): the offsets'
     // 8 ops, the load and the widening.
     assert_eq!(place_of(&k, &p, "cast"), vec![Lazy]);
+}
+
+/// A value both forms of a specialized `if` read looks shared, and gets a buffer; placed
+/// for one form (the other skipped, as in a module that does not lower it) it is computed
+/// in its one sink. GPU targets skip every fast form, the host's split modules the form
+/// the other module holds (`specialized::skipped_forms`).
+#[test]
+fn a_value_read_by_both_forms_is_placed_for_the_form_a_module_lowers() {
+    let body: fn(&[Value]) = |a| {
+        let x = load(a[0] + arange(64)).exp();
+        specialize(
+            program_id(0).lt(4),
+            || {
+                store(a[1] + arange(64), x + 1.0);
+                vec![]
+            },
+            || {
+                store(a[1] + arange(64), x * 2.0);
+                vec![]
+            },
+        );
+    };
+    let k = build_kernel("plan_test", x_to_y(), body).unwrap();
+    let bases = pointer_bases(&k).unwrap();
+    let Some(Op::If { then_body, else_body, .. }) =
+        k.body.insts.iter().map(|i| &i.op).find(|op| matches!(op, Op::If { .. }))
+    else {
+        panic!("no specialized if")
+    };
+    for target in [PlanTarget::default(), PlanTarget { threads: Some(128), ..Default::default() }] {
+        let both = plan(&k, &bases, target, &[]);
+        assert_eq!(place_of(&k, &both, "exp"), vec![Place::Buffer], "{target:?}");
+        for skipped in [then_body, else_body] {
+            let one = plan(&k, &bases, target, &[skipped]);
+            assert_eq!(place_of(&k, &one, "exp"), vec![Place::Lazy], "{target:?}");
+        }
+    }
+    let at = k.body.insts.iter().position(|i| matches!(i.op, Op::If { .. })).unwrap();
+    for (unit, gpu, skipped) in [
+        (Unit::Fast { at }, false, else_body),
+        (Unit::General { at }, false, then_body),
+        (Unit::Whole, true, then_body),
+    ] {
+        let forms = skipped_forms(&k, unit, gpu);
+        assert!(forms.len() == 1 && std::ptr::eq(forms[0], skipped), "{unit:?} gpu={gpu}");
+    }
+    assert!(skipped_forms(&k, Unit::Whole, false).is_empty());
 }
