@@ -18,6 +18,10 @@
 //!   sm_90 SASS 568 to 352 instructions). Unpacking reads each code's one or two words,
 //!   or on the CPU builds codes from all of the unit's words ([`load_interior_units`]).
 //!
+//! The interior form of a token tile, whose units lie in rows a tensor's channels apart,
+//! loads and stores each row's words as one run at the widths that divide 32
+//! ([`load_interior_rows`], [`store_interior_rows`]).
+//!
 //! Bits of different codes never overlap, so sums are exact ORs.
 
 use aqua_dsl::build::*;
