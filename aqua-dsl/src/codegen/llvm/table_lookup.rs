@@ -91,7 +91,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let i32t = self.cx.i32_type();
         let idx_ty = i32t.vec_type(LANES);
         let splat = |v: u64| VectorType::const_vector(&vec![i32t.const_int(v, false); LANES as usize]);
-        let (zero, last, upper) = (splat(0), splat(len as u64 - 1), splat(31));
+        let (zero, last) = (splat(0), splat(len as u64 - 1));
         let out_ty = regs[0].get_type();
         let n = (self.k.ty(index).shape.numel() / LANES as usize) as u64;
         self.counted_loop(n, None, &mut |l, i| {
@@ -113,43 +113,28 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 }
                 _ => {
                     // Each pair of registers is a 32-element table read with the index's
-                    // low 5 bits; bit 5 picks the pair.
+                    // low 5 bits; the bits above pick the pair.
                     let name = if float { "llvm.x86.avx512.vpermi2var.ps.512" } else { "llvm.x86.avx512.vpermi2var.d.512" };
                     let mut halves = Vec::new();
                     for pair in regs.chunks(2) {
                         let hi = *pair.get(1).unwrap_or(&pair[0]);
                         halves.push(l.intrinsic(name, &[], &[pair[0].into(), clamped, hi.into()])?);
                     }
-                    match halves[..] {
-                        [x] => x,
-                        [lo, hi] => {
-                            let high = l.b.build_int_compare(
-                                IntPredicate::UGT,
-                                clamped.into_vector_value(),
-                                upper,
-                                "high",
-                            )?;
-                            l.b.build_select(high, hi, lo, "x")?
+                    // Then a tree of selects on the index's bits 5, 6 and 7 (the last pair
+                    // repeated up to a power of two: clamped indices never pick the copies).
+                    halves.resize(halves.len().next_power_of_two(), halves[halves.len() - 1]);
+                    let mut bit = 5;
+                    while halves.len() > 1 {
+                        let test = l.b.build_and(clamped.into_vector_value(), splat(1 << bit), "bit")?;
+                        let set = l.b.build_int_compare(IntPredicate::NE, test, zero, "set")?;
+                        let mut picked = Vec::with_capacity(halves.len() / 2);
+                        for pair in halves.chunks(2) {
+                            picked.push(l.b.build_select(set, pair[1], pair[0], "x")?);
                         }
-                        // More pairs: a tree of selects on the index's bits 5, 6 and 7
-                        // (the last pair repeated up to a power of two: clamped indices
-                        // never pick the copies).
-                        _ => {
-                            halves.resize(halves.len().next_power_of_two(), halves[halves.len() - 1]);
-                            let mut bit = 5;
-                            while halves.len() > 1 {
-                                let test = l.b.build_and(clamped.into_vector_value(), splat(1 << bit), "bit")?;
-                                let set = l.b.build_int_compare(IntPredicate::NE, test, zero, "set")?;
-                                let mut picked = Vec::with_capacity(halves.len() / 2);
-                                for pair in halves.chunks(2) {
-                                    picked.push(l.b.build_select(set, pair[1], pair[0], "x")?);
-                                }
-                                halves = picked;
-                                bit += 1;
-                            }
-                            halves[0]
-                        }
+                        halves = picked;
+                        bit += 1;
                     }
+                    halves[0]
                 }
             };
             let q = unsafe { l.b.build_in_bounds_gep(out_ty.get_element_type(), dst, &[at], "out")? };
