@@ -189,7 +189,6 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         // two-iteration levels, pairs first; on a GPU only the pairs of an `xor_permute`
         // inside a thread's run, which then need no shared memory.
         let jammed = match self.threads {
-            // Pairs first: their copies share reads.
             None if masks.is_empty() && walk.pairs.is_empty() => {
                 jam_short_level(&mut levels).unwrap_or_else(|| jam_levels(&mut levels, &walk.pairs, true))
             }

@@ -42,18 +42,18 @@ pub struct Args {
 
 /// One tensor (all layers' K, or all layers' V) on the host.
 struct Tensor {
-    name: &'static str,
     values: Vec<f16>,
     buffer: HostBuffer,
 }
 
 pub fn run(args: &Args) -> Result<(), CliError> {
     let slice = KvSlice::bundled().map_err(|e| CliError::failed(format!("bundled KV slice: {e}")))?;
-    let tensors = [("K", true), ("V", false)].map(|(name, keys)| {
+    // Keys, then values.
+    let tensors = [true, false].map(|keys| {
         let values: Vec<f16> =
             slice.layers.iter().flat_map(|l| if keys { l.k.iter() } else { l.v.iter() }).copied().collect();
         let buffer = HostBuffer::from_slice(&values);
-        Tensor { name, values, buffer }
+        Tensor { values, buffer }
     });
     let variants = variants(&args.methods, &args.bits, &args.groups);
     if variants.is_empty() {
@@ -149,7 +149,7 @@ fn variant(
         let x_hat = out.to_vec::<f16>()?;
         exact &= q.matches_reference(&t.values, &x_hat)?;
         let wide = |v: &[f16]| v.iter().map(|x| x.to_f32()).collect::<Vec<f32>>();
-        errors.push((t.name, relative_error(&wide(&t.values), &wide(&x_hat))));
+        errors.push(relative_error(&wide(&t.values), &wide(&x_hat)));
         storage = storage.plus(c.storage(t.values.len()));
     }
     let bytes = tensors.iter().map(|t| t.buffer.size_bytes()).sum::<usize>() as f64;
@@ -162,8 +162,8 @@ fn variant(
         v.bits,
         v.group,
         bits_per_value(&storage),
-        errors[0].1,
-        errors[1].1,
+        errors[0],
+        errors[1],
         speed(t_quantize),
         speed(t_dequantize),
         compile.as_secs_f64() * 1e3,
