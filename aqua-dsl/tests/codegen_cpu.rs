@@ -467,3 +467,46 @@ fn short_rows_at_a_run_time_stride_load_as_vectors() {
     let ir = text(&build_kernel("short_rows", p, body).unwrap(), false).llvm_ir;
     assert!(ir.contains("load <8 x i32>"), "words loaded one by one:\n{ir}");
 }
+
+/// A unit's words at `unit * 3 + w` for `w < 3` (a 3-bit quantizer's) store in one loop,
+/// which LLVM writes as one interleaved group, whole units in wide stores
+/// (`store <3N x i32>`), not as scatters or a word at a time; the same words with one a
+/// run-time value apart may meet, so they store one loop each, and so does checked
+/// code. Needs a host with AVX2 (narrower vectors may keep the words apart).
+#[test]
+fn a_units_words_store_as_one_interleaved_group() {
+    if !inkwell::targets::TargetMachine::get_host_cpu_features().to_string().contains("+avx2") {
+        eprintln!("skipped: the host has no AVX2");
+        return;
+    }
+    let units = |apart: bool| {
+        let body = move |a: &[Value]| {
+            let unit = program_id(0) * 64 + arange(64);
+            // Pieces read by every word, as a quantizer's: a buffer.
+            let pieces = load(a[0] + (unit.expand_dims(1) * 4 + arange(4).expand_dims(0)));
+            let pieces = (pieces.expand_dims(2) << arange(2).cast::<u32>().reshape([1, 1, 2])).sum(2);
+            let words: Vec<Value> = (0..3u32).map(|w| (pieces << w).sum(1)).collect();
+            for (w, x) in (0..).zip(words) {
+                let at = if apart && w == 1 { unit * 3 + a[2] } else { unit * 3 + w };
+                store(a[1] + at, x);
+            }
+        };
+        let p = params(&[ptr(DType::U32, false), ptr(DType::U32, true), ParamKind::Scalar(DType::I32)]);
+        build_kernel("unit_words", p, body).unwrap()
+    };
+    let interleaved = |k: &Kernel, checked: bool| {
+        let ir = text(k, checked).llvm_ir;
+        let wide = ir.lines().any(|l| {
+            let Some(rest) = l.trim_start().strip_prefix("store <") else { return false };
+            let lanes: u32 = rest.split(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+            lanes >= 6 && lanes.is_multiple_of(3) && rest.contains(" x i32>")
+        });
+        (wide, ir)
+    };
+    let (wide, ir) = interleaved(&units(false), false);
+    assert!(wide, "whole units in wide stores:\n{ir}");
+    let (wide, ir) = interleaved(&units(true), false);
+    assert!(!wide, "words a run-time value apart store one loop each:\n{ir}");
+    let (wide, ir) = interleaved(&units(false), true);
+    assert!(!wide, "checked code stores one loop each:\n{ir}");
+}

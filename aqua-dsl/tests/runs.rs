@@ -1,10 +1,12 @@
 //! The runs analysis (`analysis::runs`): which offsets run consecutively along a dim,
 //! and what their run starts are divisible by. GPU code claims the alignment it reports
 //! for 16-byte accesses, so every fact here is one a misaligned access would break.
+//! And the affine forms of offsets (`analysis::affine`), from which the CPU tells which
+//! blocks are one run and which stores can never write the same element.
 
 use std::cell::RefCell;
 
-use aqua_dsl::analysis::{one_run_blocks, runs, Axis, ANY};
+use aqua_dsl::analysis::{affine, disjoint, one_run_blocks, runs, Axis, ANY};
 use aqua_dsl::build::*;
 use aqua_dsl::ir::{DType, Param, ParamKind, ValueId};
 use aqua_dsl::Kernel;
@@ -38,7 +40,7 @@ fn facts(body: impl FnOnce(Value, Value) -> Vec<Value>) -> Vec<Vec<Axis>> {
 /// (`analysis::one_run_blocks`).
 fn one_run(body: impl FnOnce(Value, Value) -> Vec<Value>) -> Vec<bool> {
     let (k, ids) = probe(body);
-    let blocks = one_run_blocks(&k);
+    let blocks = one_run_blocks(&k, &affine(&k));
     ids.iter().map(|id| blocks.contains(id)).collect()
 }
 
@@ -156,4 +158,57 @@ fn one_run_blocks_need_rows_that_follow_each_other() {
     });
     assert_eq!(runs[..4], [true; 4], "a tile of whole rows, its pointers, a reshape of one run and back");
     assert_eq!(runs[4..], [false; 5], "a run-time row length, rows 128 apart, a transpose, reversed rows, a stride");
+}
+
+/// Whether the blocks of offsets `body` returns (all of one shape) are pairwise disjoint
+/// by their affine forms; `None` where one has none.
+fn disjoint_offsets(body: impl FnOnce(Value, Value) -> Vec<Value>) -> Option<bool> {
+    let (k, ids) = probe(body);
+    let forms = affine(&k);
+    let dims = k.ty(ids[0]).shape.dims().to_vec();
+    let of: Option<Vec<_>> = ids.iter().map(|id| forms.get(id)).collect();
+    Some(disjoint(&of?, &dims))
+}
+
+/// A unit's words at `unit * bits + w` never meet for distinct `w < bits`, whatever the
+/// program; words `bits` apart do (the next unit's), as do offsets that differ by a
+/// run-time value or come from memory.
+#[test]
+fn offsets_a_constant_apart_modulo_their_steps_are_disjoint() {
+    let words = |bits: i32, ws: &'static [i32]| {
+        disjoint_offsets(move |x, _| {
+            let unit = program_id(0) * 32 + arange(32);
+            ws.iter().map(|&w| x + (unit * bits + w)).collect()
+        })
+    };
+    assert_eq!(words(3, &[0, 1, 2]), Some(true));
+    assert_eq!(words(7, &[6, 0, 3, 1]), Some(true), "in any order, through pointers");
+    assert_eq!(words(3, &[0, 1, 3]), Some(false), "word 3 is the next unit's word 0");
+    assert_eq!(words(3, &[0, 1, 2, 3]), Some(false));
+    assert_eq!(words(3, &[1, 1]), Some(false), "one offset twice");
+    let broadcast = disjoint_offsets(|_, _| {
+        let unit = (program_id(0) * 8 + arange(8)).expand_dims(1).broadcast_to([8, 4]);
+        (0..3).map(|w| unit * 3 + w).collect()
+    });
+    assert_eq!(broadcast, Some(true), "a broadcast dim has no step");
+    let scalar = disjoint_offsets(|_, n| {
+        let unit = program_id(0) * 32 + arange(32);
+        vec![unit * 3, unit * 3 + n]
+    });
+    assert_eq!(scalar, Some(false), "apart by a run-time value");
+    let same = disjoint_offsets(|_, n| {
+        let unit = (program_id(0) + n) * 32 + arange(32);
+        vec![unit * 3, unit * 3 + 1]
+    });
+    assert_eq!(same, Some(true), "one run-time value in both");
+    let loaded = disjoint_offsets(|x, _| {
+        let unit = load(x + arange(32)).cast::<i32>();
+        vec![unit * 3, unit * 3 + 1]
+    });
+    assert_eq!(loaded, None, "offsets from memory");
+    let wide = disjoint_offsets(|_, _| {
+        let unit = program_id(0) * 32 + arange(32);
+        vec![unit * (1 << 28), unit * (1 << 28) + 1]
+    });
+    assert_eq!(wide, Some(false), "spread past 2^31: wrapped offsets may meet");
 }

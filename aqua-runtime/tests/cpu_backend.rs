@@ -9,6 +9,8 @@ mod harness;
 mod loads;
 #[path = "cpu_backend/perf.rs"]
 mod perf;
+#[path = "cpu_backend/stores.rs"]
+mod stores;
 
 use aqua_dsl::build::*;
 use aqua_dsl::ir::{BinOp, CmpPred, DType, UnOp};

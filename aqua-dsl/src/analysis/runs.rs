@@ -6,7 +6,7 @@
 //! `s, s + 1, ...` over aligned stretches of its last dim and `s` is a multiple of 8, a GPU
 //! thread's 8 neighbouring elements are one 16-byte access whatever arithmetic produced
 //! the offsets (`codegen/llvm/runs.rs`); a CPU does the same in blocks that are not one
-//! run over all their rows ([`one_run_blocks`]). The rules follow the arithmetic of the
+//! run over all their rows ([`super::one_run_blocks`]). The rules follow the arithmetic of the
 //! IR: `i32` offsets wrap, but a run that wrapped would reach a negative offset, outside
 //! every buffer, so the facts hold for every access a kernel may make.
 //!
@@ -148,7 +148,7 @@ fn int_div(v: i64) -> u32 {
 }
 
 /// Integer casts that keep every value (so every fact).
-fn widening(from: DType, to: DType) -> bool {
+pub(super) fn widening(from: DType, to: DType) -> bool {
     from.is_int() && to.is_int() && (from == to || (to.bits() > from.bits() && (to.is_signed() || !from.is_signed())))
 }
 
@@ -209,102 +209,4 @@ fn reshape(a: &Runs, from: &[u32], to: &[u32]) -> Runs {
         *last = Axis { contig: old.contig.min(bits), same: old.same.min(bits), div: old.div_at(bits) };
     }
     Runs { axes, elem_div: a.elem_div }
-}
-
-/// The integer and pointer blocks whose elements are consecutive in row-major order, one
-/// run over the whole block (`s, s + 1, ...`): what the per-dim facts of [`runs`] cannot
-/// say across rows. Found from each block's strides, the step of its value along each
-/// dim where that is one constant: `arange` has stride 1, a scalar or splat 0 along every
-/// dim, a sum adds its operands' strides, a product with a constant scales them, a
-/// broadcast dim has stride 0; a reshape of a block that is one run is one again. So
-/// `(g + arange(r)).expand_dims(1) * c + arange(c).expand_dims(0)` is one run of `r * c`
-/// where the same with a row length known only at run time (a tensor's channels) is
-/// not. A CPU addresses by runs only blocks that are not one run already
-/// (`codegen/llvm/runs.rs`).
-pub fn one_run_blocks(kernel: &Kernel) -> std::collections::HashSet<ValueId> {
-    let mut strides: HashMap<ValueId, Vec<Option<i64>>> = HashMap::new();
-    let mut consts: HashMap<ValueId, i64> = HashMap::new();
-    let mut out = std::collections::HashSet::new();
-    kernel.walk(&mut |inst| {
-        let [r] = inst.results[..] else { return };
-        let ty = kernel.ty(r);
-        if !(ty.is_ptr() || ty.dtype().is_int()) {
-            return;
-        }
-        let dims = ty.shape.dims().to_vec();
-        let get = |v: ValueId| strides.get(&v).cloned().unwrap_or_else(|| vec![None; kernel.ty(v).shape.rank()]);
-        // Integer constants, through splats and views.
-        let constant = match &inst.op {
-            Op::Const(c) => match c.lit {
-                Lit::Int(k) => Some(k),
-                _ => None,
-            },
-            Op::Splat { value: a, .. }
-            | Op::Broadcast { arg: a, .. }
-            | Op::ExpandDims { arg: a, .. }
-            | Op::Reshape { arg: a, .. } => consts.get(a).copied(),
-            _ => None,
-        };
-        if let Some(k) = constant {
-            consts.insert(r, k);
-        }
-        let zeros = || vec![Some(0); dims.len()];
-        let st: Vec<Option<i64>> = match &inst.op {
-            Op::Const(_) | Op::Splat { .. } | Op::ProgramId(_) | Op::NumPrograms(_) => zeros(),
-            Op::Arange { .. } => vec![Some(1)],
-            Op::PtrAdd { ptr: a, offset: b } if kernel.ty(*b).dtype().is_signed() => sum(&get(*a), &get(*b)),
-            Op::Binary { op: BinOp::Add, lhs, rhs } => sum(&get(*lhs), &get(*rhs)),
-            Op::Binary { op: BinOp::Mul, lhs, rhs } => match (consts.get(lhs).copied(), consts.get(rhs).copied()) {
-                (_, Some(c)) => scale(&get(*lhs), c),
-                (Some(c), _) => scale(&get(*rhs), c),
-                _ => vec![None; dims.len()],
-            },
-            Op::ExpandDims { arg, axis } => {
-                let mut a = get(*arg);
-                a.insert(usize::from(*axis).min(a.len()), Some(0));
-                a
-            }
-            Op::Broadcast { arg, .. } => {
-                let from = kernel.ty(*arg).shape.dims().to_vec();
-                get(*arg).iter().enumerate().map(|(k, &s)| if from.get(k) == Some(&1) { Some(0) } else { s }).collect()
-            }
-            Op::Reshape { arg, .. } if out.contains(arg) => row_major(&dims),
-            Op::Cast { arg, to } if widening(kernel.ty(*arg).dtype(), *to) => get(*arg),
-            _ => vec![None; dims.len()],
-        };
-        if st.len() == dims.len() {
-            // Dims of one element have no step to check.
-            let one_run = dims.iter().zip(&st).zip(row_major(&dims)).all(|((&d, &s), want)| d == 1 || s == want);
-            if one_run && dims.iter().any(|&d| d > 1) {
-                out.insert(r);
-            }
-            strides.insert(r, st);
-        }
-    });
-    out
-}
-
-/// The strides of a block of `dims` that is one run: 1 along the last dim, a row's
-/// length along the one before, and so on.
-fn row_major(dims: &[u32]) -> Vec<Option<i64>> {
-    let mut strides = vec![None; dims.len()];
-    let mut step = 1i64;
-    for (s, &d) in strides.iter_mut().zip(dims).rev() {
-        *s = Some(step);
-        step *= i64::from(d);
-    }
-    strides
-}
-
-/// The strides of a sum: the operands' added, dim by dim.
-fn sum(a: &[Option<i64>], b: &[Option<i64>]) -> Vec<Option<i64>> {
-    if a.len() != b.len() {
-        return vec![None; a.len().max(b.len())];
-    }
-    a.iter().zip(b).map(|(x, y)| x.zip(*y).and_then(|(x, y)| x.checked_add(y))).collect()
-}
-
-/// The strides of a product with the constant `c`.
-fn scale(a: &[Option<i64>], c: i64) -> Vec<Option<i64>> {
-    a.iter().map(|x| x.and_then(|x| x.checked_mul(c))).collect()
 }

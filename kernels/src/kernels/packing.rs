@@ -56,26 +56,59 @@ pub fn store_units(
             live.map(|l| l.expand_dims(1).broadcast_to([units, bits])),
         );
     } else {
-        // First `g` codes side by side in one value (`g` a power of two, `g * bits <= 32`),
-        // as the widths that divide 32 pack: then each word gathers a few such pieces,
-        // not all 32 codes of the unit.
-        let g = 1u32 << (31 - (32 / bits).leading_zeros());
-        let pieces = 32 / g;
-        let q = if bias != 0 { q - bias } else { q }.reshape([units * pieces, g]);
-        let piece = (q << (arange(g).cast::<u32>() * bits))
-            .sum(1)
-            .reshape([units, pieces]);
-        let bit = arange(pieces).cast::<u32>() * (g * bits);
+        let (piece, bit) = pieces(q, bits, bias);
         for w in 0..bits {
-            // The bits of piece k that fall in word w: shifted up when it starts inside the
-            // word, down when it started in the word before (wrapping u32 amounts that are
-            // "negative" are >= 32 and shift everything out).
-            let up = bit - 32 * w;
-            let down = 32 * w - bit;
-            let word = ((piece << up) | (piece >> down)).sum(1);
+            let word = straddling_word(piece, bit, w);
             store_where(codes + (unit_word + w as i32), word, live);
         }
     }
+}
+
+/// [`store_units`] of every unit, in the interior form of a specialized tile (which only
+/// the CPU runs). Where codes straddle words, every word is computed first, then stored
+/// one after another: stores the CPU writes in one loop where the units' words are
+/// consecutive (`unit_word` affine, [`aqua_dsl::analysis::affine`]), as one interleaved
+/// group; one word at a time, each store had a stride of `bits` words, a scatter (3 to 7
+/// bits 1.2-1.6x on one core). The units of a KIVI tile lie in rows, whose words stay
+/// scatters either way: they take [`store_units`], whose order ran 6-bit KIVI quantize
+/// 10% faster.
+#[track_caller]
+pub fn store_interior_units(codes: Value, unit_word: Value, q: Value, bits: u32, bias: u32) {
+    if 32 % bits == 0 {
+        return store_units(codes, unit_word, q, bits, bias, None);
+    }
+    let (piece, bit) = pieces(q, bits, bias);
+    let words: Vec<Value> = (0..bits).map(|w| straddling_word(piece, bit, w)).collect();
+    for (w, word) in (0..).zip(words) {
+        store(codes + (unit_word + w), word);
+    }
+}
+
+/// Codes `q` (`bias + code`) at a width that does not divide 32, first `g` side by side in
+/// one piece of `g * bits` bits (`g` a power of two, `g * bits <= 32`), as the widths
+/// that divide 32 pack, so that each word gathers a few such pieces, not all 32 codes of
+/// the unit: `u32[units, 32 / g]`, and the bit of its unit at which each piece starts.
+#[track_caller]
+fn pieces(q: Value, bits: u32, bias: u32) -> (Value, Value) {
+    let units = q.shape().iter().product::<u32>() / 32;
+    let g = 1u32 << (31 - (32 / bits).leading_zeros());
+    let pieces = 32 / g;
+    let q = if bias != 0 { q - bias } else { q }.reshape([units * pieces, g]);
+    let piece = (q << (arange(g).cast::<u32>() * bits))
+        .sum(1)
+        .reshape([units, pieces]);
+    (piece, arange(pieces).cast::<u32>() * (g * bits))
+}
+
+/// Word `w` of every unit from its [`pieces`] starting at bits `bit`: the bits of piece
+/// `k` that fall in the word, shifted up when it starts inside the word, down when it
+/// started in the word before (wrapping u32 amounts that are "negative" are >= 32 and
+/// shift everything out).
+#[track_caller]
+fn straddling_word(piece: Value, bit: Value, w: u32) -> Value {
+    let up = bit - 32 * w;
+    let down = 32 * w - bit;
+    ((piece << up) | (piece >> down)).sum(1)
 }
 
 /// The words of codes `q` (`bias + code`, see [`store_units`]) at a width dividing 32,

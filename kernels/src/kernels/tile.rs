@@ -5,7 +5,9 @@
 
 use aqua_dsl::build::*;
 
-use super::packing::{load_interior_rows, load_interior_units, load_units, store_interior_rows, store_units};
+use super::packing::{
+    load_interior_rows, load_interior_units, load_units, store_interior_rows, store_interior_units, store_units,
+};
 use super::specialize::{load_where, load_where_or, specialize, store_where};
 
 /// A program's values `[rows, cols]`, one f16 parameter per group (a scale, a zero), and
@@ -145,6 +147,7 @@ impl Tile {
     pub fn store_biased_codes(&self, codes: Value, q: Value, bits: u32, bias: u32) {
         match (self.masks, self.unit_rows) {
             (None, Some((first, units))) if 32 % bits == 0 => store_interior_rows(codes, first, units, q, bits, bias),
+            (None, None) => store_interior_units(codes, self.unit_word, q, bits, bias),
             (masks, _) => store_units(codes, self.unit_word, q, bits, bias, masks.map(|m| m.live_units)),
         }
     }

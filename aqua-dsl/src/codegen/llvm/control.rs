@@ -52,7 +52,18 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     if self.checked {
                         self.emit_check(inst)?;
                     }
-                    self.emit_store(inst)?;
+                    let siblings = self.sibling_stores(r, pos);
+                    for &s in &siblings.scalars {
+                        let scalar = &r.insts[s];
+                        let x = self.compute(scalar, &[])?;
+                        self.set(scalar.results[0], Lowered::Scalar(x));
+                        grouped[s] = true;
+                    }
+                    for &s in &siblings.stores {
+                        grouped[s] = true;
+                    }
+                    let stores: Vec<&Inst> = siblings.stores.iter().map(|&s| &r.insts[s]).collect();
+                    self.emit_stores(&stores)?;
                 }
                 Op::Reduce { arg, axis, .. } => {
                     // Later reductions of the same operand along the same axis join this one.

@@ -75,15 +75,21 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         Ok(phi.as_basic_value())
     }
 
-    pub(crate) fn emit_store(&mut self, inst: &'a Inst) -> Lower<()> {
-        let Op::Store { ptr, value, mask } = &inst.op else {
-            return Err(self.op_error(inst, "is not a store"));
-        };
-        let (ptr, value, mask) = (*ptr, *value, *mask);
-        let (_, base, _) = self.base_of(inst, ptr)?;
-        let elem = Elem::Val(self.k.ty(ptr).dtype());
+    /// Emits stores of one shape in one loop nest, each element's stores in the order
+    /// given: one store, or sibling stores (`sibling_stores.rs`), which are unmasked.
+    pub(crate) fn emit_stores(&mut self, insts: &[&'a Inst]) -> Lower<()> {
+        let mut stores = Vec::with_capacity(insts.len());
+        for inst in insts {
+            let Op::Store { ptr, value, mask } = &inst.op else {
+                return Err(self.op_error(inst, "is not a store"));
+            };
+            let (_, base, _) = self.base_of(inst, *ptr)?;
+            stores.push((*ptr, *value, *mask, base, Elem::Val(self.k.ty(*ptr).dtype())));
+        }
+        let Some(&(ptr, value, mask, _, _)) = stores.first() else { return Ok(()) };
         let total = shape_bits(&self.k.ty(ptr).shape);
-        let roots: Vec<ValueId> = [Some(ptr), Some(value), mask].into_iter().flatten().collect();
+        let roots: Vec<ValueId> =
+            stores.iter().flat_map(|&(ptr, value, mask, _, _)| [Some(ptr), Some(value), mask]).flatten().collect();
         let mut levels = self.sink_levels(&roots, 0, total)?;
         let masks = self.sink_masks(&roots, mask, false);
         // An unmasked store of a buffer on the GPU: groups of 8 unrolled, so a thread's
@@ -107,20 +113,25 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         }
         self.memo.clear();
         self.dist_nest_masked(&levels, &masks, &mut |l, idx| {
-            let (at, align) = l.element_address(ptr, base, elem, idx)?;
-            let x = l.elem(value, idx)?;
-            let write = |l: &Self| -> Lower<()> {
-                let st = l.b.build_store(at, l.reg_to_mem(elem, x)?)?;
-                st.set_alignment(align).map_err(|e| LowerError::Builder(e.to_string()))
-            };
-            let Some(mask) = mask.filter(|_| !l.unmasked) else { return write(l) };
-            let m = l.elem(mask, idx)?.into_int_value();
-            let (on, join) = (l.block("st.on"), l.block("st.join"));
-            l.b.build_conditional_branch(m, on, join)?;
-            l.b.position_at_end(on);
-            write(l)?;
-            l.b.build_unconditional_branch(join)?;
-            l.b.position_at_end(join);
+            for &(ptr, value, mask, base, elem) in &stores {
+                let (at, align) = l.element_address(ptr, base, elem, idx)?;
+                let x = l.elem(value, idx)?;
+                let write = |l: &Self| -> Lower<()> {
+                    let st = l.b.build_store(at, l.reg_to_mem(elem, x)?)?;
+                    st.set_alignment(align).map_err(|e| LowerError::Builder(e.to_string()))
+                };
+                let Some(mask) = mask.filter(|_| !l.unmasked) else {
+                    write(l)?;
+                    continue;
+                };
+                let m = l.elem(mask, idx)?.into_int_value();
+                let (on, join) = (l.block("st.on"), l.block("st.join"));
+                l.b.build_conditional_branch(m, on, join)?;
+                l.b.position_at_end(on);
+                write(l)?;
+                l.b.build_unconditional_branch(join)?;
+                l.b.position_at_end(join);
+            }
             Ok(())
         })?;
         self.memo.clear();

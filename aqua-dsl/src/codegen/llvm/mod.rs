@@ -35,6 +35,7 @@ mod satfinite;
 mod shape;
 mod shuffle;
 mod sibling_loads;
+mod sibling_stores;
 mod smem;
 mod specialized;
 mod table_lookup;
@@ -145,7 +146,8 @@ pub(crate) fn lower<'ctx>(
     }
     l.runs = crate::analysis::runs(kernel);
     if target.gpu.is_none() {
-        l.one_run = crate::analysis::one_run_blocks(kernel);
+        l.affine = crate::analysis::affine(kernel);
+        l.one_run = crate::analysis::one_run_blocks(kernel, &l.affine);
     }
     if let Unit::Fast { .. } = unit {
         l.general_fn = Some(entry::declare_general(module, func));
@@ -212,6 +214,9 @@ pub(crate) struct Lowerer<'a, 'ctx> {
     pub(crate) runs: HashMap<ValueId, crate::analysis::Runs>,
     /// CPU: the blocks of offsets that are one run across rows (`analysis::one_run_blocks`).
     pub(crate) one_run: std::collections::HashSet<ValueId>,
+    /// CPU: integer and pointer blocks as affine functions of their indices, for sibling
+    /// stores (`analysis::affine`).
+    pub(crate) affine: HashMap<ValueId, crate::analysis::Affine>,
     /// Positioned in the first block, which holds every `alloca` (so stack buffers are
     /// allocated once per call, whatever loops they are used in).
     alloca_b: Builder<'ctx>,
@@ -284,6 +289,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             idx: cx.i64_type(),
             runs: HashMap::new(),
             one_run: Default::default(),
+            affine: HashMap::new(),
             alloca_b,
             frame_bytes: 0,
             threads: None,
