@@ -20,7 +20,9 @@
 //!
 //! The interior form of a token tile, whose units lie in rows a tensor's channels apart,
 //! loads and stores each row's words as one run at the widths that divide 32
-//! ([`load_interior_rows`], [`store_interior_rows`]).
+//! ([`load_interior_rows`], [`store_interior_rows`]); that of a channel tile computes all
+//! of its units' straddling words before it stores them, which the CPU then writes in one
+//! loop ([`store_interior_units`]).
 //!
 //! Bits of different codes never overlap, so sums are exact ORs.
 
@@ -68,10 +70,10 @@ pub fn store_units(
 /// the CPU runs). Where codes straddle words, every word is computed first, then stored
 /// one after another: stores the CPU writes in one loop where the units' words are
 /// consecutive (`unit_word` affine, [`aqua_dsl::analysis::affine`]), as one interleaved
-/// group; one word at a time, each store had a stride of `bits` words, a scatter (3 to 7
-/// bits 1.2-1.6x on one core). The units of a KIVI tile lie in rows, whose words stay
-/// scatters either way: they take [`store_units`], whose order ran 6-bit KIVI quantize
-/// 10% faster.
+/// group; one word at a time, each store had a stride of `bits` words, a scatter (uniform
+/// quantize at 3, 5, 6 and 7 bits 1.18-1.31x on one core). The units of a KIVI tile lie
+/// in rows, whose words stay scatters either way: they take [`store_units`], whose order
+/// ran 6-bit KIVI quantize 10% faster.
 #[track_caller]
 pub fn store_interior_units(codes: Value, unit_word: Value, q: Value, bits: u32, bias: u32) {
     if 32 % bits == 0 {

@@ -6,7 +6,7 @@
 //! at a time, each loop writes memory at a stride of `bits` words, which LLVM vectorizes
 //! as hardware scatters (16 stores each); stored in one loop, the `bits` stores of a unit
 //! are one interleaved group, which LLVM writes as shuffles and `bits` vector stores
-//! (uniform quantize at 5 and 7 bits about 1.6x).
+//! (uniform quantize at 3, 5, 6 and 7 bits 1.18-1.31x on one core).
 //!
 //! One loop writes element `i` of every store before element `i + 1` of any, where one
 //! store after another wrote all of the first before any of the second, so the stores
