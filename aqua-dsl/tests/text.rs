@@ -102,6 +102,7 @@ fn builder_kernels_use_every_op_kind() {
         "ptr_add",
         "load",
         "store",
+        "store_streaming",
         "gather",
         "for",
         "if",

@@ -56,7 +56,7 @@ impl Builder {
         self.broadcast_to(m, &pty.shape, loc).id
     }
 
-    fn store_impl(&mut self, ptr: Value, value: Operand, mask: Option<Operand>, loc: Loc) {
+    fn store_impl(&mut self, ptr: Value, value: Operand, mask: Option<Operand>, streaming: bool, loc: Loc) {
         let pty = self.ty(ptr).clone();
         if !pty.is_ptr() {
             self.fail(loc, format!("`store` needs pointers, got {pty}"));
@@ -72,7 +72,7 @@ impl Builder {
         }
         let v = self.broadcast_to(v, &pty.shape, loc);
         let mask = mask.map(|m| self.mask_for(m, &pty, "store", loc));
-        self.emit_void(Op::Store { ptr: ptr.id, value: v.id, mask }, loc);
+        self.emit_void(Op::Store { ptr: ptr.id, value: v.id, mask, streaming }, loc);
     }
 }
 
@@ -104,7 +104,18 @@ pub fn load_masked_or(ptrs: Value, mask: impl IntoOperand, other: impl IntoOpera
 pub fn store(ptrs: Value, value: impl IntoOperand) {
     let loc = Loc::caller();
     let v = value.into_operand();
-    context::with(|b| b.store_impl(ptrs, v, None, loc))
+    context::with(|b| b.store_impl(ptrs, v, None, false, loc))
+}
+
+/// Writes every lane, as values that will not be read again soon (a dequantizer's output
+/// larger than the caches): the CPU writes whole vectors around its caches where they are
+/// aligned (non-temporal stores), which saves reading each line before writing it; GPU
+/// targets store as [`store`] does. Memory ends the same either way.
+#[track_caller]
+pub fn store_streaming(ptrs: Value, value: impl IntoOperand) {
+    let loc = Loc::caller();
+    let v = value.into_operand();
+    context::with(|b| b.store_impl(ptrs, v, None, true, loc))
 }
 
 /// Writes the lanes where `mask` holds.
@@ -112,7 +123,7 @@ pub fn store(ptrs: Value, value: impl IntoOperand) {
 pub fn store_masked(ptrs: Value, value: impl IntoOperand, mask: impl IntoOperand) {
     let loc = Loc::caller();
     let (v, m) = (value.into_operand(), mask.into_operand());
-    context::with(|b| b.store_impl(ptrs, v, Some(m), loc))
+    context::with(|b| b.store_impl(ptrs, v, Some(m), false, loc))
 }
 
 /// A constant table (codebook) of dtype `T` in the kernel being built.

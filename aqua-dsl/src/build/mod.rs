@@ -18,7 +18,7 @@ pub use control::{for_range, if_else, if_then, specialize};
 pub use elementwise::*;
 pub use memory::{
     const_table, load, load_masked, load_masked_or, num_programs, program_id, store, store_masked,
-    ConstTable,
+    store_streaming, ConstTable,
 };
 pub use reduce::{dot, dot_acc};
 pub use shape::{arange, arange_from, full, full_of, zeros};

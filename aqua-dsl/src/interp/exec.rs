@@ -177,7 +177,7 @@ impl<'k, 'm> Machine<'k, 'm> {
                     other.as_deref(),
                 )?)
             }
-            Op::Store { ptr, value, mask } => {
+            Op::Store { ptr, value, mask, .. } => {
                 let p = self.get(*ptr)?;
                 if let super::value::Data::Ptr(pd) = &p.data {
                     match self.kernel.params.get(pd.param).map(|p| &p.kind) {

@@ -162,7 +162,7 @@ impl Parser {
                 }
                 Op::Load { ptr, mask, other }
             }
-            "store" => {
+            "store" | "store_streaming" => {
                 let ptr = self.operand()?;
                 self.punct(',')?;
                 let value = self.operand()?;
@@ -172,7 +172,7 @@ impl Parser {
                 } else {
                     None
                 };
-                Op::Store { ptr, value, mask }
+                Op::Store { ptr, value, mask, streaming: name == "store_streaming" }
             }
             "gather" => {
                 let table = self.table_ref()?;

@@ -353,7 +353,7 @@ impl<'k> Printer<'k> {
                 }
                 Ok(())
             }
-            Op::Store { ptr, value, mask } => {
+            Op::Store { ptr, value, mask, .. } => {
                 write!(f, " {}, {}", v(ptr), v(value))?;
                 if let Some(m) = mask {
                     write!(f, ", mask {}", v(m))?;

@@ -94,7 +94,7 @@ fn result_types(cx: &Cx, inst: &Inst) -> Rule {
         Op::Dot { a, b, acc } => reduce::dot(cx, *a, *b, *acc),
         Op::PtrAdd { ptr, offset } => memory::ptr_add(cx, *ptr, *offset),
         Op::Load { ptr, mask, other } => memory::load(cx, *ptr, *mask, *other),
-        Op::Store { ptr, value, mask } => memory::store(cx, *ptr, *value, *mask),
+        Op::Store { ptr, value, mask, .. } => memory::store(cx, *ptr, *value, *mask),
         Op::Gather { table, index } => memory::gather(cx, *table, *index),
         Op::For { lo, hi, step, init, .. } => control::for_results(cx, *lo, *hi, *step, init),
         Op::If { cond, .. } => control::if_results(cx, *cond, &inst.results),

@@ -70,6 +70,7 @@ pub fn all_ops() -> Kernel {
         let b = logical_or(b, eq(ge(offs, 2), true));
         let sel = where_(b, mm, -0.0);
         store(codes + offs, sel.bitcast::<u32>());
+        store_streaming(codes + offs, sel.bitcast::<u32>() ^ 1u32);
         let r2 = sel.reshape([8, block / 8]).trans();
         let r3 = r2.expand_dims(0).broadcast_to([2, block / 8, 8]).sum(0).xor_permute(1, 2);
         let red = r3.max(0) + r3.min(1) + (r3.argmax(1) + r3.argmin(0)).cast::<f32>();

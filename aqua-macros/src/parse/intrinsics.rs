@@ -137,6 +137,7 @@ pub const INTRINSICS: &[Intrinsic] = &[
         comptime_args: &[],
         dtype_generic: false,
     },
+    plain!("store_streaming", 2, "store_streaming(ptrs, value)"),
     plain!("where_", 3, "where_(cond, a, b)"),
     plain!("minimum", 2, "minimum(a, b)"),
     plain!("maximum", 2, "maximum(a, b)"),

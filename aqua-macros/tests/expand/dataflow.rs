@@ -447,6 +447,41 @@ fn xor_permute_takes_comptime_axis_and_mask() {
     assert_eq!(e.loc.line, line("let p = v.xor_permute"), "{e}");
 }
 
+// ---- streaming stores ----
+
+/// A dequantizer's output that is read back no time soon.
+#[kernel]
+fn stream_out(x: Ptr<f32>, y: PtrMut<f16>) {
+    let offs = arange(64);
+    store_streaming(y + offs, load(x + offs).cast::<f16>());
+}
+
+#[test]
+fn store_streaming_is_a_streaming_store() {
+    let k = build(&stream_out, Params::new());
+    assert_eq!(
+        count(&k, |o| matches!(
+            o,
+            Op::Store {
+                streaming: true,
+                mask: None,
+                ..
+            }
+        )),
+        1
+    );
+    assert_eq!(
+        count(&k, |o| matches!(
+            o,
+            Op::Store {
+                streaming: false,
+                ..
+            }
+        )),
+        0
+    );
+}
+
 // ---- names ----
 
 /// Named like its own parameter and a local: the generated unit struct `shift` must not

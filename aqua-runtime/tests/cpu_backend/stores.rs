@@ -81,3 +81,35 @@ fn stores_that_meet_write_one_after_another() {
         store(out + (unit * 3 + zero), b);
     }));
 }
+
+/// Streaming stores (`codegen/llvm/streaming.rs`) of f16, f32 and u8 blocks, at offsets
+/// aligned to their vectors and not (0 and 1 element past the buffer's start, which the
+/// runtime aligns), with a last partial block: the interpreter's values, whichever path a
+/// vector takes, and nothing written outside the block.
+#[test]
+fn streaming_stores_write_what_plain_stores_write() {
+    for dtype in [DType::F16, DType::F32, DType::U8] {
+        for shift in [0, 1] {
+            let k = kernel("streaming", vec![ptr(DType::F32), ptr_mut(dtype), scalar(DType::I32)], move |a| {
+                let offs = program_id(0) * 256 + arange(256);
+                let x = load(a[0] + offs) * 3.0f32 + 1.0f32;
+                let full = ((program_id(0) + 1) * 256).le(a[2]);
+                aqua_dsl::build::if_else(
+                    full,
+                    || {
+                        store_streaming(a[1] + (offs + shift), x.cast_to(dtype));
+                        vec![]
+                    },
+                    || {
+                        store_masked(a[1] + (offs + shift), x.cast_to(dtype), offs.lt(a[2]));
+                        vec![]
+                    },
+                );
+            });
+            let n = 256 * 3 + 100;
+            let src: Vec<f32> = (0..256 * 4).map(|i| (i % 61) as f32 - 20.0).collect();
+            let args = [buf(&src), empty(dtype, n + 8), int(DType::I32, n as i64)];
+            check_exact(&k, [4, 1, 1], &args);
+        }
+    }
+}

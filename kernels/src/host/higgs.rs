@@ -21,6 +21,7 @@ use aqua_runtime::{Arg, CompileReport, CompiledKernel, HostBuffer, Input, Runtim
 use half::f16;
 
 use super::codec::Method;
+use super::streaming::StreamingForm;
 use super::{check_dtype, grid_axis, input_error, launch_quantizer, HostError, Values};
 use crate::kernels::higgs_math;
 use crate::kernels::*;
@@ -48,6 +49,7 @@ pub struct HiggsKernels {
     dtype: DType,
     quantize: Arc<CompiledKernel>,
     dequantize: Arc<CompiledKernel>,
+    streaming: StreamingForm,
     reports: [CompileReport; 2],
 }
 
@@ -100,7 +102,7 @@ impl HiggsKernels {
         block: u32,
     ) -> Result<HiggsKernels, HostError> {
         check_dtype("quantize_higgs", dtype)?;
-        let (quantize, dequantize): (&dyn KernelSource, &dyn KernelSource) = match dtype {
+        let (quantize, dequantize): (&dyn KernelSource, &'static dyn KernelSource) = match dtype {
             DType::F16 => (&quantize_higgs, &dequantize_higgs),
             DType::BF16 => (&quantize_higgs_bf16, &dequantize_higgs_bf16),
             _ => (&quantize_higgs_f32, &dequantize_higgs_f32),
@@ -111,6 +113,7 @@ impl HiggsKernels {
             .with("group", config.group as u32)
             .with("block", block);
         let (quantize, rq) = rt.compile_with_report(Input::Source(quantize, &params), rt.mode())?;
+        let streaming = StreamingForm::new(dequantize, &params);
         let (dequantize, rd) = rt.compile_with_report(Input::Source(dequantize, &params), rt.mode())?;
         Ok(HiggsKernels {
             config,
@@ -118,6 +121,7 @@ impl HiggsKernels {
             dtype,
             quantize,
             dequantize,
+            streaming,
             reports: [rq, rd],
         })
     }
@@ -129,6 +133,13 @@ impl HiggsKernels {
     /// Values per program.
     pub fn block(&self) -> u32 {
         self.block
+    }
+
+    /// Whether dequantizing `n` values writes them with streaming stores
+    /// ([`super::streaming`]): on a CPU, outputs of [`super::streaming::STREAMING_BYTES`]
+    /// and more.
+    pub fn streams_output(&self, rt: &Runtime, n: usize) -> bool {
+        StreamingForm::streams(rt, n * self.dtype.size_bytes())
     }
 
     /// The input dtype of quantize and the output dtype of dequantize.
@@ -177,7 +188,10 @@ impl HiggsKernels {
     pub(crate) fn launch<'a>(&self, rt: &Runtime, values: Values<'a>, encoded: Vec<Arg<'a>>) -> Result<(), HostError> {
         let kernel = match values {
             Values::Input(_) => &self.quantize,
-            Values::Output(_) => &self.dequantize,
+            Values::Output(_) => {
+                let bytes = values.len(self.dequantize.name())? * self.dtype.size_bytes();
+                self.streaming.pick(rt, &self.dequantize, bytes)?
+            }
         };
         let n = values.len(kernel.name())?;
         let shape = self

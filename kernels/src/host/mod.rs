@@ -5,11 +5,13 @@
 //! - `higgs`: HIGGS;
 //! - `codec`: either of them behind one interface, for tools that compare methods;
 //! - `buffers`: a quantizer's buffers in the memory a runtime's kernels read;
+//! - `streaming`: outputs larger than the caches, written around them;
 //! - `tune`: either of them with the tile (and CTA size) autotuned on this machine.
 
 pub mod buffers;
 pub mod codec;
 pub mod higgs;
+pub mod streaming;
 pub mod tune;
 pub mod uniform;
 

@@ -21,6 +21,7 @@ use aqua_runtime::{Arg, BackendKind, CompileReport, CompiledKernel, HostBuffer, 
 use half::f16;
 
 use super::codec::Method;
+use super::streaming::StreamingForm;
 use super::{check_dtype, grid_axis, input_error, launch_quantizer, HostError, Values};
 use crate::kernels::*;
 use crate::quant::{Grouping, Quantized, Storage, Uniform};
@@ -49,6 +50,8 @@ pub struct UniformKernels {
     dtype: DType,
     quantize: Arc<CompiledKernel>,
     dequantize: Arc<CompiledKernel>,
+    /// Along tokens: the dequantizer that streams large outputs.
+    streaming: Option<StreamingForm>,
     reports: [CompileReport; 2],
 }
 
@@ -139,7 +142,7 @@ impl UniformKernels {
                 ));
             }
         }
-        let (quantize, dequantize): (&dyn KernelSource, &dyn KernelSource) = match (grouping, dtype) {
+        let (quantize, dequantize): (&dyn KernelSource, &'static dyn KernelSource) = match (grouping, dtype) {
             (Grouping::Channels, DType::F16) => (&quantize_uniform, &dequantize_uniform),
             (Grouping::Channels, DType::BF16) => (&quantize_uniform_bf16, &dequantize_uniform_bf16),
             (Grouping::Channels, _) => (&quantize_uniform_f32, &dequantize_uniform_f32),
@@ -156,6 +159,7 @@ impl UniformKernels {
             .with("group", q.group() as u32)
             .with(tile_name, tile);
         let (quantize, rq) = rt.compile_with_report(Input::Source(quantize, &params), rt.mode())?;
+        let streaming = matches!(grouping, Grouping::Tokens { .. }).then(|| StreamingForm::new(dequantize, &params));
         let (dequantize, rd) = rt.compile_with_report(Input::Source(dequantize, &params), rt.mode())?;
         Ok(UniformKernels {
             q,
@@ -164,6 +168,7 @@ impl UniformKernels {
             dtype,
             quantize,
             dequantize,
+            streaming,
             reports: [rq, rd],
         })
     }
@@ -179,6 +184,13 @@ impl UniformKernels {
     /// Values per program along channels; channels per program along tokens.
     pub fn tile(&self) -> u32 {
         self.tile
+    }
+
+    /// Whether dequantizing `n` values writes them with streaming stores
+    /// ([`super::streaming`]): along tokens, on a CPU, outputs of
+    /// [`super::streaming::STREAMING_BYTES`] and more.
+    pub fn streams_output(&self, rt: &Runtime, n: usize) -> bool {
+        self.streaming.is_some() && StreamingForm::streams(rt, n * self.dtype.size_bytes())
     }
 
     /// The input dtype of quantize and the output dtype of dequantize.
@@ -239,9 +251,13 @@ impl UniformKernels {
     /// (the encoded buffers, then `Values::Output`), on buffers of either memory, as
     /// [`Method::encoded_layout`] sizes them ([`super::codec::Codec::launch_quantize`]).
     pub(crate) fn launch<'a>(&self, rt: &Runtime, values: Values<'a>, encoded: Vec<Arg<'a>>) -> Result<(), HostError> {
-        let kernel = match values {
-            Values::Input(_) => &self.quantize,
-            Values::Output(_) => &self.dequantize,
+        let kernel = match (&values, &self.streaming) {
+            (Values::Input(_), _) => &self.quantize,
+            (Values::Output(_), None) => &self.dequantize,
+            (Values::Output(_), Some(streaming)) => {
+                let bytes = values.len(self.dequantize.name())? * self.dtype.size_bytes();
+                streaming.pick(rt, &self.dequantize, bytes)?
+            }
         };
         let n = values.len(kernel.name())?;
         // First, since it checks `n` (whole tokens, i32 offsets) for the layout.

@@ -51,8 +51,9 @@ dtype_variants! {
         #[comptime] points: u32,
         #[comptime(default = 64)] group: u32,
         #[comptime(default = 1024)] block: u32,
+        #[comptime(default = false)] stream: bool,
     ) {
-        dequantize_body(codes, scale, out, n, dim, points, group, block);
+        dequantize_body(codes, scale, out, n, dim, points, group, block, stream);
     }
 }
 
@@ -77,7 +78,17 @@ fn quantize_body(x: Value, codes: Value, scale: Value, n: Value, dim: u32, point
 
 #[allow(clippy::too_many_arguments)]
 #[track_caller]
-fn dequantize_body(codes: Value, scale: Value, out: Value, n: Value, dim: u32, points: u32, group: u32, block: u32) {
+fn dequantize_body(
+    codes: Value,
+    scale: Value,
+    out: Value,
+    n: Value,
+    dim: u32,
+    points: u32,
+    group: u32,
+    block: u32,
+    stream: bool,
+) {
     let Some(grid) = params_ok(dim, points, group, block) else {
         return;
     };
@@ -89,7 +100,7 @@ fn dequantize_body(codes: Value, scale: Value, out: Value, n: Value, dim: u32, p
             Orientation::GroupsByRow => tile.load_codes(codes, bits),
         };
         let x = dequantize_groups(q, tile.load_params(scale), grid, o);
-        tile.store(out, narrow(x, out.dtype()));
+        tile.store_output(out, narrow(x, out.dtype()), stream);
     });
 }
 

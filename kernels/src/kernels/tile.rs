@@ -123,6 +123,17 @@ impl Tile {
         store_where(out + self.offs, v, self.valid());
     }
 
+    /// Stores an output `v: [rows, cols]` that is read back no time soon (`stream`, a
+    /// dequantizer's output larger than the caches): the interior form as a streaming store
+    /// ([`aqua_dsl::build::store_streaming`]), the last tile as [`Self::store`].
+    #[track_caller]
+    pub fn store_output(&self, out: Value, v: Value, stream: bool) {
+        match self.valid() {
+            None if stream => store_streaming(out + self.offs, v),
+            _ => self.store(out, v),
+        }
+    }
+
     /// The per-group parameters at `p`, `[groups]` (a dead group's: anything).
     #[track_caller]
     pub fn load_params(&self, p: Value) -> Value {

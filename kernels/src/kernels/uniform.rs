@@ -70,7 +70,7 @@ fn quantize_body(x: Value, codes: Value, scale: Value, zero: Value, n: Value, bi
 fn dequantize_body(codes: Value, scale: Value, zero: Value, out: Value, n: Value, bits: u32, group: u32, block: u32) {
     if params_ok(bits, group, "block", block, group.max(32)) {
         let tile = Tile::of_groups(n, bits, group, group, block);
-        dequantize_tiles(tile, codes, scale, zero, out, bits, 1);
+        dequantize_tiles(tile, codes, scale, zero, out, bits, 1, false);
     }
 }
 
@@ -88,12 +88,23 @@ pub(super) fn quantize_tiles(tile: Tile, x: Value, codes: Value, scale: Value, z
 }
 
 /// Dequantizes `tile`, whose groups run along its `axis`: the body of every uniform
-/// dequantize kernel, along channels or tokens.
+/// dequantize kernel, along channels or tokens, streaming its output where `stream`
+/// ([`Tile::store_output`]).
+#[allow(clippy::too_many_arguments)]
 #[track_caller]
-pub(super) fn dequantize_tiles(tile: Tile, codes: Value, scale: Value, zero: Value, out: Value, bits: u32, axis: u32) {
+pub(super) fn dequantize_tiles(
+    tile: Tile,
+    codes: Value,
+    scale: Value,
+    zero: Value,
+    out: Value,
+    bits: u32,
+    axis: u32,
+    stream: bool,
+) {
     tile.specialize(|tile| {
         let q = tile.load_codes(codes, bits);
         let x = dequantize_groups(q, tile.load_params(scale), tile.load_params(zero), axis);
-        tile.store(out, narrow(x, out.dtype()));
+        tile.store_output(out, narrow(x, out.dtype()), stream);
     });
 }

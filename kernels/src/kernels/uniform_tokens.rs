@@ -50,8 +50,9 @@ dtype_variants! {
         #[comptime] bits: u32,
         #[comptime(default = 64)] group: u32,
         #[comptime(default = 64)] cols: u32,
+        #[comptime(default = false)] stream: bool,
     ) {
-        dequantize_body(codes, scale, zero, out, tokens, channels, bits, group, cols);
+        dequantize_body(codes, scale, zero, out, tokens, channels, bits, group, cols, stream);
     }
 }
 
@@ -86,9 +87,10 @@ fn dequantize_body(
     bits: u32,
     group: u32,
     cols: u32,
+    stream: bool,
 ) {
     if params_ok(bits, group, "cols", cols, 32) {
         let tile = Tile::of_tokens(tokens, channels, bits, group, cols);
-        dequantize_tiles(tile, codes, scale, zero, out, bits, 0);
+        dequantize_tiles(tile, codes, scale, zero, out, bits, 0, stream);
     }
 }

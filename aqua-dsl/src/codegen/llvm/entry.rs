@@ -14,7 +14,7 @@ use inkwell::types::BasicMetadataTypeEnum;
 use inkwell::values::{BasicValueEnum, FunctionValue, IntValue, PointerValue};
 use inkwell::AddressSpace;
 use inkwell::GlobalVisibility;
-use inkwell::IntPredicate;
+use inkwell::{AtomicOrdering, IntPredicate};
 
 use super::specialized::{Unit, GENERAL_SYMBOL};
 use super::{types, ParamVal, TargetInfo};
@@ -248,9 +248,17 @@ pub(crate) fn define_entry<'ctx>(
     b.build_conditional_branch(more, lp, done)?;
     p.add_incoming(&[(&first, entry), (&next, cont)]);
 
+    // Non-temporal stores are weakly ordered: a fence orders them before the launch ends.
+    let streams = super::streaming::has_streaming_stores(k);
     b.position_at_end(fail);
+    if streams {
+        b.build_fence(AtomicOrdering::SequentiallyConsistent, false, "")?;
+    }
     b.build_return(Some(&status))?;
     b.position_at_end(done);
+    if streams {
+        b.build_fence(AtomicOrdering::SequentiallyConsistent, false, "")?;
+    }
     b.build_return(Some(&i32t.const_int(abi::STATUS_OK as u64, false)))?;
 
     let frame = module.add_global(i64t, None, abi::FRAME_BYTES_SYMBOL);

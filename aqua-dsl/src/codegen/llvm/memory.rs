@@ -80,10 +80,14 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     pub(crate) fn emit_stores(&mut self, insts: &[&'a Inst]) -> Lower<()> {
         let mut stores = Vec::with_capacity(insts.len());
         for inst in insts {
-            let Op::Store { ptr, value, mask } = &inst.op else {
+            let Op::Store { ptr, value, mask, streaming } = &inst.op else {
                 return Err(self.op_error(inst, "is not a store"));
             };
-            let (_, base, _) = self.base_of(inst, *ptr)?;
+            let (_, mut base, _) = self.base_of(inst, *ptr)?;
+            if *streaming && self.threads.is_none() {
+                let space = inkwell::AddressSpace::from(super::streaming::STREAMING);
+                base = self.b.build_address_space_cast(base, self.cx.ptr_type(space), "stream")?;
+            }
             stores.push((*ptr, *value, *mask, base, Elem::Val(self.k.ty(*ptr).dtype())));
         }
         let Some(&(ptr, value, mask, _, _)) = stores.first() else { return Ok(()) };

@@ -38,6 +38,7 @@ mod sibling_loads;
 mod sibling_stores;
 mod smem;
 mod specialized;
+pub(crate) mod streaming;
 mod table_lookup;
 mod transpose;
 mod types;

@@ -69,9 +69,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     }
 
     /// The pointer operand of a store that may join siblings: an unmasked store in
-    /// unchecked CPU code whose offsets have an affine form.
+    /// unchecked CPU code whose offsets have an affine form (not a streaming store, which
+    /// writes its own vectors, `streaming.rs`).
     fn joining_store(&self, inst: &Inst) -> Option<ValueId> {
-        let Op::Store { ptr, mask: None, .. } = inst.op else { return None };
+        let Op::Store { ptr, mask: None, streaming: false, .. } = inst.op else { return None };
         (self.threads.is_none() && !self.checked && self.affine.contains_key(&ptr)).then_some(ptr)
     }
 }

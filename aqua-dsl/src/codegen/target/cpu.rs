@@ -111,7 +111,13 @@ impl HostCpu {
         options.set_loop_slp_vectorization(true);
         options.set_loop_interleaving(false);
         options.set_loop_unrolling(false);
-        super::optimize(&self.machine, module, "", opt_level, options)
+        super::optimize(&self.machine, module, "", opt_level, options)?;
+        if crate::codegen::llvm::streaming::write_around_caches(module)? {
+            module
+                .run_passes("always-inline", &self.machine, PassBuilderOptions::create())
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 
     pub(crate) fn emit(&self, module: &Module, kind: FileType) -> Result<Vec<u8>, String> {

@@ -75,7 +75,10 @@ pub enum Op {
     Load { ptr: ValueId, mask: Option<ValueId>, other: Option<ValueId> },
     /// Write every unmasked lane. When lanes alias, the highest lane index wins (on GPU
     /// targets only among lanes one thread stores: which thread wins is unspecified).
-    Store { ptr: ValueId, value: ValueId, mask: Option<ValueId> },
+    /// `streaming`: the values will not be read again soon, so the CPU writes them around
+    /// its caches where it can (non-temporal stores of whole vectors); the same values
+    /// land in memory either way.
+    Store { ptr: ValueId, value: ValueId, mask: Option<ValueId>, streaming: bool },
     /// Read a constant table at integer indices (any integer dtype); indices outside the
     /// table are clamped to its ends. The result has the table's dtype and the index shape.
     Gather { table: TableId, index: ValueId },
@@ -125,7 +128,8 @@ impl Op {
             Op::Dot { .. } => "dot",
             Op::PtrAdd { .. } => "ptr_add",
             Op::Load { .. } => "load",
-            Op::Store { .. } => "store",
+            Op::Store { streaming: false, .. } => "store",
+            Op::Store { streaming: true, .. } => "store_streaming",
             Op::Gather { .. } => "gather",
             Op::For { .. } => "for",
             Op::If { .. } => "if",
@@ -155,7 +159,7 @@ impl Op {
             Op::Load { ptr, mask, other } => {
                 [Some(*ptr), *mask, *other].into_iter().flatten().collect()
             }
-            Op::Store { ptr, value, mask } => {
+            Op::Store { ptr, value, mask, .. } => {
                 [Some(*ptr), Some(*value), *mask].into_iter().flatten().collect()
             }
             Op::Gather { index, .. } => vec![*index],
