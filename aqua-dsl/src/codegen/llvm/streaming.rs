@@ -7,7 +7,7 @@
 //! output of a long context), that is most of its memory traffic: a KIVI tile's rows, 128
 //! bytes a row and a tensor's channels apart, stored 2.5x faster in C on the EPYC host.
 //!
-//! LLVM's vectorizer drops no store it vectorizes, but keeps no non-temporal one it cannot
+//! LLVM's vectorizer leaves a loop scalar when it holds a non-temporal store it cannot
 //! prove aligned (an `f16` element never is), so the lowering marks streaming stores by
 //! their address space instead ([`STREAMING`], the pointer's base cast once), the
 //! vectorizer builds its vector stores from them as from any other, and after
