@@ -511,9 +511,10 @@ fn a_units_words_store_as_one_interleaved_group() {
     assert!(!wide, "checked code stores one loop each:\n{ir}");
 }
 
-/// A streaming store (`store_streaming`) stores through vectors marked non-temporal,
-/// behind a run-time alignment check, and `aqua_entry` ends with a fence; a plain store
-/// has neither. On x86-64 the non-temporal store is a `movnt`. A GPU stores both alike.
+/// A streaming store (`store_streaming`) stores its vectors with x86's non-temporal
+/// `movntdq`, behind a run-time alignment check, and `aqua_entry` ends with a fence; a
+/// plain store has neither. Other hosts store plainly, behind the same fence. A GPU stores
+/// both alike.
 #[test]
 fn streaming_stores_write_around_the_caches() {
     let stores = |streaming: bool| {
@@ -530,15 +531,13 @@ fn streaming_stores_write_around_the_caches() {
         build_kernel("stores", p, body).unwrap()
     };
     let (streamed, plain) = (text(&stores(true), false), text(&stores(false), false));
-    assert!(
-        streamed.llvm_ir.contains("!nontemporal") && streamed.llvm_ir.contains("fence seq_cst"),
-        "{}",
-        streamed.llvm_ir
-    );
-    assert!(!plain.llvm_ir.contains("!nontemporal") && !plain.llvm_ir.contains("fence"), "{}", plain.llvm_ir);
+    assert!(streamed.llvm_ir.contains("fence seq_cst"), "{}", streamed.llvm_ir);
+    assert!(!plain.llvm_ir.contains("fence"), "{}", plain.llvm_ir);
     if cfg!(target_arch = "x86_64") {
-        assert!(streamed.asm.contains("movnt"), "{}", streamed.asm);
+        assert!(streamed.asm.contains("movntdq"), "{}", streamed.asm);
         assert!(!plain.asm.contains("movnt"), "{}", plain.asm);
+    } else {
+        eprintln!("skipped: non-temporal stores (x86-64 only)");
     }
     let ptx = |k: &Kernel| {
         let art = compile(k, &CodegenOptions { target: codegen::Target::nvptx(90), ..Default::default() }).unwrap();

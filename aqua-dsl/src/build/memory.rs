@@ -108,9 +108,10 @@ pub fn store(ptrs: Value, value: impl IntoOperand) {
 }
 
 /// Writes every lane, as values that will not be read again soon (a dequantizer's output
-/// larger than the caches): the CPU writes whole vectors around its caches where they are
-/// aligned (non-temporal stores), which saves reading each line before writing it; GPU
-/// targets store as [`store`] does. Memory ends the same either way.
+/// larger than the caches): an x86-64 CPU writes whole vectors around its caches where
+/// they are aligned (non-temporal stores), which saves reading each line before writing
+/// it; other hosts and GPU targets store as [`store`] does. Memory ends the same either
+/// way.
 #[track_caller]
 pub fn store_streaming(ptrs: Value, value: impl IntoOperand) {
     let loc = Loc::caller();

@@ -4,7 +4,7 @@
 //! caches for whatever reads it next, and are faster there (the demo's 3 MB).
 //!
 //! The dequantizers that gain take a comptime `stream` (KIVI tiles, whose rows lie a
-//! tensor's channels apart, 1.2-1.45x at 64 MiB on one core; HIGGS 1.2-1.3x); the uniform
+//! tensor's channels apart, 1.1-1.43x at 64 MiB on one core; HIGGS 1.19-1.31x); the uniform
 //! dequantizer along channels, whose plain stores already run near the memory's write
 //! speed, measured 0.8-0.9x and has none. The streaming form is compiled on first use.
 

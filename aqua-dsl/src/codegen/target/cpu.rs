@@ -8,6 +8,7 @@ use inkwell::module::Module;
 use inkwell::passes::PassBuilderOptions;
 use inkwell::targets::{CodeModel, FileType, InitializationConfig, RelocMode, Target, TargetMachine, TargetTriple};
 
+use crate::codegen::llvm::streaming::NonTemporal;
 use crate::codegen::llvm::TargetInfo;
 use crate::codegen::CodegenError;
 
@@ -71,6 +72,7 @@ fn fn_attributes(h: &Host) -> Vec<(&'static str, String)> {
 pub(crate) struct HostCpu {
     machine: TargetMachine,
     info: TargetInfo,
+    non_temporal: NonTemporal,
 }
 
 impl HostCpu {
@@ -91,7 +93,7 @@ impl HostCpu {
             prefetch_bytes: prefetch_bytes(&h.cpu),
             gpu: None,
         };
-        Ok(HostCpu { machine, info })
+        Ok(HostCpu { machine, info, non_temporal: NonTemporal::of_host(&h.triple, &h.features) })
     }
 
     pub(crate) fn info(&self) -> &TargetInfo {
@@ -112,7 +114,7 @@ impl HostCpu {
         options.set_loop_interleaving(false);
         options.set_loop_unrolling(false);
         super::optimize(&self.machine, module, "", opt_level, options)?;
-        if crate::codegen::llvm::streaming::write_around_caches(module)? {
+        if crate::codegen::llvm::streaming::write_around_caches(module, self.non_temporal)? {
             module
                 .run_passes("always-inline", &self.machine, PassBuilderOptions::create())
                 .map_err(|e| e.to_string())?;
