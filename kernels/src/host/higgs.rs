@@ -113,7 +113,7 @@ impl HiggsKernels {
             .with("group", config.group as u32)
             .with("block", block);
         let (quantize, rq) = rt.compile_with_report(Input::Source(quantize, &params), rt.mode())?;
-        let streaming = StreamingForm::new(dequantize, &params);
+        let streaming = StreamingForm::new(dequantize, &params, dtype);
         let (dequantize, rd) = rt.compile_with_report(Input::Source(dequantize, &params), rt.mode())?;
         Ok(HiggsKernels {
             config,
@@ -139,7 +139,7 @@ impl HiggsKernels {
     /// ([`super::streaming`]): on a CPU, outputs of [`super::streaming::STREAMING_BYTES`]
     /// and more.
     pub fn streams_output(&self, rt: &Runtime, n: usize) -> bool {
-        StreamingForm::streams(rt, n * self.dtype.size_bytes())
+        self.streaming.streams(rt, n)
     }
 
     /// The input dtype of quantize and the output dtype of dequantize.
@@ -188,10 +188,7 @@ impl HiggsKernels {
     pub(crate) fn launch<'a>(&self, rt: &Runtime, values: Values<'a>, encoded: Vec<Arg<'a>>) -> Result<(), HostError> {
         let kernel = match values {
             Values::Input(_) => &self.quantize,
-            Values::Output(_) => {
-                let bytes = values.len(self.dequantize.name())? * self.dtype.size_bytes();
-                self.streaming.pick(rt, &self.dequantize, bytes)?
-            }
+            Values::Output(_) => self.streaming.pick(rt, &self.dequantize, values.len(self.dequantize.name())?)?,
         };
         let n = values.len(kernel.name())?;
         let shape = self

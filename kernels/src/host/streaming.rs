@@ -10,7 +10,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use aqua_dsl::{KernelSource, Params};
+use aqua_dsl::{DType, KernelSource, Params};
 use aqua_runtime::{BackendKind, CompiledKernel, Runtime};
 
 use super::HostError;
@@ -24,30 +24,32 @@ pub const STREAMING_BYTES: usize = 32 << 20;
 pub(crate) struct StreamingForm {
     source: &'static dyn KernelSource,
     params: Params,
+    /// The output's dtype.
+    dtype: DType,
     kernel: OnceLock<Arc<CompiledKernel>>,
 }
 
 impl StreamingForm {
-    /// The form of `source` compiled with `params` and `stream` set.
-    pub(crate) fn new(source: &'static dyn KernelSource, params: &Params) -> StreamingForm {
-        StreamingForm { source, params: params.clone().with("stream", true), kernel: OnceLock::new() }
+    /// The form of `source` compiled with `params` and `stream` set, writing `dtype`.
+    pub(crate) fn new(source: &'static dyn KernelSource, params: &Params, dtype: DType) -> StreamingForm {
+        StreamingForm { source, params: params.clone().with("stream", true), dtype, kernel: OnceLock::new() }
     }
 
-    /// Whether `bytes` of output are written by this form on `rt`: on a CPU, from
-    /// [`STREAMING_BYTES`] up.
-    pub(crate) fn streams(rt: &Runtime, bytes: usize) -> bool {
-        rt.backend() == BackendKind::Cpu && bytes >= STREAMING_BYTES
+    /// Whether dequantizing `n` values on `rt` takes this form: on a CPU, outputs of
+    /// [`STREAMING_BYTES`] and more.
+    pub(crate) fn streams(&self, rt: &Runtime, n: usize) -> bool {
+        rt.backend() == BackendKind::Cpu && n * self.dtype.size_bytes() >= STREAMING_BYTES
     }
 
-    /// The kernel that writes `bytes` of output: this form where it [`Self::streams`],
-    /// else `plain`.
+    /// The kernel that dequantizes `n` values: this form where it [`Self::streams`], else
+    /// `plain`.
     pub(crate) fn pick<'k>(
         &'k self,
         rt: &Runtime,
         plain: &'k Arc<CompiledKernel>,
-        bytes: usize,
+        n: usize,
     ) -> Result<&'k Arc<CompiledKernel>, HostError> {
-        if !StreamingForm::streams(rt, bytes) {
+        if !self.streams(rt, n) {
             return Ok(plain);
         }
         if let Some(k) = self.kernel.get() {

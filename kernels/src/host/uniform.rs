@@ -159,7 +159,8 @@ impl UniformKernels {
             .with("group", q.group() as u32)
             .with(tile_name, tile);
         let (quantize, rq) = rt.compile_with_report(Input::Source(quantize, &params), rt.mode())?;
-        let streaming = matches!(grouping, Grouping::Tokens { .. }).then(|| StreamingForm::new(dequantize, &params));
+        let streaming =
+            matches!(grouping, Grouping::Tokens { .. }).then(|| StreamingForm::new(dequantize, &params, dtype));
         let (dequantize, rd) = rt.compile_with_report(Input::Source(dequantize, &params), rt.mode())?;
         Ok(UniformKernels {
             q,
@@ -190,7 +191,7 @@ impl UniformKernels {
     /// ([`super::streaming`]): along tokens, on a CPU, outputs of
     /// [`super::streaming::STREAMING_BYTES`] and more.
     pub fn streams_output(&self, rt: &Runtime, n: usize) -> bool {
-        self.streaming.is_some() && StreamingForm::streams(rt, n * self.dtype.size_bytes())
+        self.streaming.as_ref().is_some_and(|s| s.streams(rt, n))
     }
 
     /// The input dtype of quantize and the output dtype of dequantize.
@@ -255,8 +256,7 @@ impl UniformKernels {
             (Values::Input(_), _) => &self.quantize,
             (Values::Output(_), None) => &self.dequantize,
             (Values::Output(_), Some(streaming)) => {
-                let bytes = values.len(self.dequantize.name())? * self.dtype.size_bytes();
-                streaming.pick(rt, &self.dequantize, bytes)?
+                streaming.pick(rt, &self.dequantize, values.len(self.dequantize.name())?)?
             }
         };
         let n = values.len(kernel.name())?;

@@ -248,18 +248,16 @@ pub(crate) fn define_entry<'ctx>(
     b.build_conditional_branch(more, lp, done)?;
     p.add_incoming(&[(&first, entry), (&next, cont)]);
 
-    // Non-temporal stores are weakly ordered: a fence orders them before the launch ends.
+    // Non-temporal stores are weakly ordered: a fence orders them before the launch ends,
+    // by either return.
     let streams = super::streaming::has_streaming_stores(k);
-    b.position_at_end(fail);
-    if streams {
-        b.build_fence(AtomicOrdering::SequentiallyConsistent, false, "")?;
+    for (block, ret) in [(fail, status), (done, i32t.const_int(abi::STATUS_OK as u64, false))] {
+        b.position_at_end(block);
+        if streams {
+            b.build_fence(AtomicOrdering::SequentiallyConsistent, false, "")?;
+        }
+        b.build_return(Some(&ret))?;
     }
-    b.build_return(Some(&status))?;
-    b.position_at_end(done);
-    if streams {
-        b.build_fence(AtomicOrdering::SequentiallyConsistent, false, "")?;
-    }
-    b.build_return(Some(&i32t.const_int(abi::STATUS_OK as u64, false)))?;
 
     let frame = module.add_global(i64t, None, abi::FRAME_BYTES_SYMBOL);
     frame.set_initializer(&i64t.const_int(frame_bytes, false));
