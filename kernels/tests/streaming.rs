@@ -9,7 +9,7 @@ mod common;
 
 use aqua_dsl::{DType, Params};
 use aqua_kernels::host::higgs::HiggsKernels;
-use aqua_kernels::host::streaming::STREAMING_BYTES;
+use aqua_kernels::host::streaming::streaming_bytes;
 use aqua_kernels::host::uniform::UniformKernels;
 use aqua_kernels::kernels::{dequantize_higgs, dequantize_uniform_tokens};
 use aqua_kernels::quant::higgs::{Higgs, HiggsConfig};
@@ -103,13 +103,13 @@ fn streamed_higgs_tiles_equal_the_reference() {
     }
 }
 
-/// The host streams outputs of [`STREAMING_BYTES`] and more on the CPU, from the
+/// The host streams outputs of [`streaming_bytes`] and more on the CPU, from the
 /// dequantizers that have the form (KIVI tiles, HIGGS), and never on the interpreter.
 #[test]
 fn outputs_past_the_caches_stream() {
     let q = Uniform::new(2, 64).unwrap();
     let config = HiggsConfig::new(64, 2, 16).unwrap();
-    let big = STREAMING_BYTES / 2;
+    let big = streaming_bytes() / 2;
     for rt in [common::cpu(), common::interpreter()] {
         let cpu = std::ptr::eq(rt, common::cpu());
         let kivi =

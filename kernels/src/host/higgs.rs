@@ -136,7 +136,7 @@ impl HiggsKernels {
     }
 
     /// Whether dequantizing `n` values writes them with streaming stores
-    /// ([`super::streaming`]): on a CPU, outputs of [`super::streaming::STREAMING_BYTES`]
+    /// ([`super::streaming`]): on a CPU, outputs of [`super::streaming::streaming_bytes`]
     /// and more.
     pub fn streams_output(&self, rt: &Runtime, n: usize) -> bool {
         self.streaming.streams(rt, n)

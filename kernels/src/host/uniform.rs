@@ -189,7 +189,7 @@ impl UniformKernels {
 
     /// Whether dequantizing `n` values writes them with streaming stores
     /// ([`super::streaming`]): along tokens, on a CPU, outputs of
-    /// [`super::streaming::STREAMING_BYTES`] and more.
+    /// [`super::streaming::streaming_bytes`] and more.
     pub fn streams_output(&self, rt: &Runtime, n: usize) -> bool {
         self.streaming.as_ref().is_some_and(|s| s.streams(rt, n))
     }
