@@ -8,7 +8,7 @@
 //! transform, the scale and the search are all element-wise across groups; on a GPU as
 //! loaded, `f32[R, H]`, so that a group's values stay in one warp.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use aqua_dsl::build::*;
 use aqua_dsl::ir::Loc;
@@ -149,7 +149,10 @@ impl Search {
 /// brute force.
 #[track_caller]
 fn nearest(ys: &[Value], grid: &Grid, search: Search) -> Value {
-    let (Search::Cells(candidates), Some(cells)) = (search, cells(grid)) else {
+    let Some((candidates, cells)) = (match search {
+        Search::Cells(candidates) => cells(grid, candidates).map(|cells| (candidates, cells)),
+        Search::BruteForce => None,
+    }) else {
         return brute_force(ys, grid);
     };
     let (t, r) = (ys[0].shape()[0], ys[0].shape()[1]);
@@ -162,20 +165,31 @@ fn nearest(ys: &[Value], grid: &Grid, search: Search) -> Value {
     )[0]
 }
 
-/// The candidate cells of a 2-D grid, built once per grid.
-fn cells(grid: &Grid) -> Option<&'static Cells> {
-    static CELLS: OnceLock<Vec<(&'static Grid, Cells)>> = OnceLock::new();
-    if grid.dim() != 2 {
-        return None;
+/// The candidate cells of a 2-D grid for the search whose candidates come `from` there
+/// (finer cells for [`Candidates::Coordinates`]: [`Cells::per_axis_packed_for`]), built
+/// on first use and kept.
+fn cells(grid: &Grid, from: Candidates) -> Option<&'static Cells> {
+    type Built = Vec<(&'static Grid, Candidates, &'static Cells)>;
+    static CELLS: Mutex<Built> = Mutex::new(Vec::new());
+    // The embedded grids only.
+    let grid = eden(2, grid.len() as u32).filter(|&eden| eden == grid)?;
+    let mut built = CELLS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(&(_, _, cells)) = built
+        .iter()
+        .find(|&&(g, f, _)| std::ptr::eq(g, grid) && f == from)
+    {
+        return Some(cells);
     }
-    let all = CELLS.get_or_init(|| {
-        EDEN.iter()
-            .filter(|&&(d, _)| d == 2)
-            .filter_map(|&(d, n)| eden(d as u32, n as u32))
-            .map(|g| (g, Cells::new(g, CELL_BOX, Cells::per_axis_for(g.len()))))
-            .collect()
-    });
-    all.iter().find(|(g, _)| *g == grid).map(|(_, c)| c)
+    let per_axis = match from {
+        Candidates::Rows => Cells::per_axis_for(grid.len()),
+        Candidates::Coordinates => Cells::per_axis_packed_for(grid.len()),
+    };
+    // At most one per 2-D grid and form: six, kept for the process.
+    let cells: &'static Cells = Box::leak(Box::new(Cells::new(grid, CELL_BOX, per_axis)));
+    built.push((grid, from, cells));
+    Some(cells)
 }
 
 /// Half the side of the cells' box: coordinates are about N(0, 1), so a tuple of a

@@ -37,14 +37,31 @@ pub struct Cells {
 }
 
 impl Cells {
-    /// Cells along each axis for a grid of `points` points, the kernels' choice: at most 4
-    /// candidates a cell for EDEN2-16 (24, a 2.3 KB table) and EDEN2-64 (48), 7 for
-    /// EDEN2-256 (64); finer cells would mean larger tables, which cost compile time.
+    /// Cells along each axis for a grid of `points` points in the kernels' general form
+    /// (every tile on a GPU), whose candidates are a `u8` table: at most 4 candidates a
+    /// cell for EDEN2-16 (24, a 2.3 KB table) and EDEN2-64 (48), one 32-bit load a cell on
+    /// a GPU, and 7 for EDEN2-256 (64); finer cells would mean larger tables, which cost
+    /// compile time.
     pub fn per_axis_for(points: usize) -> u32 {
         match points {
             0..=16 => 24,
             17..=64 => 48,
             _ => 64,
+        }
+    }
+
+    /// Cells along each axis for the CPU's interior form, which reads [`Cells::packed`]
+    /// and pays each candidate two register lookups of its coordinates: finer cells, fewer
+    /// candidates. EDEN2-64 takes 136, the smallest count from 48 up at which no cell has
+    /// 4 candidates (3: a 74 KB table; quantize 1.11x on one core), EDEN2-256 128 (4
+    /// where 64 had 7, one word a cell: quantize 1.5x). Cold compile moved little (the
+    /// larger tables against the shorter lists' less code). EDEN2-16 takes the brute
+    /// force there.
+    pub fn per_axis_packed_for(points: usize) -> u32 {
+        match points {
+            0..=16 => 24,
+            17..=64 => 136,
+            _ => 128,
         }
     }
 
@@ -181,9 +198,15 @@ mod tests {
     /// brute force's.
     #[test]
     fn candidates_give_the_brute_force_answer() {
-        for n in [16, 64, 256] {
+        let forms = [16, 64, 256].into_iter().flat_map(|n| {
+            let (general, packed) = (Cells::per_axis_for(n), Cells::per_axis_packed_for(n));
+            [(n, general)]
+                .into_iter()
+                .chain((packed != general).then_some((n, packed)))
+        });
+        for (n, per_axis) in forms {
             let grid = Grid::eden(2, n).unwrap();
-            let cells = Cells::new(&grid, 5.0, Cells::per_axis_for(n));
+            let cells = Cells::new(&grid, 5.0, per_axis);
             let mut s = 0x2545_f491_4f6c_dd1du64;
             let mut next = || {
                 s ^= s << 13;
@@ -232,10 +255,13 @@ mod tests {
                 assert_eq!(
                     cells.nearest(&grid, y),
                     grid.nearest(&y),
-                    "EDEN2-{n}, query {y:?}"
+                    "EDEN2-{n}, {per_axis} cells a side, query {y:?}"
                 );
             }
-            println!("EDEN2-{n}: {} candidates a cell", cells.width);
+            println!(
+                "EDEN2-{n}, {per_axis} cells a side: {} candidates a cell",
+                cells.width
+            );
             // The packed words hold each cell's list, padded with its last index.
             let packed = cells.packed();
             let per_cell = cells.words_per_cell() as usize;
@@ -257,6 +283,23 @@ mod tests {
                     .iter()
                     .all(|&i| i == *list.last().unwrap()));
             }
+        }
+    }
+
+    /// The CPU's finer cells hold the candidate counts their choice was made for: the
+    /// interior search's cost is one candidate's work times this width.
+    #[test]
+    fn packed_cells_hold_fewer_candidates() {
+        for (n, general, packed) in [(64, 4, 3), (256, 7, 4)] {
+            let grid = Grid::eden(2, n).unwrap();
+            let fine = Cells::new(&grid, 5.0, Cells::per_axis_packed_for(n));
+            assert_eq!(
+                Cells::new(&grid, 5.0, Cells::per_axis_for(n)).width,
+                general,
+                "EDEN2-{n}"
+            );
+            assert_eq!(fine.width, packed, "EDEN2-{n}, packed form");
+            assert_eq!(fine.words_per_cell(), 1, "EDEN2-{n}: one word a cell");
         }
     }
 }
