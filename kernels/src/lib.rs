@@ -4,11 +4,14 @@
 //! - [`kernels`]: the `#[kernel]` sources and [`registry`];
 //! - [`quant`]: plain-Rust quantizers, packing and storage accounting (the references);
 //! - [`host`]: running the kernels on an `aqua_runtime::Runtime`;
+//! - [`predict`]: AQUA-KV's layer-to-layer predictors, fitted in closed form, and the chain
+//!   that quantizes only what they miss;
 //! - [`data`]: the bundled real KV slice and the tool that cut it.
 
 pub mod data;
 pub mod host;
 pub mod kernels;
+pub mod predict;
 pub mod quant;
 
 pub use kernels::registry;

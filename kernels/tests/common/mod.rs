@@ -24,18 +24,13 @@ pub fn options(cache: Option<&Path>) -> RuntimeOptions {
 /// Two runtimes of the GPU form on the SIMT emulation (one host thread per GPU thread):
 /// CTAs of 4 warps and of 1.
 pub fn simt_four_and_one() -> (Runtime, Runtime) {
-    (
-        Runtime::simt_with(options(None), 4),
-        Runtime::simt_with(options(None), 1),
-    )
+    (Runtime::simt_with(options(None), 4), Runtime::simt_with(options(None), 1))
 }
 
 /// Two CUDA runtimes, CTAs of 4 warps and of 1; panics without a device (the tests that
 /// call it are ignored by default), after printing which GPU runs them.
 pub fn cuda_four_and_one() -> (Runtime, Runtime) {
-    let cuda = |warps| {
-        Runtime::cuda_with(options(None), warps).unwrap_or_else(|e| panic!("no CUDA device: {e}"))
-    };
+    let cuda = |warps| Runtime::cuda_with(options(None), warps).unwrap_or_else(|e| panic!("no CUDA device: {e}"));
     let (four, one) = (cuda(4), cuda(1));
     println!("{}", four.describe());
     (four, one)
@@ -133,8 +128,5 @@ pub fn aqua_ok(args: &[&str], cache: &Path) -> (String, String) {
 
 /// A finished command's `(stdout, stderr)` as text.
 pub fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
 }

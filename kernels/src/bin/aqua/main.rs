@@ -10,6 +10,7 @@ mod error;
 mod grid;
 mod list;
 mod methods;
+mod predict_eval;
 mod quant_eval;
 mod slice_kv;
 mod timing;
@@ -42,7 +43,7 @@ enum Command {
     Bench(bench::Args),
     /// Cut a small KV slice out of the full KV dump (how the bundled slice was made).
     SliceKv(slice_kv::Args),
-    /// Quantize and dequantize a KV file with the kernels; print errors and bits per value.
+    /// Quantize and dequantize a KV file with the kernels (or AQUA-KV's predictor chain); print errors and bits per value.
     QuantEval(quant_eval::Args),
     /// Generate a Gaussian-optimal grid by CLVQ and write it as JSON.
     Grid(grid::Args),

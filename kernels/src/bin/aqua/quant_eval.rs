@@ -7,6 +7,8 @@
 //! channel; values along channels), `higgs` (`--bits` 2, 3, 4 picks EDEN2-16, -64, -256;
 //! with `--dim 4`, `--bits 2` picks EDEN4-256; `--group` is the Hadamard group). Every
 //! mistake in the command line or the file exits with code 2.
+//!
+//! `--predict` evaluates AQUA-KV's predictors instead (`predict_eval.rs`).
 
 use std::path::PathBuf;
 
@@ -25,21 +27,28 @@ use crate::methods::{describe, MethodName, Variant};
 pub struct Args {
     /// safetensors file with `layers.{i}.k` and `layers.{i}.v`, [tokens, channels], f16 or f32.
     #[arg(long)]
-    kv: PathBuf,
+    pub(crate) kv: PathBuf,
     #[arg(long, value_enum)]
-    method: MethodName,
+    pub(crate) method: MethodName,
     /// Bits per code (uniform, kivi: 1 to 8); bits per value of the grid (higgs: 2, 3, 4).
     #[arg(long)]
-    bits: u32,
+    pub(crate) bits: u32,
     /// Group size (uniform, kivi: 16 to 256); Hadamard group (higgs: 32 to 1024).
     #[arg(long, default_value_t = 64)]
-    group: usize,
+    pub(crate) group: usize,
     /// Grid dimension for higgs (2, or 4 with --bits 2).
     #[arg(long, default_value_t = 2)]
-    dim: usize,
+    pub(crate) dim: usize,
     /// Print one JSON object instead of a table.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
+    /// AQUA-KV: fit the layer-to-layer predictors on the first tokens and compare, on the
+    /// rest, the residual chain (first layer at 4 bits) with the quantizer alone.
+    #[arg(long)]
+    pub(crate) predict: bool,
+    /// Tokens the predictors are fitted on (with --predict; default: half of them).
+    #[arg(long, requires = "predict")]
+    pub(crate) calibration_tokens: Option<usize>,
 }
 
 /// One layer's errors.
@@ -55,6 +64,9 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     let (tokens, channels) = (layers[0].k.rows, layers[0].k.cols);
     let variant = Variant { method: args.method, bits: args.bits, group: args.group };
     let (key_method, value_method) = variant.methods(channels, args.dim).map_err(CliError::usage)?;
+    if args.predict {
+        return crate::predict_eval::run(args, &layers, variant);
+    }
     let rt = Runtime::cpu();
     let mut codecs: Vec<(DType, Codec, Codec)> = Vec::new();
     let mut rows = Vec::with_capacity(layers.len());
@@ -129,7 +141,7 @@ fn evaluate(rt: &Runtime, codec: &Codec, layer: &KvLayer, t: &Tensor2, kind: &st
     Ok((relative_error(&t.values.to_f32(), &x_hat), codec.storage(t.values.len())))
 }
 
-fn describe_pair(k: Method, v: Method) -> String {
+pub(crate) fn describe_pair(k: Method, v: Method) -> String {
     if k == v {
         describe(k)
     } else {
