@@ -75,7 +75,8 @@ fn readme_aqua_commands_run() {
         assert!(!out.is_empty() || !err.is_empty(), "`aqua {}` printed nothing", args.join(" "));
         ran += 1;
     }
-    // list, the three compiles, quant-eval and grid.
-    assert!(ran >= 6, "only {ran} README commands ran");
+    // list, the three compiles, quant-eval (three ways), calibrate and grid.
+    assert!(ran >= 9, "only {ran} README commands ran");
     assert!(dir.path().join("grid.json").exists(), "the README's grid command wrote no grid.json");
+    assert!(dir.path().join("predictors.safetensors").exists(), "the README's calibrate command wrote no predictors");
 }

@@ -27,7 +27,7 @@ pub enum DataError {
 
 /// What a safetensors error means for a reader of the file (the crate prints only the
 /// variant's name).
-fn describe(e: &safetensors::SafeTensorError) -> String {
+pub(crate) fn describe(e: &safetensors::SafeTensorError) -> String {
     use safetensors::SafeTensorError as E;
     match e {
         E::HeaderTooSmall => "shorter than the 8-byte header length".into(),

@@ -127,6 +127,33 @@ impl Predictors {
         chain(layers, self.channels, quantizer, Mode::Apply(self), restored).map(|_| ())
     }
 
+    /// Maps fitted before (a predictors file's): keys maps of `channels` inputs, values
+    /// maps of `2 * channels`, both to `channels` outputs, for layers after the first in
+    /// increasing order.
+    pub fn new(channels: usize, layers: Vec<LayerPredictors>) -> Result<Predictors, PredictError> {
+        let mut before = 0;
+        for p in &layers {
+            let bad = |problem: String| PredictError::Layer { layer: p.layer, problem };
+            if p.layer == 0 {
+                return Err(bad("layer 0 has no layer before it to be predicted from".into()));
+            }
+            if p.layer <= before {
+                return Err(bad(format!("maps must come in increasing layer order; {} follows {before}", p.layer)));
+            }
+            for (what, map, inputs) in [("keys", &p.keys, channels), ("values", &p.values, 2 * channels)] {
+                if (map.inputs(), map.outputs()) != (inputs, channels) {
+                    return Err(bad(format!(
+                        "the {what} map takes {} inputs to {} outputs, not {inputs} to {channels}",
+                        map.inputs(),
+                        map.outputs()
+                    )));
+                }
+            }
+            before = p.layer;
+        }
+        Ok(Predictors { channels, layers })
+    }
+
     /// The maps of `layer`, if it follows a layer of the calibration data.
     pub fn get(&self, layer: usize) -> Option<&LayerPredictors> {
         self.layers.iter().find(|p| p.layer == layer)

@@ -6,9 +6,11 @@
 //! - [`chain`]: calibration (the maps fitted layer by layer, in order, on reconstructed
 //!   inputs) and compression with fitted maps;
 //! - [`quantizers`]: what the chain quantizes with: the kernels, or the plain-Rust
-//!   references of the same methods.
+//!   references of the same methods;
+//! - [`file`](mod@file): fitted maps as a safetensors file.
 
 pub mod chain;
+pub mod file;
 pub mod quantizers;
 pub mod ridge;
 
@@ -24,6 +26,8 @@ pub enum PredictError {
     NonFinite(String),
     #[error("{0}")]
     Singular(String),
+    #[error("predictors file: {0}")]
+    File(String),
     #[error("layer {layer}: {problem}")]
     Layer { layer: usize, problem: String },
     #[error(transparent)]

@@ -72,6 +72,24 @@ impl Linear {
         Ok(Linear { inputs, outputs, weight: weight.collect(), bias })
     }
 
+    /// The map of `weight` (`[inputs, outputs]` row-major) and `bias` (`[outputs]`), as
+    /// [`Linear::weight`] and [`Linear::bias`] give them (a predictors file's).
+    pub fn from_parts(inputs: usize, outputs: usize, weight: Vec<f32>, bias: Vec<f32>) -> Result<Linear, PredictError> {
+        if weight.len() != inputs * outputs || bias.len() != outputs {
+            return Err(PredictError::Shape(format!(
+                "{} weights and {} biases are not a map of {inputs} inputs to {outputs} outputs",
+                weight.len(),
+                bias.len()
+            )));
+        }
+        for (what, values) in [("weight", &weight), ("bias", &bias)] {
+            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                return Err(PredictError::NonFinite(format!("{what} {i} is {}", values[i])));
+            }
+        }
+        Ok(Linear { inputs, outputs, weight, bias })
+    }
+
     /// `x W + b` for `x` of `[rows, inputs]`: `[rows, outputs]`, in f32.
     pub fn predict(&self, x: &[f32]) -> Result<Vec<f32>, PredictError> {
         let rows = rows_of(x, self.inputs, "inputs")?;

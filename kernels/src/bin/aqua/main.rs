@@ -4,6 +4,7 @@ mod agreement;
 mod bench;
 mod bench_gpu;
 mod bench_quant;
+mod calibrate;
 mod compile;
 mod demo;
 mod error;
@@ -11,6 +12,7 @@ mod grid;
 mod list;
 mod methods;
 mod predict_eval;
+mod predictors;
 mod quant_eval;
 mod slice_kv;
 mod timing;
@@ -45,6 +47,8 @@ enum Command {
     SliceKv(slice_kv::Args),
     /// Quantize and dequantize a KV file with the kernels (or AQUA-KV's predictor chain); print errors and bits per value.
     QuantEval(quant_eval::Args),
+    /// Fit AQUA-KV's layer-to-layer predictors on a KV file and write them as a predictors file.
+    Calibrate(calibrate::Args),
     /// Generate a Gaussian-optimal grid by CLVQ and write it as JSON.
     Grid(grid::Args),
     /// Autotune the quantizers' tiles (and GPU CTA sizes) on this machine; store the choices.
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench::run(a),
         Command::SliceKv(a) => slice_kv::run(a),
         Command::QuantEval(a) => quant_eval::run(a),
+        Command::Calibrate(a) => calibrate::run(a),
         Command::Grid(a) => grid::run(a),
         Command::Tune(a) => tune::run(a),
     };

@@ -1,16 +1,17 @@
-//! `aqua quant-eval --predict`: AQUA-KV's predictors on a KV file. The predictors are
-//! fitted on the first `--calibration-tokens` tokens of every layer (in order, on the
-//! reconstructions, `aqua_kernels::predict`); on the remaining tokens the command then
-//! compares, per layer, the residual chain (a chain's first layer stored whole at 4 bits,
-//! every later one as prediction plus quantized residual) with the same quantizer applied
-//! to the layer directly. Both run on the kernels; the errors are relative squared errors
-//! against the file's values, and bits per value count everything stored per token (the
-//! predictors' weights are stored once per model and printed apart).
+//! `aqua quant-eval --predict` and `--predictors FILE`: AQUA-KV's predictors on a KV file.
+//! With `--predict` the maps are fitted on the first `--calibration-tokens` tokens of
+//! every layer (in order, on the reconstructions, `aqua_kernels::predict`) and evaluated
+//! on the rest; with `--predictors` they come from `aqua calibrate` and every token is
+//! evaluated. Per layer, the command compares the residual chain (a chain's first layer
+//! stored whole at 4 bits, every later one as prediction plus quantized residual) with the
+//! same quantizer applied to the layer directly. Both run on the kernels; the errors are
+//! relative squared errors against the file's values, and bits per value count everything
+//! stored per token (the maps are stored once per model and printed apart).
 
 use std::ops::Range;
 
 use aqua_kernels::data::kv_file::KvLayer;
-use aqua_kernels::predict::quantizers::{ChainMethods, KernelQuantizer};
+use aqua_kernels::predict::quantizers::KernelQuantizer;
 use aqua_kernels::predict::ridge::RIDGE;
 use aqua_kernels::predict::{LayerValues, Part, Predictors, Quantizer};
 use aqua_kernels::quant::{bits_per_value, relative_error};
@@ -19,13 +20,8 @@ use serde_json::json;
 
 use crate::error::CliError;
 use crate::methods::Variant;
+use crate::predictors::{chain_methods, read_predictors, warn_if_too_few, FIRST_LAYER_BITS};
 use crate::quant_eval::{describe_pair, Args};
-
-/// Bits of a chain's first layer (`DESIGN.md`).
-const FIRST_LAYER_BITS: u32 = 4;
-
-/// Calibration tokens per map input below which the command warns of overfitting.
-const OVERFIT_RATIO: usize = 4;
 
 /// One evaluated layer.
 struct Row {
@@ -39,41 +35,48 @@ struct Row {
 
 pub fn run(args: &Args, layers: &[KvLayer], variant: Variant) -> Result<(), CliError> {
     let (tokens, channels) = (layers[0].k.rows, layers[0].k.cols);
-    let calibration = args.calibration_tokens.unwrap_or(tokens / 2);
-    if calibration == 0 || calibration >= tokens {
-        return Err(CliError::usage(format!(
-            "--calibration-tokens {calibration}: the predictors need tokens to fit on and tokens to evaluate on \
-             (the file has {tokens})"
-        )));
-    }
-    // The values' maps take `2 * channels` inputs; fitted on few more tokens than that,
-    // they learn the calibration tokens rather than the layers (the bundled slice's 256
-    // tokens do worse than the quantizer alone on some layers).
-    let inputs = 2 * channels;
-    if calibration < OVERFIT_RATIO * inputs {
-        eprintln!(
-            "aqua: warning: {calibration} calibration tokens for maps of up to {inputs} inputs: fits on fewer than \
-             {} tokens overfit, and on the other tokens the chain can do worse than the quantizer alone",
-            OVERFIT_RATIO * inputs
-        );
-    }
-    let residual = variant.methods(channels, args.dim).map_err(CliError::usage)?;
-    let first = Variant { bits: FIRST_LAYER_BITS, ..variant }.methods(channels, 2).map_err(CliError::usage)?;
-    let methods = ChainMethods { first: [first.0, first.1], residual: [residual.0, residual.1] };
+    let methods = chain_methods(variant, channels, args.dim)?;
     let values: Vec<LayerValues> = layers.iter().map(LayerValues::of).collect();
     let rows_of = |tokens: Range<usize>| values.iter().map(move |l| l.tokens(tokens.clone(), channels));
-
     let rt = Runtime::cpu();
     let failed = |e: &dyn std::fmt::Display| CliError::failed(e.to_string());
-    let mut chain = KernelQuantizer::compile(&rt, methods).map_err(|e| failed(&e))?;
-    let mut plain = KernelQuantizer::compile(&rt, methods).map_err(|e| failed(&e))?;
-    let predictors =
-        Predictors::calibrate(rows_of(0..calibration), channels, &mut chain, |_, _| {}).map_err(|e| failed(&e))?;
-    let mut chain = KernelQuantizer::compile(&rt, methods).map_err(|e| failed(&e))?;
+    let compile = || KernelQuantizer::compile(&rt, methods).map_err(|e| failed(&e));
+
+    // The maps, where they come from, and the tokens to evaluate.
+    let (predictors, origin, calibration, evaluated) = match &args.predictors {
+        Some(path) => {
+            let (predictors, info) = read_predictors(path, variant, args.dim, channels)?;
+            let on = |key: &str| info.get(key).map_or("?", String::as_str).to_string();
+            let origin = format!(
+                "maps of {}: fitted on {} tokens of {}",
+                path.display(),
+                on("calibration_tokens"),
+                on("source")
+            );
+            let calibration: Option<usize> = info.get("calibration_tokens").and_then(|t| t.parse().ok());
+            (predictors, origin, calibration, 0..tokens)
+        }
+        None => {
+            let calibration = args.calibration_tokens.unwrap_or(tokens / 2);
+            if calibration == 0 || calibration >= tokens {
+                return Err(CliError::usage(format!(
+                    "--calibration-tokens {calibration}: the predictors need tokens to fit on and tokens to evaluate \
+                     on (the file has {tokens})"
+                )));
+            }
+            warn_if_too_few(calibration, channels);
+            let predictors = Predictors::calibrate(rows_of(0..calibration), channels, &mut compile()?, |_, _| {})
+                .map_err(|e| failed(&e))?;
+            let origin = format!("calibration tokens 0..{calibration}: maps fitted in order on the reconstructions");
+            (predictors, origin, Some(calibration), calibration..tokens)
+        }
+    };
+
+    let (mut chain, mut plain) = (compile()?, compile()?);
     let mut rows = Vec::with_capacity(layers.len());
     let mut plain_error = None;
     predictors
-        .compress(rows_of(calibration..tokens), &mut chain, |layer, restored| {
+        .compress(rows_of(evaluated.clone()), &mut chain, |layer, restored| {
             let mut direct = |part, x: &[f32]| match plain.roundtrip(part, false, x) {
                 Ok(x_hat) => relative_error(x, &x_hat),
                 Err(e) => {
@@ -120,8 +123,9 @@ pub fn run(args: &Args, layers: &[KvLayer], variant: Variant) -> Result<(), CliE
                 "mean_v_rel_mse": mean(|r| r.v_plain),
             },
             "predictors": {
+                "file": args.predictors.as_ref().map(|p| p.display().to_string()),
                 "calibration_tokens": calibration,
-                "evaluation_tokens": tokens - calibration,
+                "evaluation_tokens": [evaluated.start, evaluated.end],
                 "first_layer_bits": FIRST_LAYER_BITS,
                 "ridge": RIDGE,
                 "parameters": predictors.parameters(),
@@ -130,15 +134,15 @@ pub fn run(args: &Args, layers: &[KvLayer], variant: Variant) -> Result<(), CliE
         println!("{out}");
         return Ok(());
     }
-    println!("aqua quant-eval --predict: AQUA-KV, residuals {}", describe_pair(residual.0, residual.1));
+    let (first, residual) = (methods.first, methods.residual);
+    println!("aqua quant-eval: AQUA-KV, residuals {}", describe_pair(residual[0], residual[1]));
     println!("  file        {}: {} layers, {tokens} tokens x {channels} channels", args.kv.display(), layers.len());
+    println!("  predictors  {origin}, {} predicted layers (ridge {RIDGE})", predictors.layers().len());
     println!(
-        "  calibration tokens 0..{calibration}: {} predictors fitted in order on the reconstructions (ridge {RIDGE})",
-        predictors.layers().len()
-    );
-    println!(
-        "  evaluation  tokens {calibration}..{tokens}: the chain (a chain's first layer, *, stored whole: {})",
-        describe_pair(first.0, first.1)
+        "  evaluation  tokens {}..{}: the chain (a chain's first layer, *, stored whole: {})",
+        evaluated.start,
+        evaluated.end,
+        describe_pair(first[0], first[1])
     );
     println!("              against the quantizer alone on every layer");
     println!("  backend     {}", rt.describe());
@@ -155,9 +159,9 @@ pub fn run(args: &Args, layers: &[KvLayer], variant: Variant) -> Result<(), CliE
         "bits per value: {bpv_plain:.4} alone, {bpv:.4} AQUA-KV (codes, scales and zeros of K and V, every layer)"
     );
     println!(
-        "predictors: {} parameters ({:.1} MB in f16), stored once per model",
+        "predictors: {} parameters ({:.1} MB in f32), stored once per model",
         predictors.parameters(),
-        predictors.parameters() as f64 * 2.0 / 1e6
+        predictors.parameters() as f64 * 4.0 / 1e6
     );
     Ok(())
 }

@@ -8,9 +8,10 @@
 //! with `--dim 4`, `--bits 2` picks EDEN4-256; `--group` is the Hadamard group). Every
 //! mistake in the command line or the file exits with code 2.
 //!
-//! `--predict` evaluates AQUA-KV's predictors instead (`predict_eval.rs`).
+//! `--predict` (maps fitted on the first tokens) and `--predictors FILE` (maps of `aqua
+//! calibrate`) evaluate AQUA-KV's predictor chain instead (`predict_eval.rs`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use aqua_dsl::DType;
 use aqua_kernels::data::kv_file::{read_kv_layers, KvLayer, Tensor2, Values};
@@ -49,6 +50,9 @@ pub struct Args {
     /// Tokens the predictors are fitted on (with --predict; default: half of them).
     #[arg(long, requires = "predict")]
     pub(crate) calibration_tokens: Option<usize>,
+    /// AQUA-KV with the maps of a predictors file (`aqua calibrate`), on every token.
+    #[arg(long, conflicts_with = "calibration_tokens")]
+    pub(crate) predictors: Option<PathBuf>,
 }
 
 /// One layer's errors.
@@ -59,12 +63,11 @@ struct Row {
 }
 
 pub fn run(args: &Args) -> Result<(), CliError> {
-    let bytes = std::fs::read(&args.kv).map_err(|e| CliError::usage(format!("{}: {e}", args.kv.display())))?;
-    let layers = read_kv_layers(&bytes).map_err(|e| CliError::usage(format!("{}: {e}", args.kv.display())))?;
+    let (layers, _) = read_kv(&args.kv)?;
     let (tokens, channels) = (layers[0].k.rows, layers[0].k.cols);
     let variant = Variant { method: args.method, bits: args.bits, group: args.group };
     let (key_method, value_method) = variant.methods(channels, args.dim).map_err(CliError::usage)?;
-    if args.predict {
+    if args.predict || args.predictors.is_some() {
         return crate::predict_eval::run(args, &layers, variant);
     }
     let rt = Runtime::cpu();
@@ -114,6 +117,14 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     println!();
     println!("bits per value: {bpv:.4} (codes, scales and zeros of K and V, every layer)");
     Ok(())
+}
+
+/// Every layer of a KV file, and the file's bytes; a file that cannot be read or is not
+/// one is a usage mistake.
+pub(crate) fn read_kv(path: &Path) -> Result<(Vec<KvLayer>, Vec<u8>), CliError> {
+    let bytes = std::fs::read(path).map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
+    let layers = read_kv_layers(&bytes).map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
+    Ok((layers, bytes))
 }
 
 fn dtype_of(t: &Tensor2) -> DType {
