@@ -15,7 +15,9 @@ use aqua_kernels::data::{KvSlice, BUNDLED};
 use aqua_kernels::host::codec::Method;
 use aqua_kernels::predict::quantizers::{ChainMethods, KernelQuantizer, ReferenceQuantizer};
 use aqua_kernels::predict::ridge::RIDGE;
-use aqua_kernels::predict::{Layer, LayerValues, Linear, Part, PredictError, Predictors, Quantizer, Restored};
+use aqua_kernels::predict::{
+    EncodedLayer, Layer, LayerValues, Linear, Part, PredictError, Predictors, Quantizer, Restored,
+};
 use aqua_kernels::quant::higgs::HiggsConfig;
 use aqua_kernels::quant::{bits_per_value, relative_error, Grouping, Uniform};
 
@@ -142,6 +144,30 @@ fn chains_follow_consecutive_layers_and_fitted_maps_reapply() {
     let mut again = Vec::new();
     predictors.compress(layers(&data), &mut ReferenceQuantizer::new(m), |_, r| again.push(r.clone())).unwrap();
     assert!(again == calibrated);
+}
+
+/// What the chain stores decodes to what the encoder restored, bit for bit, on the
+/// kernels and on the references; codes out of their chain are refused.
+#[test]
+fn stored_codes_decode_to_what_the_encoder_restored() {
+    let (data, channels) = bundled();
+    for (name, m) in methods(channels, 3) {
+        let mut kernels = KernelQuantizer::compile(common::cpu(), m).unwrap();
+        let (predictors, encoder) = calibrate(&data, channels, &mut kernels);
+        let stored: Vec<EncodedLayer> = encoder.iter().map(Restored::encoded).collect();
+        for quantizer in [&mut kernels as &mut dyn Quantizer, &mut ReferenceQuantizer::new(m)] {
+            let mut decoded = Vec::new();
+            predictors.decode(&stored, quantizer, |r| decoded.push(r.clone())).unwrap();
+            assert!(decoded == encoder, "{name}");
+        }
+        // Layer 2 without layer 1 before it, and layer 3 with maps that lack it.
+        let message = |e: PredictError| e.to_string();
+        let e = predictors.decode([&stored[0], &stored[2]], &mut kernels, |_| {}).unwrap_err();
+        assert!(message(e).contains("layer 2: its codes are residuals of a prediction, and layer 1 is not before it"));
+        let (fewer, _) = calibrate(&data[..3], channels, &mut kernels);
+        let e = fewer.decode(&stored[..4], &mut kernels, |_| {}).unwrap_err();
+        assert!(message(e).contains("layer 3: no predictors for it"), "{name}");
+    }
 }
 
 #[test]

@@ -11,7 +11,7 @@ use super::uniform::{QuantizedBuffers, UniformKernels};
 use super::{HostError, Values};
 use crate::quant::element::Element;
 use crate::quant::higgs::{Higgs, HiggsConfig};
-use crate::quant::{Grouping, Storage, Uniform};
+use crate::quant::{Code, Grouping, Storage, Uniform};
 
 /// A quantizer and how it groups values: what to compile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,6 +156,22 @@ impl Codec {
 }
 
 impl Encoded {
+    /// The reference's representation (copies).
+    pub fn to_code(&self) -> Result<Code, HostError> {
+        Ok(match self {
+            Encoded::Uniform(b) => Code::Uniform(b.to_quantized()?),
+            Encoded::Higgs(b) => Code::Higgs(b.to_quantized()?),
+        })
+    }
+
+    /// Buffers holding `code` (copies), for the kernels to dequantize.
+    pub fn from_code(code: &Code) -> Result<Encoded, HostError> {
+        Ok(match code {
+            Code::Uniform(q) => Encoded::Uniform(QuantizedBuffers::from_quantized(q)?),
+            Code::Higgs(q) => Encoded::Higgs(HiggsBuffers::from_quantized(q)?),
+        })
+    }
+
     /// Whether this quantized form of `x`, and `restored` (its dequantized values), equal
     /// the plain-Rust reference's bit for bit: codes, scales, zeros, values.
     pub fn matches_reference<E: Element>(&self, x: &[E], restored: &[E]) -> Result<bool, HostError> {

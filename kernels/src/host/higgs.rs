@@ -74,6 +74,18 @@ impl HiggsBuffers {
         }
     }
 
+    /// Buffers holding the reference's representation `t` (copies), for the kernels to
+    /// dequantize.
+    pub fn from_quantized(t: &HiggsQuantized) -> Result<HiggsBuffers, HostError> {
+        t.check()?;
+        Ok(HiggsBuffers {
+            config: t.config,
+            n: t.n,
+            codes: HostBuffer::from_slice(&t.codes),
+            scale: HostBuffer::from_slice(&t.scale),
+        })
+    }
+
     /// The reference's representation (copies).
     pub fn to_quantized(&self) -> Result<HiggsQuantized, HostError> {
         let t = HiggsQuantized {

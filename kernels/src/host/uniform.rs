@@ -82,6 +82,20 @@ impl QuantizedBuffers {
         }
     }
 
+    /// Buffers holding the reference's representation `t` (copies), for the kernels to
+    /// dequantize.
+    pub fn from_quantized(t: &Quantized) -> Result<QuantizedBuffers, HostError> {
+        t.check()?;
+        Ok(QuantizedBuffers {
+            q: t.q,
+            grouping: t.grouping,
+            n: t.n,
+            codes: HostBuffer::from_slice(&t.codes),
+            scale: HostBuffer::from_slice(&t.scale),
+            zero: HostBuffer::from_slice(&t.zero),
+        })
+    }
+
     /// The reference's representation (copies).
     pub fn to_quantized(&self) -> Result<Quantized, HostError> {
         let t = Quantized {

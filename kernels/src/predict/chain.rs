@@ -19,6 +19,7 @@ use std::ops::Range;
 use super::ridge::{Linear, RIDGE};
 use super::PredictError;
 use crate::data::kv_file::KvLayer;
+use crate::quant::Code;
 
 /// Which half of a layer's cache.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,11 +28,20 @@ pub enum Part {
     Values,
 }
 
-/// How the chain stores a tensor: its reconstruction after quantizing and dequantizing.
+/// How the chain stores a tensor (`[tokens, channels]`, f32): `first` for a chain's first
+/// layer, quantized whole, else a residual; `part` says whether keys or values.
 pub trait Quantizer {
-    /// `x` (`[tokens, channels]`, f32) as a decoder restores it; `first` for a chain's
-    /// first layer, quantized whole, else a residual.
-    fn roundtrip(&mut self, part: Part, first: bool, x: &[f32]) -> Result<Vec<f32>, PredictError>;
+    /// The codes that store `x`.
+    fn encode(&mut self, part: Part, first: bool, x: &[f32]) -> Result<Code, PredictError>;
+
+    /// The values `code` restores.
+    fn decode(&mut self, part: Part, first: bool, code: &Code) -> Result<Vec<f32>, PredictError>;
+
+    /// `x` as a decoder restores it.
+    fn roundtrip(&mut self, part: Part, first: bool, x: &[f32]) -> Result<Vec<f32>, PredictError> {
+        let code = self.encode(part, first, x)?;
+        self.decode(part, first, &code)
+    }
 }
 
 /// One layer's keys and values, `[tokens, channels]` row-major f32.
@@ -69,7 +79,7 @@ impl LayerValues {
     }
 }
 
-/// A layer as a decoder restores it.
+/// A layer as a decoder restores it, and what the chain stored of it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Restored {
     pub layer: usize,
@@ -77,6 +87,26 @@ pub struct Restored {
     pub v: Vec<f32>,
     /// Whether its predecessor predicted it (else it started a chain).
     pub predicted: bool,
+    /// The codes of its keys and values: residuals where it was predicted, else the
+    /// values themselves.
+    pub codes: [Code; 2],
+}
+
+impl Restored {
+    /// What the chain stored of the layer (copies of the codes).
+    pub fn encoded(&self) -> EncodedLayer {
+        EncodedLayer { layer: self.layer, predicted: self.predicted, codes: self.codes.clone() }
+    }
+}
+
+/// A layer as the chain stores it: the codes of its keys and values, and whether they
+/// are residuals of a prediction from the layer before.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EncodedLayer {
+    pub layer: usize,
+    pub predicted: bool,
+    /// Keys, values.
+    pub codes: [Code; 2],
 }
 
 /// The maps of a layer that follows the one before it.
@@ -154,6 +184,46 @@ impl Predictors {
         Ok(Predictors { channels, layers })
     }
 
+    /// Restores layers from what [`Predictors::compress`] (or calibration) stored of them,
+    /// in the same order, and hands each to `restored`: the values the encoder restored,
+    /// bit for bit.
+    pub fn decode<'c>(
+        &self,
+        layers: impl IntoIterator<Item = &'c EncodedLayer>,
+        quantizer: &mut dyn Quantizer,
+        mut restored: impl FnMut(&Restored),
+    ) -> Result<(), PredictError> {
+        let channels = self.channels;
+        let mut previous: Option<Restored> = None;
+        for stored in layers {
+            let l = stored.layer;
+            let bad = |problem: String| PredictError::Layer { layer: l, problem };
+            let [k_code, v_code] = &stored.codes;
+            let (k, v) = if stored.predicted {
+                let prev = previous.as_ref().filter(|p| p.layer + 1 == l).ok_or_else(|| {
+                    bad(format!(
+                        "its codes are residuals of a prediction, and layer {} is not before it",
+                        l.wrapping_sub(1)
+                    ))
+                })?;
+                let maps = self.get(l).ok_or_else(|| bad("no predictors for it".into()))?;
+                let k = plus(maps.keys.predict(&prev.k)?, &quantizer.decode(Part::Keys, false, k_code)?);
+                let inputs = side_by_side(&k, &prev.v, channels);
+                let v = plus(maps.values.predict(&inputs)?, &quantizer.decode(Part::Values, false, v_code)?);
+                (k, v)
+            } else {
+                (quantizer.decode(Part::Keys, true, k_code)?, quantizer.decode(Part::Values, true, v_code)?)
+            };
+            if k.len() != v.len() || !k.len().is_multiple_of(channels) {
+                return Err(bad(format!("codes of {} keys and {} values for tokens of {channels}", k.len(), v.len())));
+            }
+            let current = Restored { layer: l, k, v, predicted: stored.predicted, codes: stored.codes.clone() };
+            restored(&current);
+            previous = Some(current);
+        }
+        Ok(())
+    }
+
     /// The maps of `layer`, if it follows a layer of the calibration data.
     pub fn get(&self, layer: usize) -> Option<&LayerPredictors> {
         self.layers.iter().find(|p| p.layer == layer)
@@ -192,12 +262,11 @@ fn chain<'a>(
         }
         let follows = previous.as_ref().filter(|p| p.layer + 1 == l);
         let current = match follows {
-            None => Restored {
-                layer: l,
-                k: quantizer.roundtrip(Part::Keys, true, layer.k)?,
-                v: quantizer.roundtrip(Part::Values, true, layer.v)?,
-                predicted: false,
-            },
+            None => {
+                let (k_code, k) = store(quantizer, Part::Keys, true, layer.k)?;
+                let (v_code, v) = store(quantizer, Part::Values, true, layer.v)?;
+                Restored { layer: l, k, v, predicted: false, codes: [k_code, v_code] }
+            }
             Some(prev) => {
                 let fitted = match &mode {
                     Mode::Fit(_) => None,
@@ -209,17 +278,17 @@ fn chain<'a>(
                     Some(p) => Cow::Borrowed(&p.keys),
                     None => Cow::Owned(Linear::fit(&prev.k, layer.k, channels, channels, RIDGE)?),
                 };
-                let k = predict_and_store(&keys, &prev.k, layer.k, Part::Keys, quantizer)?;
+                let (k_code, k) = predict_and_store(&keys, &prev.k, layer.k, Part::Keys, quantizer)?;
                 let inputs = side_by_side(&k, &prev.v, channels);
                 let values = match fitted {
                     Some(p) => Cow::Borrowed(&p.values),
                     None => Cow::Owned(Linear::fit(&inputs, layer.v, 2 * channels, channels, RIDGE)?),
                 };
-                let v = predict_and_store(&values, &inputs, layer.v, Part::Values, quantizer)?;
+                let (v_code, v) = predict_and_store(&values, &inputs, layer.v, Part::Values, quantizer)?;
                 if let Mode::Fit(fits) = &mut mode {
                     fits.push(LayerPredictors { layer: l, keys: keys.into_owned(), values: values.into_owned() });
                 }
-                Restored { layer: l, k, v, predicted: true }
+                Restored { layer: l, k, v, predicted: true, codes: [k_code, v_code] }
             }
         };
         restored(&layer, &current);
@@ -250,26 +319,35 @@ fn check_shape(layer: &Layer, channels: usize, tokens: &mut Option<usize>) -> Re
     }
 }
 
-/// `pred(inputs) + Q(target - pred(inputs))`: the prediction plus the stored residual.
+/// The codes that store `x`, and what they restore.
+fn store(quantizer: &mut dyn Quantizer, part: Part, first: bool, x: &[f32]) -> Result<(Code, Vec<f32>), PredictError> {
+    let code = quantizer.encode(part, first, x)?;
+    let restored = quantizer.decode(part, first, &code)?;
+    if restored.len() != x.len() {
+        return Err(PredictError::Shape(format!("the quantizer restored {} of {} values", restored.len(), x.len())));
+    }
+    Ok((code, restored))
+}
+
+/// The codes of the residual `target - map(inputs)`, and the prediction plus what they
+/// restore.
 fn predict_and_store(
     map: &Linear,
     inputs: &[f32],
     target: &[f32],
     part: Part,
     quantizer: &mut dyn Quantizer,
-) -> Result<Vec<f32>, PredictError> {
-    let mut prediction = map.predict(inputs)?;
+) -> Result<(Code, Vec<f32>), PredictError> {
+    let prediction = map.predict(inputs)?;
     let residual: Vec<f32> = target.iter().zip(&prediction).map(|(x, p)| x - p).collect();
-    let stored = quantizer.roundtrip(part, false, &residual)?;
-    if stored.len() != prediction.len() {
-        return Err(PredictError::Shape(format!(
-            "the quantizer restored {} of {} residual values",
-            stored.len(),
-            prediction.len()
-        )));
-    }
-    prediction.iter_mut().zip(&stored).for_each(|(p, r)| *p += r);
-    Ok(prediction)
+    let (code, stored) = store(quantizer, part, false, &residual)?;
+    Ok((code, plus(prediction, &stored)))
+}
+
+/// `prediction + residual`, as both the encoder and the decoder add them.
+fn plus(mut prediction: Vec<f32>, residual: &[f32]) -> Vec<f32> {
+    prediction.iter_mut().zip(residual).for_each(|(p, r)| *p += r);
+    prediction
 }
 
 /// `[a, b]` row by row: `[tokens, 2 * channels]` from two `[tokens, channels]`.

@@ -14,7 +14,7 @@ pub mod file;
 pub mod quantizers;
 pub mod ridge;
 
-pub use chain::{Layer, LayerPredictors, LayerValues, Part, Predictors, Quantizer, Restored};
+pub use chain::{EncodedLayer, Layer, LayerPredictors, LayerValues, Part, Predictors, Quantizer, Restored};
 pub use ridge::Linear;
 
 /// What goes wrong fitting or applying predictors.

@@ -27,6 +27,11 @@ impl CliError {
         }
     }
 
+    /// A usage mistake reported by the library (its message).
+    pub fn usage_of(e: impl fmt::Display) -> CliError {
+        CliError::usage(e.to_string())
+    }
+
     pub fn io(path: &Path, e: std::io::Error) -> CliError {
         CliError::failed(format!("{}: {e}", path.display()))
     }

@@ -10,11 +10,12 @@
 
 use std::ops::Range;
 
+use aqua_kernels::cache::{CacheConfig, CompressedCache};
 use aqua_kernels::data::kv_file::KvLayer;
 use aqua_kernels::predict::quantizers::KernelQuantizer;
 use aqua_kernels::predict::ridge::RIDGE;
 use aqua_kernels::predict::{LayerValues, Part, Predictors, Quantizer};
-use aqua_kernels::quant::{bits_per_value, relative_error};
+use aqua_kernels::quant::{bits_per_value, relative_error, ErrorSum, Storage};
 use aqua_runtime::Runtime;
 use serde_json::json;
 
@@ -98,8 +99,22 @@ pub fn run(args: &Args, layers: &[KvLayer], variant: Variant) -> Result<(), CliE
         return Err(CliError::failed(e));
     }
 
+    let mut stored = chain.storage();
+    let cache = match args.cache {
+        false => None,
+        true => {
+            let config = CacheConfig { sinks: args.sinks, window: args.window };
+            let sequence = args.sequence_tokens.unwrap_or(evaluated.len());
+            let errors = through_caches(&predictors, &values, evaluated.clone(), sequence, config, &mut chain)?;
+            for (row, (k, v)) in rows.iter_mut().zip(errors.layers) {
+                (row.k, row.v) = (k, v);
+            }
+            stored = errors.storage;
+            Some((config, sequence))
+        }
+    };
     let mean = |f: fn(&Row) -> f64| rows.iter().map(f).sum::<f64>() / rows.len() as f64;
-    let (bpv, bpv_plain) = (bits_per_value(&chain.storage()), bits_per_value(&plain.storage()));
+    let (bpv, bpv_plain) = (bits_per_value(&stored), bits_per_value(&plain.storage()));
     if args.json {
         let layers: Vec<_> = rows
             .iter()
@@ -130,6 +145,7 @@ pub fn run(args: &Args, layers: &[KvLayer], variant: Variant) -> Result<(), CliE
                 "ridge": RIDGE,
                 "parameters": predictors.parameters(),
             },
+            "cache": cache.map(|(c, sequence)| json!({"sinks": c.sinks, "window": c.window, "sequence_tokens": sequence})),
         });
         println!("{out}");
         return Ok(());
@@ -144,6 +160,13 @@ pub fn run(args: &Args, layers: &[KvLayer], variant: Variant) -> Result<(), CliE
         evaluated.end,
         describe_pair(first[0], first[1])
     );
+    if let Some((c, sequence)) = cache {
+        println!(
+            "              through compressed caches: sequences of {sequence} tokens, each keeping its first {} and \
+             last window of up to {} tokens in 16 bits",
+            c.sinks, c.window
+        );
+    }
     println!("              against the quantizer alone on every layer");
     println!("  backend     {}", rt.describe());
     println!();
@@ -156,7 +179,8 @@ pub fn run(args: &Args, layers: &[KvLayer], variant: Variant) -> Result<(), CliE
     println!("{:>5}  {k_plain:>12.4e} {k:>12.4e} {v_plain:>12.4e} {v:>12.4e}", "mean");
     println!();
     println!(
-        "bits per value: {bpv_plain:.4} alone, {bpv:.4} AQUA-KV (codes, scales and zeros of K and V, every layer)"
+        "bits per value: {bpv_plain:.4} alone, {bpv:.4} AQUA-KV (codes, scales and zeros of K and V, every layer{})",
+        if cache.is_some() { ", and the 16-bit tokens" } else { "" }
     );
     println!(
         "predictors: {} parameters ({:.1} MB in f32), stored once per model",
@@ -164,4 +188,45 @@ pub fn run(args: &Args, layers: &[KvLayer], variant: Variant) -> Result<(), CliE
         predictors.parameters() as f64 * 4.0 / 1e6
     );
     Ok(())
+}
+
+/// Per-layer errors of the evaluated tokens restored from compressed caches, and what the
+/// caches store.
+struct CacheErrors {
+    /// Relative squared error of K and V per layer, over all sequences.
+    layers: Vec<(f64, f64)>,
+    storage: Storage,
+}
+
+/// Streams `evaluated` into caches of `sequence` tokens each (the last may be shorter),
+/// restores them, and measures each layer's error against `values`.
+fn through_caches(
+    predictors: &Predictors,
+    values: &[LayerValues],
+    evaluated: Range<usize>,
+    sequence: usize,
+    config: CacheConfig,
+    quantizer: &mut KernelQuantizer,
+) -> Result<CacheErrors, CliError> {
+    if sequence == 0 {
+        return Err(CliError::usage("--sequence-tokens 0: a sequence needs tokens"));
+    }
+    let channels = predictors.channels();
+    let layers: Vec<usize> = values.iter().map(|l| l.layer).collect();
+    let failed = |e: &dyn std::fmt::Display| CliError::failed(e.to_string());
+    let mut sums = vec![[ErrorSum::default(); 2]; values.len()];
+    let mut storage = Storage::default();
+    for start in evaluated.clone().step_by(sequence) {
+        let tokens = start..(start + sequence).min(evaluated.end);
+        let mut cache = CompressedCache::new(predictors, layers.clone(), config).map_err(CliError::usage_of)?;
+        let new: Vec<_> = values.iter().map(|l| l.tokens(tokens.clone(), channels)).collect();
+        cache.append(&new, quantizer).map_err(|e| failed(&e))?;
+        let restored = cache.restore(quantizer).map_err(|e| failed(&e))?;
+        for (([k_sum, v_sum], restored), layer) in sums.iter_mut().zip(restored).zip(&new) {
+            k_sum.add(layer.k, &restored.k);
+            v_sum.add(layer.v, &restored.v);
+        }
+        storage = storage.plus(cache.storage());
+    }
+    Ok(CacheErrors { layers: sums.iter().map(|[k, v]| (k.relative(), v.relative())).collect(), storage })
 }

@@ -53,6 +53,21 @@ pub struct Args {
     /// AQUA-KV with the maps of a predictors file (`aqua calibrate`), on every token.
     #[arg(long, conflicts_with = "calibration_tokens")]
     pub(crate) predictors: Option<PathBuf>,
+    /// With --predict or --predictors: the compressed cache instead of the bare chain:
+    /// each sequence's first --sinks tokens and last window of up to --window tokens stay
+    /// in 16 bits, the rest is compressed a full window at a time.
+    #[arg(long)]
+    pub(crate) cache: bool,
+    /// Attention-sink tokens a sequence keeps in 16 bits (with --cache).
+    #[arg(long, default_value_t = 4, requires = "cache")]
+    pub(crate) sinks: usize,
+    /// Recent tokens kept in 16 bits and compressed together when full (with --cache).
+    #[arg(long, default_value_t = 128, requires = "cache")]
+    pub(crate) window: usize,
+    /// Tokens per sequence, each in a cache of its own (with --cache; default: all the
+    /// evaluated tokens are one sequence).
+    #[arg(long, requires = "cache")]
+    pub(crate) sequence_tokens: Option<usize>,
 }
 
 /// One layer's errors.
@@ -69,6 +84,9 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     let (key_method, value_method) = variant.methods(channels, args.dim).map_err(CliError::usage)?;
     if args.predict || args.predictors.is_some() {
         return crate::predict_eval::run(args, &layers, variant);
+    }
+    if args.cache {
+        return Err(CliError::usage("--cache compresses through the predictor chain: add --predict or --predictors"));
     }
     let rt = Runtime::cpu();
     let mut codecs: Vec<(DType, Codec, Codec)> = Vec::new();
