@@ -11,17 +11,19 @@ trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
 echo "== prerequisite-gated tests" | tee -a "$log"
+# `--workspace --test NAME`, not `-p PACKAGE`: one package alone unifies dependency
+# features differently, and a fresh clone would then build most dependencies again.
 # Slow but runnable anywhere: the CLVQ grids for EDEN2-64 and EDEN2-256 (a few seconds).
-cargo test -p aqua-kernels --test grids -- --ignored 2>&1 | tee -a "$log" || status=$?
+cargo test --workspace --test grids -- --ignored 2>&1 | tee -a "$log" || status=$?
 if [ -e ../shared/data/smollm2-kv/kv_a.safetensors ]; then
-    cargo test -p aqua-kernels --test data --test predict -- --ignored 2>&1 | tee -a "$log" || status=$?
+    cargo test --workspace --test data --test predict -- --ignored 2>&1 | tee -a "$log" || status=$?
 else
     echo "skipped: ../shared/data is not beside this checkout (bundled-slice reproducibility, predictors on held-out tokens)" | tee -a "$log"
 fi
 if nvidia-smi -L >/dev/null 2>&1; then
-    cargo test -p aqua-runtime --test cuda -- --ignored 2>&1 | tee -a "$log" || status=$?
-    cargo test -p aqua-tests --test differential_cuda --test gpu_division --test gpu_casts --test dot_mma --test xor_permute -- --ignored 2>&1 | tee -a "$log" || status=$?
-    cargo test -p aqua-kernels --test higgs_kernels --test uniform -- --ignored 2>&1 | tee -a "$log" || status=$?
+    cargo test --workspace --test cuda -- --ignored 2>&1 | tee -a "$log" || status=$?
+    cargo test --workspace --test differential_cuda --test gpu_division --test gpu_casts --test dot_mma --test xor_permute -- --ignored 2>&1 | tee -a "$log" || status=$?
+    cargo test --workspace --test higgs_kernels --test uniform -- --ignored 2>&1 | tee -a "$log" || status=$?
 else
     echo "skipped: no NVIDIA GPU (CUDA backend tests; scripts/gpu-check.sh runs them on a GPU machine)" | tee -a "$log"
 fi

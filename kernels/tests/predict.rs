@@ -164,6 +164,10 @@ fn stored_codes_decode_to_what_the_encoder_restored() {
         let message = |e: PredictError| e.to_string();
         let e = predictors.decode([&stored[0], &stored[2]], &mut kernels, |_| {}).unwrap_err();
         assert!(message(e).contains("layer 2: its codes are residuals of a prediction, and layer 1 is not before it"));
+        let mut short = stored[..2].to_vec();
+        short[1].codes[0] = kernels.encode(Part::Keys, false, &data[1].k[..256 * channels]).unwrap();
+        let e = predictors.decode(&short, &mut kernels, |_| {}).unwrap_err();
+        assert!(message(e).contains("layer 1: 49152 residual values after 98304 of layer 0"), "{name}");
         let (fewer, _) = calibrate(&data[..3], channels, &mut kernels);
         let e = fewer.decode(&stored[..4], &mut kernels, |_| {}).unwrap_err();
         assert!(message(e).contains("layer 3: no predictors for it"), "{name}");

@@ -104,7 +104,14 @@ fn bad_files_say_what_is_wrong() {
             owned(keys("1"), &[("format", "aqua-kv-predictors"), ("version", "2"), ("channels", "4")]),
             "version 2; this aqua reads version 1",
         ),
-        (owned(keys("1"), &[("format", "aqua-kv-predictors"), ("version", "1")]), "no positive `channels`"),
+        (
+            owned(keys("1"), &[("format", "aqua-kv-predictors"), ("version", "1")]),
+            "no `channels` entry from 1 to 1048576",
+        ),
+        (
+            owned(keys("1"), &[("format", "aqua-kv-predictors"), ("version", "1"), ("channels", "99999999999999")]),
+            "no `channels` entry from 1 to 1048576",
+        ),
         (
             edit(&|t| t[0] = (t[0].0.clone(), vec![2, 8], t[0].2.clone())),
             "`layers.1.keys.weight` has shape [2, 8], expected [4, 4]",

@@ -7,11 +7,13 @@
 //! Tokens are appended to every layer at once (a chunk's layer `l` is predicted from its
 //! layer `l - 1`), and [`CompressedCache::restore`] gives every layer's keys and values as
 //! a decoder reads them: sinks, chunks decoded in order ([`Predictors::decode`]), window.
+//! Tokens kept whole are rounded to f16 as the quantizers' outputs are (saturating at
+//! ±65504, `quant::element`).
 
 use half::f16;
 
 use crate::predict::{EncodedLayer, Layer, LayerValues, PredictError, Predictors, Quantizer};
-use crate::quant::Storage;
+use crate::quant::{Element, Storage};
 
 /// How many tokens stay in 16 bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,8 +123,8 @@ impl<'p> CompressedCache<'p> {
             for (i, layer) in new.iter().enumerate() {
                 let to = if into_sinks { &mut self.sinks[i] } else { &mut self.recent[i] };
                 let rows = t * channels..(t + take) * channels;
-                to.k.extend(layer.k[rows.clone()].iter().map(|&x| f16::from_f32(x)));
-                to.v.extend(layer.v[rows].iter().map(|&x| f16::from_f32(x)));
+                to.k.extend(layer.k[rows.clone()].iter().map(|&x| f16::narrow(x)));
+                to.v.extend(layer.v[rows].iter().map(|&x| f16::narrow(x)));
             }
             self.tokens += take;
             t += take;

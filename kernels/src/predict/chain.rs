@@ -67,7 +67,8 @@ impl LayerValues {
         LayerValues { layer: kv.layer, k: kv.k.values.to_f32(), v: kv.v.values.to_f32() }
     }
 
-    /// Tokens `tokens` of the layer, of `channels` values each.
+    /// Tokens `tokens` of the layer, of `channels` values each (panics past the layer's
+    /// values, as slicing does).
     pub fn tokens(&self, tokens: Range<usize>, channels: usize) -> Layer<'_> {
         let values = tokens.start * channels..tokens.end * channels;
         Layer { layer: self.layer, k: &self.k[values.clone()], v: &self.v[values] }
@@ -207,9 +208,23 @@ impl Predictors {
                     ))
                 })?;
                 let maps = self.get(l).ok_or_else(|| bad("no predictors for it".into()))?;
-                let k = plus(maps.keys.predict(&prev.k)?, &quantizer.decode(Part::Keys, false, k_code)?);
+                // Residual codes of other token counts than the layer before would leave
+                // part of a prediction without its residual.
+                let residual = |quantizer: &mut dyn Quantizer, part, code: &Code| {
+                    let r = quantizer.decode(part, false, code)?;
+                    match r.len() == prev.k.len() {
+                        true => Ok(r),
+                        false => Err(bad(format!(
+                            "{} residual values after {} of layer {}",
+                            r.len(),
+                            prev.k.len(),
+                            prev.layer
+                        ))),
+                    }
+                };
+                let k = plus(maps.keys.predict(&prev.k)?, &residual(quantizer, Part::Keys, k_code)?);
                 let inputs = side_by_side(&k, &prev.v, channels);
-                let v = plus(maps.values.predict(&inputs)?, &quantizer.decode(Part::Values, false, v_code)?);
+                let v = plus(maps.values.predict(&inputs)?, &residual(quantizer, Part::Values, v_code)?);
                 (k, v)
             } else {
                 (quantizer.decode(Part::Keys, true, k_code)?, quantizer.decode(Part::Values, true, v_code)?)

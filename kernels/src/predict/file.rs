@@ -26,6 +26,9 @@ pub const VERSION: &str = "1";
 /// Metadata keys the file format owns.
 const RESERVED: [&str; 3] = ["format", "version", "channels"];
 
+/// The most channels a file may declare (tensors' sizes are computed from it).
+const MAX_CHANNELS: usize = 1 << 20;
+
 /// The two maps of a layer, by the name their tensors carry.
 const MAPS: [&str; 2] = ["keys", "values"];
 
@@ -79,8 +82,8 @@ impl Predictors {
         let channels: usize = info
             .remove("channels")
             .and_then(|c| c.parse().ok())
-            .filter(|&c| c > 0)
-            .ok_or_else(|| file_error("no positive `channels` entry".into()))?;
+            .filter(|&c| c > 0 && c <= MAX_CHANNELS)
+            .ok_or_else(|| file_error(format!("no `channels` entry from 1 to {MAX_CHANNELS}")))?;
 
         let mut maps: BTreeMap<usize, [Option<Linear>; 2]> = BTreeMap::new();
         let mut names: Vec<String> = st.names().into_iter().cloned().collect();
