@@ -9,6 +9,38 @@
 //! a decoder reads them: sinks, chunks decoded in order ([`Predictors::decode`]), window.
 //! Tokens kept whole are rounded to f16 as the quantizers' outputs are (saturating at
 //! ±65504, `quant::element`).
+//!
+//! ```
+//! use aqua_kernels::cache::{CacheConfig, CompressedCache};
+//! use aqua_kernels::data::{kv_file::read_kv_layers, BUNDLED};
+//! use aqua_kernels::host::codec::Method;
+//! use aqua_kernels::predict::quantizers::{ChainMethods, ReferenceQuantizer};
+//! use aqua_kernels::predict::{LayerValues, Predictors};
+//! use aqua_kernels::quant::{relative_error, Grouping, Uniform};
+//!
+//! // The bundled slice: 8 layers of 512 tokens x 192 channels.
+//! let layers: Vec<LayerValues> = read_kv_layers(BUNDLED)?.iter().map(LayerValues::of).collect();
+//! // 2-bit residuals, a chain's first layer at 4 bits (`KernelQuantizer` runs the kernels).
+//! let uniform = |bits| Method::Uniform(Uniform::new(bits, 64).unwrap(), Grouping::Channels);
+//! let mut q = ReferenceQuantizer::new(ChainMethods { first: [uniform(4); 2], residual: [uniform(2); 2] });
+//! // Maps fitted on the first 256 tokens (or made by `aqua calibrate`: `Predictors::from_file`).
+//! let maps = Predictors::calibrate(layers.iter().map(|l| l.tokens(0..256, 192)), 192, &mut q, |_, _| {})?;
+//!
+//! let order = layers.iter().map(|l| l.layer).collect();
+//! let mut cache = CompressedCache::new(&maps, order, CacheConfig { sinks: 4, window: 128 })?;
+//! for t in 256..512 {
+//!     // One token at a time, as generation makes them, to every layer.
+//!     let token: Vec<_> = layers.iter().map(|l| l.tokens(t..t + 1, 192)).collect();
+//!     cache.append(&token, &mut q)?;
+//! }
+//! assert_eq!((cache.tokens(), cache.chunks()), (256, 1)); // 4 sinks, 128 compressed, 124 recent
+//! let restored = cache.restore(&mut q)?;
+//! let keys = layers[3].tokens(256..512, 192).k;
+//! // Sinks and window hold the slice's f16 values exactly.
+//! assert!(restored[3].k[..4 * 192] == keys[..4 * 192] && restored[3].k[132 * 192..] == keys[132 * 192..]);
+//! println!("layer 3 keys: relative error {:.4}", relative_error(keys, &restored[3].k));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use half::f16;
 
