@@ -6,7 +6,6 @@
 mod common;
 
 use aqua_kernels::cache::{CacheConfig, CompressedCache};
-use aqua_kernels::data::KvSlice;
 use aqua_kernels::host::codec::Method;
 use aqua_kernels::predict::quantizers::{ChainMethods, KernelQuantizer, ReferenceQuantizer};
 use aqua_kernels::predict::{Layer, LayerValues, Predictors};
@@ -15,19 +14,16 @@ use aqua_kernels::quant::{bits_per_value, ErrorSum, Grouping, Storage, Uniform};
 /// The bundled slice (512 tokens of 8 layers, 192 channels), its layer indices, the
 /// methods (KIVI 2-bit residuals, 4-bit first layers) and maps fitted on all of it.
 fn setup() -> (Vec<LayerValues>, Vec<usize>, ChainMethods, Predictors) {
-    let s = KvSlice::bundled().unwrap();
-    let widen = |v: &[half::f16]| v.iter().map(|x| x.to_f32()).collect::<Vec<f32>>();
-    let data: Vec<LayerValues> =
-        s.layers.iter().map(|l| LayerValues { layer: l.layer, k: widen(&l.k), v: widen(&l.v) }).collect();
+    let (data, channels) = common::bundled_layers();
     let u = |bits, g| Method::Uniform(Uniform::new(bits, 64).unwrap(), g);
-    let tokens = Grouping::Tokens { channels: s.channels };
+    let tokens = Grouping::Tokens { channels };
     let methods = ChainMethods {
         first: [u(4, tokens), u(4, Grouping::Channels)],
         residual: [u(2, tokens), u(2, Grouping::Channels)],
     };
     let predictors = Predictors::calibrate(
         data.iter().map(LayerValues::all),
-        s.channels,
+        channels,
         &mut ReferenceQuantizer::new(methods),
         |_, _| {},
     )

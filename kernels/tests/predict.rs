@@ -11,7 +11,7 @@ mod common;
 use std::path::Path;
 
 use aqua_kernels::data::kv_file::read_kv_layers;
-use aqua_kernels::data::{KvSlice, BUNDLED};
+use aqua_kernels::data::BUNDLED;
 use aqua_kernels::host::codec::Method;
 use aqua_kernels::predict::quantizers::{ChainMethods, KernelQuantizer, ReferenceQuantizer};
 use aqua_kernels::predict::ridge::RIDGE;
@@ -20,13 +20,6 @@ use aqua_kernels::predict::{
 };
 use aqua_kernels::quant::higgs::HiggsConfig;
 use aqua_kernels::quant::{bits_per_value, relative_error, Grouping, Uniform};
-
-/// The bundled slice's layers in f32 (512 tokens) and its channels (192).
-fn bundled() -> (Vec<LayerValues>, usize) {
-    let s = KvSlice::bundled().unwrap();
-    let f32s = |v: &[half::f16]| v.iter().map(|x| x.to_f32()).collect::<Vec<f32>>();
-    (s.layers.iter().map(|l| LayerValues { layer: l.layer, k: f32s(&l.k), v: f32s(&l.v) }).collect(), s.channels)
-}
 
 fn layers(data: &[LayerValues]) -> impl Iterator<Item = Layer<'_>> {
     data.iter().map(LayerValues::all)
@@ -69,7 +62,7 @@ fn calibrate(data: &[LayerValues], channels: usize, q: &mut dyn Quantizer) -> (P
 
 #[test]
 fn kernel_and_reference_chains_agree_bit_for_bit() {
-    let (data, channels) = bundled();
+    let (data, channels) = common::bundled_layers();
     let first_four = &data[..4];
     for (name, m) in methods(channels, 2) {
         let mut kernels = KernelQuantizer::compile(common::cpu(), m).unwrap();
@@ -88,7 +81,7 @@ fn kernel_and_reference_chains_agree_bit_for_bit() {
 /// keys of layer 1 beside the reconstructed values of layer 0, residuals quantized.
 #[test]
 fn the_chain_is_the_design_documents() {
-    let (data, channels) = bundled();
+    let (data, channels) = common::bundled_layers();
     let (name, m) = methods(channels, 3).remove(1);
     let mut q = ReferenceQuantizer::new(m);
     let (predictors, restored) = calibrate(&data[..2], channels, &mut q);
@@ -128,7 +121,7 @@ fn the_chain_is_the_design_documents() {
 /// tokens with the fitted maps restores what calibration restored.
 #[test]
 fn chains_follow_consecutive_layers_and_fitted_maps_reapply() {
-    let (data, channels) = bundled();
+    let (data, channels) = common::bundled_layers();
     let (_, m) = methods(channels, 2).remove(2);
     let (predictors, calibrated) = calibrate(&data, channels, &mut ReferenceQuantizer::new(m));
     let predicted: Vec<(usize, bool)> = calibrated.iter().map(|r| (r.layer, r.predicted)).collect();
@@ -150,7 +143,7 @@ fn chains_follow_consecutive_layers_and_fitted_maps_reapply() {
 /// kernels and on the references; codes out of their chain are refused.
 #[test]
 fn stored_codes_decode_to_what_the_encoder_restored() {
-    let (data, channels) = bundled();
+    let (data, channels) = common::bundled_layers();
     for (name, m) in methods(channels, 3) {
         let mut kernels = KernelQuantizer::compile(common::cpu(), m).unwrap();
         let (predictors, encoder) = calibrate(&data, channels, &mut kernels);
@@ -176,7 +169,7 @@ fn stored_codes_decode_to_what_the_encoder_restored() {
 
 #[test]
 fn mistakes_are_errors_that_name_the_layer() {
-    let (data, channels) = bundled();
+    let (data, channels) = common::bundled_layers();
     let (_, m) = methods(channels, 2).remove(0);
     let q = || ReferenceQuantizer::new(m);
     let message = |e: PredictError| e.to_string();
@@ -259,7 +252,7 @@ fn quant_eval_predict_reports_the_chain_against_the_quantizer_alone() {
     let (out, _) = common::aqua_ok(&[&args[..], &["--calibration-tokens", "256", "--json"]].concat(), dir.path());
     let json: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
 
-    let (data, channels) = bundled();
+    let (data, channels) = common::bundled_layers();
     let (_, m) = methods(channels, 2).remove(2);
     let tokens = |range: std::ops::Range<usize>| data.iter().map(move |l| l.tokens(range.clone(), channels));
     let predictors =

@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 
-use aqua_kernels::data::{KvSlice, BUNDLED};
+use aqua_kernels::data::BUNDLED;
 use aqua_kernels::host::codec::Method;
 use aqua_kernels::predict::quantizers::{ChainMethods, ReferenceQuantizer};
 use aqua_kernels::predict::{LayerPredictors, LayerValues, Linear, Part, Predictors, Quantizer};
@@ -168,17 +168,7 @@ fn calibrate_writes_the_maps_quant_eval_uses() {
     );
     assert_eq!(info["source_sha256"].len(), 64);
 
-    let slice = KvSlice::bundled().unwrap();
-    let channels = slice.channels;
-    let values: Vec<LayerValues> = slice
-        .layers
-        .iter()
-        .map(|l| LayerValues {
-            layer: l.layer,
-            k: l.k.iter().map(|x| x.to_f32()).collect(),
-            v: l.v.iter().map(|x| x.to_f32()).collect(),
-        })
-        .collect();
+    let (values, channels) = common::bundled_layers();
     let u = |bits| Method::Uniform(Uniform::new(bits, 64).unwrap(), Grouping::Channels);
     let methods = ChainMethods { first: [u(4); 2], residual: [u(3); 2] };
     let fitted = Predictors::calibrate(

@@ -47,9 +47,7 @@ impl<'r> KernelQuantizer<'r> {
     pub fn storage(&self) -> Storage {
         self.storage
     }
-}
 
-impl KernelQuantizer<'_> {
     fn codec(&self, part: Part, first: bool) -> &Codec {
         &self.codecs[usize::from(!first)][part as usize]
     }

@@ -7,7 +7,17 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+use aqua_kernels::data::kv_file::read_kv_layers;
+use aqua_kernels::data::BUNDLED;
+use aqua_kernels::predict::LayerValues;
 use aqua_runtime::{LaunchMode, Runtime, RuntimeOptions};
+
+/// The bundled slice's layers in f32 (8 layers of 512 tokens) and its channels (192).
+pub fn bundled_layers() -> (Vec<LayerValues>, usize) {
+    let layers = read_kv_layers(BUNDLED).expect("the bundled slice reads");
+    let channels = layers[0].k.cols;
+    (layers.iter().map(LayerValues::of).collect(), channels)
+}
 
 /// Options of a test runtime with unchecked launches (as GPU runtimes launch), its disk
 /// cache in `cache` when given, and no IR dumps.

@@ -41,6 +41,18 @@ pub fn warn_if_too_few(calibration: usize, channels: usize) {
     }
 }
 
+/// The entries of a predictors file saying which quantizer its maps were fitted for, in
+/// the order a reader checks them: its run must quantize the same way.
+fn quantizer_info(variant: Variant, dim: usize) -> [(&'static str, String); 5] {
+    [
+        ("method", variant.method.name().into()),
+        ("bits", variant.bits.to_string()),
+        ("group", variant.group.to_string()),
+        ("dim", dim.to_string()),
+        ("first_layer_bits", FIRST_LAYER_BITS.to_string()),
+    ]
+}
+
 /// The entries of a predictors file saying what its maps were calibrated with and on.
 pub fn calibration_info(
     variant: Variant,
@@ -49,17 +61,17 @@ pub fn calibration_info(
     source: &Path,
     source_sha256: &str,
 ) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        ("method".into(), variant.method.name().into()),
-        ("bits".into(), variant.bits.to_string()),
-        ("group".into(), variant.group.to_string()),
-        ("dim".into(), dim.to_string()),
-        ("first_layer_bits".into(), FIRST_LAYER_BITS.to_string()),
-        ("ridge".into(), RIDGE.to_string()),
-        ("calibration_tokens".into(), tokens.to_string()),
-        ("source".into(), source.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()),
-        ("source_sha256".into(), source_sha256.into()),
-    ])
+    let source_name = source.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    quantizer_info(variant, dim)
+        .into_iter()
+        .chain([
+            ("ridge", RIDGE.to_string()),
+            ("calibration_tokens", tokens.to_string()),
+            ("source", source_name),
+            ("source_sha256", source_sha256.into()),
+        ])
+        .map(|(key, value)| (key.to_string(), value))
+        .collect()
 }
 
 /// Reads a predictors file and checks that its maps were calibrated with `variant` on
@@ -74,14 +86,12 @@ pub fn read_predictors(
     let bytes = std::fs::read(path).map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
     let (predictors, info) =
         Predictors::from_file(&bytes).map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
-    let want = calibration_info(variant, dim, 0, path, "");
-    for key in ["method", "bits", "group", "dim", "first_layer_bits"] {
-        if info.get(key) != want.get(key) {
+    for (key, want) in quantizer_info(variant, dim) {
+        if info.get(key) != Some(&want) {
             return Err(CliError::usage(format!(
-                "{}: the maps were calibrated with {key} {}, this run quantizes with {key} {}",
+                "{}: the maps were calibrated with {key} {}, this run quantizes with {key} {want}",
                 path.display(),
                 info.get(key).map_or("(unknown)", String::as_str),
-                want[key]
             )));
         }
     }
